@@ -1,0 +1,99 @@
+"""The ASGI application: lifespan, health endpoints, and the proxy pipeline for everything else."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import httpx
+from sqlalchemy.exc import SQLAlchemyError
+
+from gateway import pipeline
+from gateway.asgi import Receive, Scope, Send, send_json
+from gateway.database import ping
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+
+log = logging.getLogger("gateway")
+
+
+class GatewayApp:
+    def __init__(self, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self.settings = settings
+        self._transport = transport
+        self._runtime: Runtime | None = None
+
+    @property
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
+            raise RuntimeError(
+                "the gateway has not started: run it under an ASGI server with lifespan enabled"
+            )
+        return self._runtime
+
+    async def startup(self) -> None:
+        self._runtime = await Runtime.start(self.settings, self._transport)
+
+    async def shutdown(self) -> None:
+        if self._runtime is not None:
+            await self._runtime.close()
+            self._runtime = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "http":
+            path = scope["path"]
+            if path == "/healthz":
+                await send_json(send, 200, {"status": "ok"})
+            elif path == "/readyz":
+                await self._ready(send)
+            else:
+                await pipeline.handle(self.runtime, scope, receive, send)
+        # Websockets and other scope types are not part of the surface; returning refuses them.
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:
+                    # Name the failure without the database URL, which may hold a password.
+                    await send(
+                        {"type": "lifespan.startup.failed", "message": f"startup failed: {exc!r}"[:500]}
+                    )
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _ready(self, send: Send) -> None:
+        rt = self.runtime
+        checks: dict[str, object] = {}
+        ok = True
+        try:
+            await asyncio.to_thread(ping, rt.engine)
+            checks["database"] = "ok"
+        except SQLAlchemyError as exc:
+            checks["database"] = f"unreachable ({type(exc).__name__})"
+            ok = False
+        destinations = {
+            dest.name: {
+                "type": dest.settings.type,
+                "jurisdiction": dest.jurisdiction,
+                "credentials": dest.name in rt.settings.credentials or dest.settings.api_key_env is None,
+            }
+            for dest in rt.destinations
+        }
+        checks["destinations"] = destinations
+        if not destinations:
+            ok = False
+        await send_json(send, 200 if ok else 503, {"status": "ready" if ok else "not ready", **checks})
+
+
+def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> GatewayApp:
+    return GatewayApp(settings, transport)

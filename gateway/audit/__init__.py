@@ -1,0 +1,1 @@
+"""Stage 10: one audit record per request."""

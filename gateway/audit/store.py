@@ -1,0 +1,109 @@
+"""Audit writer: rows are queued by the request path and inserted in batches by one thread.
+
+Batching keeps a disk or network round trip off every request (one transaction
+covers many rows), and the thread keeps blocking database drivers off the event
+loop.  ``flush()`` waits until everything queued so far is committed; ``close()``
+drains the queue on shutdown.  A failed batch is retried, then logged by count
+only (rows may hold identifiers, never content, but the log stays terse anyway).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from gateway.audit.tables import audit_records
+
+log = logging.getLogger("gateway.audit")
+
+_STOP = object()
+
+
+class AuditWriter:
+    def __init__(self, engine: Engine, *, batch_size: int = 256, flush_interval: float = 0.05) -> None:
+        self._engine = engine
+        self._batch_size = batch_size
+        self._flush_interval = flush_interval
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._done = threading.Condition()
+        self._submitted = 0
+        self._written = 0
+        self._failed = 0
+        self._thread: threading.Thread | None = None
+
+    @property
+    def failed(self) -> int:
+        return self._failed
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="audit-writer", daemon=True)
+            self._thread.start()
+
+    def submit(self, row: dict[str, Any]) -> None:
+        with self._done:
+            self._submitted += 1
+        self._queue.put(row)
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Block until every row submitted before this call is written (or failed)."""
+        deadline = time.monotonic() + timeout
+        with self._done:
+            target = self._submitted
+            while self._written + self._failed < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._done.wait(remaining)
+        return True
+
+    def close(self, timeout: float = 10.0) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+        self._thread = None
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            batch = [first]
+            # Gather what else is already waiting, briefly, so a burst shares one commit.
+            deadline = time.monotonic() + self._flush_interval
+            while len(batch) < self._batch_size:
+                try:
+                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                batch.append(item)
+            self._write(batch)
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        for attempt in range(3):
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(insert(audit_records), batch)
+            except Exception as exc:  # any driver error: retry, then count the loss
+                if attempt == 2:
+                    log.error("audit write failed; %d records lost (%s)", len(batch), type(exc).__name__)
+                    with self._done:
+                        self._failed += len(batch)
+                        self._done.notify_all()
+                    return
+                time.sleep(0.05 * (attempt + 1))
+            else:
+                with self._done:
+                    self._written += len(batch)
+                    self._done.notify_all()
+                return

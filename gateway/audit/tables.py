@@ -1,0 +1,34 @@
+"""The audit table.  Holds classes, counts, sizes and identifiers, never prompt or answer text."""
+
+from __future__ import annotations
+
+from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Table
+
+from gateway.database import metadata
+
+audit_records = Table(
+    "audit_records",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_id", String(64), nullable=False, index=True),
+    Column("time", DateTime(timezone=True), nullable=False, index=True),
+    Column("user", String(200)),
+    Column("team", String(200)),
+    Column("key_id", String(64)),
+    Column("client_addr", String(100)),
+    Column("method", String(10), nullable=False),
+    Column("endpoint", String(100), nullable=False),
+    Column("requested_model", String(200)),
+    Column("destination", String(100)),
+    Column("jurisdiction", String(20)),
+    Column("stream", Boolean, nullable=False, default=False),
+    Column("status", Integer, nullable=False),
+    Column("latency_ms", Float, nullable=False),
+    Column("input_tokens", Integer),
+    Column("output_tokens", Integer),
+    Column("request_bytes", Integer, nullable=False, default=0),
+    Column("response_bytes", Integer, nullable=False, default=0),
+    Column("error", String(100)),
+    Column("disconnected", Boolean, nullable=False, default=False),
+    Column("truncated", Boolean, nullable=False, default=False),
+)

@@ -1,0 +1,93 @@
+"""Command line: ``gateway serve``, ``gateway keys create``.
+
+Every command takes ``--config PATH`` (default ``$GATEWAY_CONFIG`` or
+``./gateway.yaml``, else built-in defaults).  A bad config exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from gateway.settings import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--config", metavar="PATH", help="config file (default: $GATEWAY_CONFIG or ./gateway.yaml)"
+    )
+
+    parser = argparse.ArgumentParser(
+        prog="gateway", description="Data-governance gateway for hosted LLM APIs."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", parents=[common], help="run the proxy")
+    serve.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default from config: 8080)")
+
+    keys = commands.add_parser("keys", help="manage gateway keys")
+    key_commands = keys.add_subparsers(dest="keys_command", required=True)
+    create = key_commands.add_parser("create", parents=[common], help="create a key; printed once")
+    create.add_argument("--user", required=True)
+    create.add_argument("--team")
+    create.add_argument("--role", choices=("user", "auditor", "admin"), default="user")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        if args.command == "serve":
+            return _serve(settings, args.host, args.port)
+        if args.command == "keys":
+            return _keys_create(settings, args.user, args.team, args.role)
+    except ConfigError as exc:
+        print(f"gateway: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    return 1
+
+
+def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    level = settings.file.log_level.upper()
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=settings.server.port if port is None else port,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        lifespan="on",
+        # Our own request log line replaces uvicorn's, which would print query strings.
+        access_log=False,
+        log_level=settings.file.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    server.run()
+    return 0 if server.started else 1
+
+
+def _keys_create(settings: Settings, user: str, team: str | None, role: str) -> int:
+    from gateway.auth import create_key
+    from gateway.database import create_db_engine, metadata
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        metadata.create_all(engine)
+        new = create_key(engine, user=user, team=team, role=role)  # type: ignore[arg-type]
+    finally:
+        engine.dispose()
+    print(f"created key {new.principal.key_id} for user {user!r} (role {role}); it is shown only once:")
+    print(new.key)
+    return 0

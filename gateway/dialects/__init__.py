@@ -1,0 +1,1 @@
+"""Wire formats: OpenAI and Anthropic request/response shapes, SSE, translation. No I/O here."""

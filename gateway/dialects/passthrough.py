@@ -1,0 +1,110 @@
+"""Stream adapters for a client and a destination that speak the same format.
+
+Events pass unchanged; the adapter watches for the terminal event (so a cut
+stream is told from a complete one) and for token usage (for the audit record).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.dialects.sse import SSEEvent
+
+_RESPONSES_TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete"})
+
+
+class _Tracker:
+    def __init__(self) -> None:
+        self._finished = False
+        self._input: int | None = None
+        self._output: int | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    @property
+    def input_tokens(self) -> int | None:
+        return self._input
+
+    @property
+    def output_tokens(self) -> int | None:
+        return self._output
+
+    def finish(self) -> list[SSEEvent]:
+        return []
+
+    def _take_usage(self, usage: Any, input_key: str, output_key: str) -> None:
+        if isinstance(usage, dict):
+            if isinstance(usage.get(input_key), int):
+                self._input = usage[input_key]
+            if isinstance(usage.get(output_key), int):
+                self._output = usage[output_key]
+
+
+class OpenAIPassThrough(_Tracker):
+    """Chat and text completions: ``data:`` chunks ending in ``[DONE]``.
+
+    With ``strip_usage`` the gateway asked the destination for a usage chunk the
+    client did not request; it is recorded and then dropped, so the client sees
+    exactly the stream it asked for.
+    """
+
+    def __init__(self, *, strip_usage: bool) -> None:
+        super().__init__()
+        self._strip_usage = strip_usage
+
+    def feed(self, event: SSEEvent) -> list[SSEEvent]:
+        data = event.data
+        if data == "[DONE]":
+            self._finished = True
+            return [event]
+        # Only chunks that mention usage are parsed; the rest pass untouched (the per-event cost matters).
+        if '"usage"' in data:
+            try:
+                chunk = json.loads(data)
+            except ValueError:
+                return [event]
+            if isinstance(chunk, dict) and chunk.get("usage"):
+                self._take_usage(chunk["usage"], "prompt_tokens", "completion_tokens")
+                if self._strip_usage and not chunk.get("choices"):
+                    return []
+        return [event]
+
+
+class ResponsesPassThrough(_Tracker):
+    """OpenAI Responses API: named events ending in ``response.completed`` (or failed/incomplete)."""
+
+    def feed(self, event: SSEEvent) -> list[SSEEvent]:
+        if event.event in _RESPONSES_TERMINAL:
+            self._finished = True
+            try:
+                payload = json.loads(event.data)
+            except ValueError:
+                return [event]
+            response = payload.get("response") if isinstance(payload, dict) else None
+            if isinstance(response, dict):
+                self._take_usage(response.get("usage"), "input_tokens", "output_tokens")
+        return [event]
+
+
+class AnthropicPassThrough(_Tracker):
+    """Anthropic Messages: ``message_start`` carries input tokens, ``message_delta`` output tokens."""
+
+    def feed(self, event: SSEEvent) -> list[SSEEvent]:
+        name = event.event
+        if name == "message_stop":
+            self._finished = True
+        elif name in ("message_start", "message_delta"):
+            try:
+                payload = json.loads(event.data)
+            except ValueError:
+                return [event]
+            if isinstance(payload, dict):
+                usage = payload.get("usage")
+                message = payload.get("message")
+                if isinstance(message, dict):
+                    usage = message.get("usage")
+                self._take_usage(usage, "input_tokens", "output_tokens")
+        return [event]

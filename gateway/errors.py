@@ -1,0 +1,173 @@
+"""One error hierarchy for everything a client can be told, rendered in one place.
+
+::
+
+    GatewayError                      status  OpenAI type / Anthropic type
+    ├── BadRequest                    400     invalid_request_error
+    │   └── InvalidJSON               400     invalid_request_error
+    ├── AuthenticationFailed          401     authentication_error
+    ├── NotFound                      404     not_found_error (OpenAI: invalid_request_error)
+    │   └── ModelNotFound             404     model_not_found
+    ├── MethodNotAllowed              405     invalid_request_error
+    ├── PayloadTooLarge               413     request_too_large
+    ├── UnsupportedMediaType          415     invalid_request_error
+    ├── RateLimited                   429     rate_limit_error (destination said 429)
+    ├── UpstreamRejected              4xx     invalid_request_error (destination's own 4xx)
+    ├── UpstreamError                 502     api_error        (destination failed or broke the protocol)
+    │   └── UpstreamTimeout           504     timeout_error
+    ├── ServiceUnavailable            503     overloaded_error (gateway side: store down, no credentials)
+    └── InternalError                 500     api_error
+
+Messages are written for the person reading them and never include request
+content: they name fields, sizes and destinations, not values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar, Literal
+
+Wire = Literal["openai", "anthropic"]
+
+
+class GatewayError(Exception):
+    status: ClassVar[int] = 500
+    openai_type: ClassVar[str] = "api_error"
+    anthropic_type: ClassVar[str] = "api_error"
+    default_code: ClassVar[str] = "gateway_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        param: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code or self.default_code
+        self.http_status = status or self.status
+        self.headers = dict(headers or {})
+        self.param = param
+
+
+class BadRequest(GatewayError):
+    status = 400
+    openai_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    default_code = "invalid_request"
+
+
+class InvalidJSON(BadRequest):
+    default_code = "invalid_json"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    openai_type = "invalid_request_error"
+    anthropic_type = "authentication_error"
+    default_code = "invalid_api_key"
+
+
+class NotFound(GatewayError):
+    status = 404
+    openai_type = "invalid_request_error"
+    anthropic_type = "not_found_error"
+    default_code = "not_found"
+
+
+class ModelNotFound(NotFound):
+    default_code = "model_not_found"
+
+
+class MethodNotAllowed(GatewayError):
+    status = 405
+    openai_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    default_code = "method_not_allowed"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    openai_type = "invalid_request_error"
+    anthropic_type = "request_too_large"
+    default_code = "request_too_large"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    openai_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    default_code = "unsupported_media_type"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    openai_type = "rate_limit_error"
+    anthropic_type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+
+
+class UpstreamRejected(GatewayError):
+    """The destination refused the request as invalid (its 4xx, same status, its message)."""
+
+    status = 400
+    openai_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    default_code = "upstream_rejected"
+
+
+class UpstreamError(GatewayError):
+    status = 502
+    openai_type = "api_error"
+    anthropic_type = "api_error"
+    default_code = "upstream_error"
+
+
+class UpstreamTimeout(UpstreamError):
+    status = 504
+    anthropic_type = "timeout_error"
+    default_code = "upstream_timeout"
+
+
+class ServiceUnavailable(GatewayError):
+    status = 503
+    openai_type = "api_error"
+    anthropic_type = "overloaded_error"
+    default_code = "service_unavailable"
+
+
+class InternalError(GatewayError):
+    default_code = "internal_error"
+
+
+def error_payload(err: GatewayError, wire: Wire, request_id: str) -> dict[str, Any]:
+    if wire == "anthropic":
+        return {
+            "type": "error",
+            "error": {"type": err.anthropic_type, "message": err.message},
+            "request_id": request_id,
+        }
+    return {
+        "error": {
+            "message": err.message,
+            "type": err.openai_type,
+            "param": err.param,
+            "code": err.code,
+        }
+    }
+
+
+def error_body(err: GatewayError, wire: Wire, request_id: str) -> bytes:
+    return json.dumps(error_payload(err, wire, request_id)).encode()
+
+
+def error_event_payload(err: GatewayError, wire: Wire, request_id: str) -> tuple[str | None, dict[str, Any]]:
+    """An in-stream error: the (event name, data) the client's SDK raises on."""
+    payload = error_payload(err, wire, request_id)
+    if wire == "anthropic":
+        return "error", payload
+    return None, payload

@@ -1,0 +1,65 @@
+"""The one request object that travels through the pipeline.
+
+Each stage reads what earlier stages filled in and adds its own part; the audit
+stage turns the finished exchange into a record.  Holds no raw secrets: the
+gateway key is reduced to a key id by the auth stage and the provider key is
+attached by the upstream client's ``httpx.Auth``, never stored here.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from gateway.endpoints import Endpoint, Route
+
+Role = Literal["user", "auditor", "admin"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user: str
+    team: str | None
+    role: Role
+    key_id: str
+
+
+@dataclass(slots=True)
+class Usage:
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+def new_request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
+
+
+@dataclass(slots=True)
+class Exchange:
+    method: str
+    path: str
+    headers: dict[str, str]
+    client_addr: str | None
+    request_id: str = field(default_factory=new_request_id)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    started: float = field(default_factory=time.perf_counter)
+    endpoint: Endpoint | None = None
+    raw_body: bytes = b""
+    body: dict[str, Any] | None = None
+    principal: Principal | None = None
+    model: str | None = None
+    stream: bool = False
+    route: Route | None = None
+    status: int | None = None
+    usage: Usage = field(default_factory=Usage)
+    error: str | None = None
+    disconnected: bool = False
+    truncated: bool = False
+    response_bytes: int = 0
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000.0

@@ -1,0 +1,110 @@
+"""Stage 1: accept a request.  Path and method allow-list, content type, bounded body, JSON.
+
+The body is read chunk by chunk and refused as soon as it passes the limit, so an
+oversized upload never sits in memory whole.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from gateway.asgi import Receive
+from gateway.endpoints import ENDPOINTS, ENDPOINTS_BY_PATH, Endpoint
+from gateway.errors import (
+    BadRequest,
+    InvalidJSON,
+    MethodNotAllowed,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Wire,
+)
+from gateway.exchange import Exchange
+
+
+def wire_for(ex: Exchange) -> Wire:
+    """The wire format to answer in, also for paths that do not exist."""
+    if ex.endpoint is not None:
+        return ex.endpoint.wire
+    if "anthropic-version" in ex.headers or "x-api-key" in ex.headers:
+        return "anthropic"
+    return "openai"
+
+
+def match_endpoint(ex: Exchange) -> Endpoint:
+    path = ex.path.rstrip("/") or "/"
+    endpoint = ENDPOINTS_BY_PATH.get(path)
+    if endpoint is None and path.startswith("/v1/models/"):
+        endpoint = ENDPOINTS_BY_PATH["/v1/models"]
+    if endpoint is None:
+        raise NotFound(
+            f"Unknown path: {ex.method} requests are only accepted on {_listing()}.", code="unknown_path"
+        )
+    ex.endpoint = endpoint
+    if ex.method != endpoint.method:
+        raise MethodNotAllowed(
+            f"{endpoint.path} accepts {endpoint.method} only.", headers={"allow": endpoint.method}
+        )
+    return endpoint
+
+
+def check_headers(ex: Exchange, max_bytes: int) -> None:
+    content_type = ex.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+        raise UnsupportedMediaType("Content-Type must be application/json.")
+    length = ex.headers.get("content-length")
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            raise BadRequest("Content-Length is not a number.") from None
+        if declared > max_bytes:
+            raise PayloadTooLarge(_too_large(max_bytes))
+
+
+async def read_body(ex: Exchange, receive: Receive, max_bytes: int) -> None:
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            ex.disconnected = True
+            raise BadRequest(
+                "The client went away before sending the whole body.", code="client_disconnected"
+            )
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(_too_large(max_bytes))
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    ex.raw_body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def parse_json(ex: Exchange) -> dict[str, Any]:
+    if not ex.raw_body:
+        raise InvalidJSON("The request body is empty; expected a JSON object.")
+    try:
+        body = json.loads(ex.raw_body)
+    except UnicodeDecodeError:
+        raise InvalidJSON("The request body is not valid UTF-8.") from None
+    except json.JSONDecodeError as exc:
+        # The decoder's message names a position, never the text around it.
+        raise InvalidJSON(
+            f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
+        ) from None
+    if not isinstance(body, dict):
+        raise InvalidJSON(f"The request body must be a JSON object, not a JSON {type(body).__name__}.")
+    ex.body = body
+    return body
+
+
+def _too_large(max_bytes: int) -> str:
+    return f"The request body is larger than this gateway's limit of {max_bytes} bytes."
+
+
+def _listing() -> str:
+    return ", ".join(f"{e.method} {e.path}" for e in ENDPOINTS)

@@ -1,0 +1,139 @@
+"""The request path, in order.  This module is its table of contents.
+
+    1 ingress    path/method allow-list, content type, bounded body, JSON
+    2 auth       gateway key -> Principal
+    3 dialect    model, stream flag
+    4 scan       (not yet: detection engine)
+    5 policy     (not yet: policy engine)
+    6 transform  (not yet)
+    7 route      model -> destination by the ``models:`` globs
+    8 forward    to the destination through the shared client, provider key injected
+    9 relay      answer back to the client, translated and streamed as needed
+   10 audit      one record per request, in ``finally``, whatever happened
+
+Stages never call each other; this function calls them one after another.  Any
+:class:`GatewayError` is rendered here, in the client's wire format; anything
+else becomes a generic 500 whose log line names the exception class only, so no
+request content can reach a traceback in the logs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable
+
+from gateway import ingress
+from gateway.asgi import Message, Receive, Scope, Send, header_map, send_bytes
+from gateway.audit.record import audit_row
+from gateway.dialects.base import read_request
+from gateway.errors import GatewayError, InternalError, error_body
+from gateway.exchange import Exchange
+from gateway.relay import relay
+from gateway.runtime import Runtime
+from gateway.upstream.forward import build_outbound
+
+log = logging.getLogger("gateway.request")
+
+# nginx's "client closed request": recorded when the client left before any answer was sent.
+CLIENT_CLOSED = 499
+
+
+async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> None:
+    ex = Exchange(
+        method=scope["method"],
+        path=scope["path"],
+        headers=header_map(scope),
+        client_addr=_client_addr(scope, rt),
+    )
+    started = False
+
+    async def tracking_send(message: Message) -> None:
+        nonlocal started
+        if message["type"] == "http.response.start":
+            started = True
+        await send(message)
+
+    try:
+        endpoint = ingress.match_endpoint(ex)
+        if endpoint.name == "models":
+            ex.principal = await rt.keys.authenticate(ex.headers)
+            await rt.models.respond(ex, tracking_send)
+            return
+        ingress.check_headers(ex, rt.settings.server.max_body_bytes)
+        ex.principal = await rt.keys.authenticate(ex.headers)
+        await ingress.read_body(ex, receive, rt.settings.server.max_body_bytes)
+        body = ingress.parse_json(ex)
+        read_request(ex, body)
+        ex.route = rt.destinations.route(endpoint, body["model"])
+        outbound = build_outbound(ex, rt.settings.credentials)
+        await _until_disconnect(
+            ex, receive, relay(ex, rt.client, outbound, tracking_send, rt.settings.upstream.total_timeout)
+        )
+    except GatewayError as err:
+        ex.error = err.code
+        if not started and not ex.disconnected:
+            await _send_error(ex, err, tracking_send)
+    except Exception as exc:
+        ex.error = "internal_error"
+        log.error("request %s failed: %s", ex.request_id, type(exc).__name__)
+        if not started and not ex.disconnected:
+            await _send_error(ex, InternalError("The gateway failed to handle this request."), tracking_send)
+    finally:
+        if ex.disconnected and not started:
+            ex.status = CLIENT_CLOSED
+        rt.audit.submit(audit_row(ex))
+        log.info(
+            "%s %s %s -> %s %s %.1fms",
+            ex.request_id,
+            ex.method,
+            ex.endpoint.name if ex.endpoint else "unknown",
+            ex.route.destination.name if ex.route else "-",
+            ex.status,
+            ex.elapsed_ms(),
+        )
+
+
+async def _send_error(ex: Exchange, err: GatewayError, send: Send) -> None:
+    ex.status = err.http_status
+    headers = {"x-request-id": ex.request_id, "request-id": ex.request_id, **err.headers}
+    body = error_body(err, ingress.wire_for(ex), ex.request_id)
+    ex.response_bytes = len(body)
+    await send_bytes(send, err.http_status, body, headers)
+
+
+async def _until_disconnect(ex: Exchange, receive: Receive, work: Awaitable[None]) -> None:
+    """Run ``work``; if the client disconnects first, cancel it (which closes the upstream request)."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(receive))
+    try:
+        done, _ = await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            task.result()
+            return
+        ex.disconnected = True
+        ex.error = ex.error or "client_disconnected"
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        for pending in (task, watcher):
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def _client_addr(scope: Scope, rt: Runtime) -> str | None:
+    client = scope.get("client")
+    if rt.settings.server.trust_forwarded_for:
+        for name, value in scope["headers"]:
+            if name == b"x-forwarded-for":
+                return str(value.decode("latin-1").split(",")[0].strip())[:100]
+    return str(client[0]) if client else None

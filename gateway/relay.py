@@ -1,0 +1,165 @@
+"""Stages 8-9, answer side: send the request upstream and relay the answer to the client.
+
+Non-streamed answers are read (bounded), translated if needed and sent whole.
+Streamed answers are relayed event by event as they arrive; once the client has
+its 200, any failure (cut connection, deadline, provider error event, a stream
+that ends early) becomes an error event in the client's own format.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+
+from gateway.asgi import JSON_TYPE, SSE_TYPE, Send, encode_headers, send_bytes
+from gateway.dialects import translate_response, translate_stream
+from gateway.dialects.base import StreamAdapter, usage_from
+from gateway.dialects.passthrough import AnthropicPassThrough, OpenAIPassThrough, ResponsesPassThrough
+from gateway.dialects.sse import SSEParser, json_event
+from gateway.errors import GatewayError, UpstreamError, error_event_payload
+from gateway.exchange import Exchange
+from gateway.upstream.client import MAX_UPSTREAM_BODY, returned_headers, upstream_call
+from gateway.upstream.forward import Outbound
+from gateway.upstream.replies import error_for_status
+
+_ERROR_BODY_MAX = 1024 * 1024
+
+
+async def relay(
+    ex: Exchange, client: httpx.AsyncClient, outbound: Outbound, send: Send, total_timeout: float
+) -> None:
+    assert ex.route is not None
+    dest = ex.route.destination
+    deadline = asyncio.get_running_loop().time() + total_timeout
+    request = client.build_request("POST", outbound.url, content=outbound.content, headers=outbound.headers)
+    async with upstream_call(dest, deadline):
+        response = await client.send(request, auth=outbound.auth, stream=True)
+    try:
+        if response.status_code >= 400:
+            async with upstream_call(dest, deadline):
+                body = await _read_bounded(response, _ERROR_BODY_MAX)
+            raise error_for_status(dest, response.status_code, body, returned_headers(response))
+        if ex.stream:
+            await _relay_stream(ex, response, outbound, send, deadline)
+        else:
+            async with upstream_call(dest, deadline):
+                body = await _read_bounded(response, MAX_UPSTREAM_BODY)
+            await _relay_whole(ex, response, body, send)
+    finally:
+        await response.aclose()
+
+
+async def _read_bounded(response: httpx.Response, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > limit:
+            raise UpstreamError(
+                "The destination's answer exceeded the gateway's size limit.", code="upstream_too_large"
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _response_headers(ex: Exchange, upstream: httpx.Response) -> dict[str, str]:
+    assert ex.route is not None
+    headers = returned_headers(upstream)
+    headers["x-request-id"] = ex.request_id
+    headers["request-id"] = ex.request_id
+    headers["x-gateway-destination"] = ex.route.destination.name
+    return headers
+
+
+async def _relay_whole(ex: Exchange, upstream: httpx.Response, body: bytes, send: Send) -> None:
+    assert ex.endpoint is not None and ex.route is not None
+    try:
+        payload: Any = json.loads(body)
+    except ValueError:
+        raise UpstreamError(
+            f"Destination '{ex.route.destination.name}' sent an answer that is not JSON.",
+            code="upstream_bad_body",
+        ) from None
+    if ex.route.destination.wire != ex.endpoint.wire:
+        try:
+            if ex.endpoint.wire == "anthropic":
+                payload = translate_response.openai_response_to_anthropic(payload)
+            else:
+                payload = translate_response.anthropic_response_to_openai(payload, created=int(time.time()))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise UpstreamError(
+                f"Destination '{ex.route.destination.name}' sent an answer the gateway cannot translate.",
+                code="upstream_bad_body",
+            ) from None
+        body = json.dumps(payload, ensure_ascii=False).encode()
+    ex.usage = usage_from(payload)
+    ex.status = upstream.status_code
+    ex.response_bytes = len(body)
+    await send_bytes(send, upstream.status_code, body, _response_headers(ex, upstream), JSON_TYPE)
+
+
+def stream_adapter(ex: Exchange, outbound: Outbound) -> StreamAdapter:
+    assert ex.endpoint is not None and ex.route is not None
+    client_wire, dest_wire = ex.endpoint.wire, ex.route.destination.wire
+    if client_wire != dest_wire:
+        if client_wire == "anthropic":
+            return translate_stream.OpenAIToAnthropicStream()
+        return translate_stream.AnthropicToOpenAIStream(
+            include_usage=outbound.client_include_usage, created=int(time.time())
+        )
+    if ex.endpoint.name == "responses":
+        return ResponsesPassThrough()
+    if client_wire == "anthropic":
+        return AnthropicPassThrough()
+    return OpenAIPassThrough(strip_usage=outbound.strip_usage)
+
+
+async def _relay_stream(
+    ex: Exchange, upstream: httpx.Response, outbound: Outbound, send: Send, deadline: float
+) -> None:
+    assert ex.route is not None and ex.endpoint is not None
+    dest = ex.route.destination
+    adapter = stream_adapter(ex, outbound)
+    headers = _response_headers(ex, upstream)
+    headers["cache-control"] = "no-cache"
+    raw_headers = [(b"content-type", SSE_TYPE), *encode_headers(headers)]
+    await send({"type": "http.response.start", "status": 200, "headers": raw_headers})
+    ex.status = 200
+    parser = SSEParser()
+    try:
+        async with upstream_call(dest, deadline):
+            async for chunk in upstream.aiter_bytes():
+                out = [e for event in parser.feed(chunk) for e in adapter.feed(event)]
+                if out:
+                    data = b"".join(e.encode() for e in out)
+                    ex.response_bytes += len(data)
+                    await send({"type": "http.response.body", "body": data, "more_body": True})
+        if not adapter.finished:
+            raise UpstreamError(
+                f"Destination '{dest.name}' ended the stream before the answer was complete.",
+                code="upstream_truncated",
+            )
+        tail = b"".join(e.encode() for e in adapter.finish())
+    except GatewayError as err:
+        ex.truncated = True
+        ex.error = err.code
+        tail = _error_event(ex, err)
+    finally:
+        ex.usage.input_tokens = adapter.input_tokens
+        ex.usage.output_tokens = adapter.output_tokens
+    ex.response_bytes += len(tail)
+    await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+def _error_event(ex: Exchange, err: GatewayError) -> bytes:
+    assert ex.endpoint is not None
+    name, payload = error_event_payload(err, ex.endpoint.wire, ex.request_id)
+    if ex.endpoint.name == "responses":
+        # The Responses API names its error events; the SDK raises on any event carrying "error".
+        name = "error"
+        payload = {"type": "error", "code": err.code, "message": err.message, **payload}
+    return json_event(payload, event=name).encode()

@@ -1,0 +1,233 @@
+"""Typed settings, read once at start-up and frozen.
+
+This is the only module that reads the environment: the config path
+(``$GATEWAY_CONFIG``) and the provider keys named by ``api_key_env``.  A bad
+file is a :class:`ConfigError` naming the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_CONFIG_FILE = "gateway.yaml"
+MiB = 1024 * 1024
+
+
+class ConfigError(Exception):
+    """A configuration file or value that cannot be used; the CLI exits with status 2."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(_Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    max_body_bytes: int = Field(default=10 * MiB, gt=0)
+    # Forwarded-for headers are only trusted when a load balancer we control sets them.
+    trust_forwarded_for: bool = False
+
+
+class UpstreamSettings(_Strict):
+    """Deadlines for calls to destinations, in seconds.
+
+    httpx's 5 s default read timeout is wrong for LLMs (a long answer can take
+    minutes), and a read timeout alone never fires on a slow drip of bytes, so a
+    total deadline bounds the whole exchange, stream included.
+    """
+
+    connect_timeout: float = Field(default=10.0, gt=0)
+    read_timeout: float = Field(default=300.0, gt=0)
+    write_timeout: float = Field(default=30.0, gt=0)
+    total_timeout: float = Field(default=900.0, gt=0)
+    max_connections: int = Field(default=512, gt=0)
+
+
+class DestinationSettings(_Strict):
+    type: Literal["openai", "anthropic", "local"]
+    base_url: str | None = None
+    api_key_env: str | None = None
+    jurisdiction: str = Field(min_length=1)
+    models: tuple[str, ...] = ()
+    # The model name the destination serves, when it differs from the requested one.
+    model: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("jurisdiction")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.upper()
+
+
+class AuditSettings(_Strict):
+    # Records are written by a background thread in batches, so the request path never waits on disk.
+    batch_size: int = Field(default=256, gt=0)
+    flush_interval: float = Field(default=0.05, gt=0)
+
+
+class FileSettings(_Strict):
+    server: ServerSettings = ServerSettings()
+    database_url: str = "sqlite:///gateway.db"
+    policies: tuple[str, ...] = ("policies/default.yaml",)
+    destinations: dict[str, DestinationSettings] = Field(
+        default_factory=lambda: {
+            "openai": DestinationSettings(
+                type="openai",
+                base_url="https://api.openai.com/v1",
+                api_key_env="OPENAI_API_KEY",
+                jurisdiction="US",
+                models=("gpt-*", "o*", "text-embedding-*"),
+            ),
+            "anthropic": DestinationSettings(
+                type="anthropic",
+                base_url="https://api.anthropic.com",
+                api_key_env="ANTHROPIC_API_KEY",
+                jurisdiction="US",
+                models=("claude-*",),
+            ),
+            "deepseek": DestinationSettings(
+                type="openai",
+                base_url="https://api.deepseek.com/v1",
+                api_key_env="DEEPSEEK_API_KEY",
+                jurisdiction="CN",
+                models=("deepseek-*",),
+            ),
+        }
+    )
+    upstream: UpstreamSettings = UpstreamSettings()
+    audit: AuditSettings = AuditSettings()
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the gateway needs, resolved: file values plus the secrets from the environment."""
+
+    file: FileSettings
+    source: str
+    # Provider keys by destination name.  Kept out of repr so they never reach a log or traceback.
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def server(self) -> ServerSettings:
+        return self.file.server
+
+    @property
+    def destinations(self) -> Mapping[str, DestinationSettings]:
+        return self.file.destinations
+
+    @property
+    def upstream(self) -> UpstreamSettings:
+        return self.file.upstream
+
+    @property
+    def database_url(self) -> str:
+        return self.file.database_url
+
+
+def config_path(explicit: str | None, environ: Mapping[str, str] | None = None) -> Path | None:
+    """The file to read: ``--config``, else ``$GATEWAY_CONFIG``, else ``./gateway.yaml`` if present."""
+    env = os.environ if environ is None else environ
+    if explicit:
+        return Path(explicit)
+    if env.get("GATEWAY_CONFIG"):
+        return Path(env["GATEWAY_CONFIG"])
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def load_settings(explicit: str | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    path = config_path(explicit, env)
+    if path is None:
+        return settings_from_mapping({}, source="<built-in defaults>", environ=env)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    return settings_from_text(text, source=str(path), environ=env)
+
+
+def settings_from_text(text: str, *, source: str, environ: Mapping[str, str] | None = None) -> Settings:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{where}: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}:1: the config file must be a mapping of keys, not {type(data).__name__}")
+    return settings_from_mapping(data, source=source, environ=environ, node=node)
+
+
+def settings_from_mapping(
+    data: Mapping[str, Any],
+    *,
+    source: str,
+    environ: Mapping[str, str] | None = None,
+    node: yaml.Node | None = None,
+) -> Settings:
+    env = os.environ if environ is None else environ
+    try:
+        parsed = FileSettings.model_validate(dict(data))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = tuple(first["loc"])
+        line = _line_of(node, loc)
+        where = f"{source}:{line}" if line else source
+        key = ".".join(str(part) for part in loc) or "<top level>"
+        raise ConfigError(f"{where}: {key}: {first['msg']}") from None
+    credentials: dict[str, str] = {}
+    for name, dest in parsed.destinations.items():
+        if dest.type != "local" and dest.base_url is None:
+            raise ConfigError(f"{source}: destinations.{name}.base_url: required for type {dest.type}")
+        if dest.type == "local" and dest.base_url is None:
+            raise ConfigError(
+                f"{source}: destinations.{name}.base_url: the embedded local engine is not available "
+                "in this version; point base_url at an OpenAI-compatible server (vLLM, Ollama, llama-server)"
+            )
+        if dest.api_key_env:
+            value = env.get(dest.api_key_env, "")
+            if value:
+                credentials[name] = value
+    return Settings(file=parsed, source=source, credentials=credentials)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
+    """Line (1-based) of the YAML node at ``loc``, or of the deepest ancestor that exists."""
+    if node is None:
+        return None
+    line: int = node.start_mark.line + 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if key_node.value == str(part):
+                    node = value_node
+                    line = key_node.start_mark.line + 1
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, select
+
+from gateway.audit.store import AuditWriter
+from gateway.audit.tables import audit_records
+from gateway.database import create_db_engine, metadata
+
+
+def _row(i: int) -> dict[str, Any]:
+    return {
+        "request_id": f"req_{i}",
+        "time": datetime.now(UTC),
+        "user": "alice",
+        "team": "t",
+        "key_id": "k",
+        "client_addr": "127.0.0.1",
+        "method": "POST",
+        "endpoint": "chat.completions",
+        "requested_model": "gpt-4o-mini",
+        "destination": "openai",
+        "jurisdiction": "US",
+        "stream": False,
+        "status": 200,
+        "latency_ms": 1.5,
+        "input_tokens": 3,
+        "output_tokens": 4,
+        "request_bytes": 10,
+        "response_bytes": 20,
+        "error": None,
+        "disconnected": False,
+        "truncated": False,
+    }
+
+
+def test_batches_are_written_and_flush_waits(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    metadata.create_all(engine)
+    writer = AuditWriter(engine, batch_size=50, flush_interval=0.01)
+    writer.start()
+    for i in range(500):
+        writer.submit(_row(i))
+    assert writer.flush(timeout=30)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(audit_records)).scalar_one() == 500
+        ids = conn.execute(select(audit_records.c.request_id).order_by(audit_records.c.id)).scalars().all()
+    assert ids == [f"req_{i}" for i in range(500)]
+    writer.close()
+    engine.dispose()
+
+
+def test_close_drains_the_queue(sqlite_url: str) -> None:
+    engine = create_db_engine(sqlite_url)
+    metadata.create_all(engine)
+    writer = AuditWriter(engine, batch_size=7, flush_interval=0.5)
+    writer.start()
+    for i in range(20):
+        writer.submit(_row(i))
+    writer.close()
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(audit_records)).scalar_one() == 20
+    engine.dispose()
+
+
+def test_failed_writes_are_counted_not_hidden(sqlite_url: str) -> None:
+    engine = create_db_engine(sqlite_url)  # no tables created: every insert fails
+    writer = AuditWriter(engine, batch_size=5, flush_interval=0.01)
+    writer.start()
+    writer.submit(_row(1))
+    assert writer.flush(timeout=10)
+    assert writer.failed == 1
+    writer.close()
+    engine.dispose()
