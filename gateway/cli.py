@@ -61,6 +61,8 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     level = settings.file.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every upstream URL at INFO; our own request line already says where each request went.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     config = uvicorn.Config(
         create_app(settings),
         host=host or settings.server.host,

@@ -88,7 +88,8 @@ def parse_json(ex: Exchange) -> dict[str, Any]:
     if not ex.raw_body:
         raise InvalidJSON("The request body is empty; expected a JSON object.")
     try:
-        body = json.loads(ex.raw_body)
+        # JSON on the wire is UTF-8 (RFC 8259); json.loads on bytes would also guess UTF-16/32.
+        body = json.loads(ex.raw_body.decode("utf-8"))
     except UnicodeDecodeError:
         raise InvalidJSON("The request body is not valid UTF-8.") from None
     except json.JSONDecodeError as exc:
@@ -97,7 +98,8 @@ def parse_json(ex: Exchange) -> dict[str, Any]:
             f"The request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}."
         ) from None
     if not isinstance(body, dict):
-        raise InvalidJSON(f"The request body must be a JSON object, not a JSON {type(body).__name__}.")
+        kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(body), "number")
+        raise InvalidJSON(f"The request body must be a JSON object, not a JSON {kind}.")
     ex.body = body
     return body
 

@@ -49,6 +49,9 @@ class UpstreamSettings(_Strict):
     write_timeout: float = Field(default=30.0, gt=0)
     total_timeout: float = Field(default=900.0, gt=0)
     max_connections: int = Field(default=512, gt=0)
+    # Below common server idle timeouts (uvicorn 5 s, many load balancers 60 s), so the gateway
+    # drops an idle connection before the server does.
+    keepalive_expiry: float = Field(default=4.0, gt=0)
 
 
 class DestinationSettings(_Strict):

@@ -83,7 +83,12 @@ def test_extract_key_prefers_bearer() -> None:
 def test_cli_prints_key_once_as_last_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = tmp_path / "g.yaml"
     config.write_text(f"database_url: sqlite:///{tmp_path / 'cli.db'}\n")
-    assert main(["keys", "create", "--user", "carol", "--team", "ops", "--role", "admin", "--config", str(config)]) == 0
+    assert (
+        main(
+            ["keys", "create", "--user", "carol", "--team", "ops", "--role", "admin", "--config", str(config)]
+        )
+        == 0
+    )
     out = capsys.readouterr().out.strip().splitlines()
     key = out[-1]
     assert key.startswith("gwk_") and key not in "\n".join(out[:-1])

@@ -63,12 +63,18 @@ def test_config_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
             "destinations:\n  x:\n    type: openai\n    base_url: ftp://a\n    jurisdiction: US\n",
             "g.yaml:4: destinations.x.base_url: Value error, must start with http:// or https://",
         ),
-        ("destinations:\n  x: {type: openai, base_url: 'http://a'}\n", "g.yaml:2: destinations.x.jurisdiction"),
+        (
+            "destinations:\n  x: {type: openai, base_url: 'http://a'}\n",
+            "g.yaml:2: destinations.x.jurisdiction",
+        ),
         ("destinations:\n  x: {type: carrier-pigeon, jurisdiction: US}\n", "g.yaml:2: destinations.x.type"),
         ("server: [1, 2\n", "g.yaml:2: expected ',' or ']'"),
         ("- a list\n", "g.yaml:1: the config file must be a mapping"),
         ("destinations:\n  x: {type: openai, jurisdiction: US}\n", "destinations.x.base_url: required"),
-        ("destinations:\n  l: {type: local, jurisdiction: LOCAL}\n", "embedded local engine is not available"),
+        (
+            "destinations:\n  l: {type: local, jurisdiction: LOCAL}\n",
+            "embedded local engine is not available",
+        ),
     ],
 )
 def test_bad_files_name_file_line_and_key(text: str, expected: str) -> None:

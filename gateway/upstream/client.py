@@ -17,6 +17,7 @@ from gateway.endpoints import Destination
 from gateway.errors import ServiceUnavailable, UpstreamError, UpstreamTimeout
 from gateway.settings import UpstreamSettings
 from gateway.upstream.credentials import AnthropicKey, BearerKey, NoKey
+from gateway.upstream.transport import LeanTransport
 
 # Client headers worth passing on.  Everything else (cookies, the gateway key, forwarding headers,
 # vendor telemetry) stays here: an allow-list, because unknown headers can carry identity.
@@ -34,14 +35,12 @@ def make_client(settings: UpstreamSettings, transport: httpx.AsyncBaseTransport 
         write=settings.write_timeout,
         pool=settings.connect_timeout,
     )
-    limits = httpx.Limits(
-        max_connections=settings.max_connections,
-        max_keepalive_connections=settings.max_connections,
-        keepalive_expiry=30.0,
-    )
+    if transport is None:
+        transport = LeanTransport(
+            max_connections=settings.max_connections, keepalive_expiry=settings.keepalive_expiry
+        )
     return httpx.AsyncClient(
         timeout=timeout,
-        limits=limits,
         transport=transport,
         follow_redirects=False,
         trust_env=False,

@@ -6,8 +6,8 @@ from gateway.dialects.sse import SSEEvent, SSEParser, json_event
 
 STREAM = (
     b": keep-alive comment\n\n"
-    b"event: message_start\ndata: {\"type\":\"message_start\"}\n\n"
-    b"data: {\"a\": \"caf\xc3\xa9\"}\n\n"
+    b'event: message_start\ndata: {"type":"message_start"}\n\n'
+    b'data: {"a": "caf\xc3\xa9"}\n\n'
     b"id: 7\ndata: line one\ndata: line two\n\n"
     b"data: [DONE]\n\n"
 )
@@ -51,7 +51,7 @@ def test_crlf_split_between_chunks_is_one_line_end() -> None:
 
 def test_pending_reports_partial_event() -> None:
     parser = SSEParser()
-    assert parser.feed(b"data: {\"partial\":") == []
+    assert parser.feed(b'data: {"partial":') == []
     assert parser.pending
     assert parser.feed(b" 1}\n\n") == [SSEEvent('{"partial": 1}')]
     assert not parser.pending

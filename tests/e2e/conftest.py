@@ -78,7 +78,9 @@ class Gateway:
     def audit_rows(self) -> list[dict[str, Any]]:
         assert self.app.runtime.audit.flush(timeout=10)
         with self.engine.connect() as conn:
-            return [dict(r) for r in conn.execute(select(audit_records).order_by(audit_records.c.id)).mappings()]
+            return [
+                dict(r) for r in conn.execute(select(audit_records).order_by(audit_records.c.id)).mappings()
+            ]
 
 
 @pytest.fixture(scope="session")

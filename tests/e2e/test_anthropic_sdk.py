@@ -12,7 +12,10 @@ TOOLS = [{"name": "weather", "description": "w", "input_schema": {"type": "objec
 
 def test_message(gateway: Gateway) -> None:
     raw = gateway.anthropic().messages.with_raw_response.create(
-        model="claude-test-1", max_tokens=100, system="be brief", messages=MESSAGES  # type: ignore[arg-type]
+        model="claude-test-1",
+        max_tokens=100,
+        system="be brief",
+        messages=MESSAGES,  # type: ignore[arg-type]
     )
     message = raw.parse()
     assert message.content[0].text == "echo: hello from anthropic land"  # type: ignore[union-attr]
@@ -29,14 +32,18 @@ def test_message(gateway: Gateway) -> None:
 
 
 def test_message_stream(gateway: Gateway) -> None:
-    with gateway.anthropic().messages.stream(model="claude-test-1", max_tokens=100, messages=MESSAGES) as stream:  # type: ignore[arg-type]
+    with gateway.anthropic().messages.stream(
+        model="claude-test-1", max_tokens=100, messages=MESSAGES
+    ) as stream:  # type: ignore[arg-type]
         text = "".join(stream.text_stream)
         final = stream.get_final_message()
         request_id = stream.response.headers["request-id"]
     assert text == "echo: hello from anthropic land"
     assert final.stop_reason == "end_turn"
     row = gateway.audit(request_id)
-    assert row["stream"] is True and row["output_tokens"] == final.usage.output_tokens and not row["truncated"]
+    assert (
+        row["stream"] is True and row["output_tokens"] == final.usage.output_tokens and not row["truncated"]
+    )
     assert row["input_tokens"] == final.usage.input_tokens
 
 
@@ -52,7 +59,10 @@ def test_models_list_in_anthropic_shape(gateway: Gateway) -> None:
 
 def test_anthropic_sdk_reaches_openai_destination(gateway: Gateway) -> None:
     message = gateway.anthropic().messages.create(
-        model="gpt-4o-mini", max_tokens=64, system="be brief", messages=MESSAGES  # type: ignore[arg-type]
+        model="gpt-4o-mini",
+        max_tokens=64,
+        system="be brief",
+        messages=MESSAGES,  # type: ignore[arg-type]
     )
     assert message.content[0].text == "echo: hello from anthropic land"  # type: ignore[union-attr]
     assert message.stop_reason == "end_turn" and message.usage.output_tokens == 5
@@ -81,7 +91,7 @@ def test_anthropic_sdk_tool_use_via_openai(gateway: Gateway) -> None:
     assert message.stop_reason == "tool_use"
     with client.messages.stream(model="gpt-tool", max_tokens=64, messages=MESSAGES, tools=TOOLS) as stream:  # type: ignore[arg-type]
         final = stream.get_final_message()
-    tool = [b for b in final.content if b.type == "tool_use"][0]
+    tool = next(b for b in final.content if b.type == "tool_use")
     assert tool.input == {"city": "Paris"} and final.stop_reason == "tool_use"
     # The tool result goes back in the next turn, translated into an OpenAI tool message.
     follow = client.messages.create(
@@ -90,8 +100,16 @@ def test_anthropic_sdk_tool_use_via_openai(gateway: Gateway) -> None:
         tools=TOOLS,  # type: ignore[arg-type]
         messages=[
             *MESSAGES,
-            {"role": "assistant", "content": [{"type": "tool_use", "id": tool.id, "name": "weather", "input": {"city": "Paris"}}]},
-            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": tool.id, "content": "sunny"}]},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "tool_use", "id": tool.id, "name": "weather", "input": {"city": "Paris"}}
+                ],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": tool.id, "content": "sunny"}],
+            },
         ],  # type: ignore[list-item]
     )
     sent = gateway.fakes.openai.received[-1].json["messages"]

@@ -73,7 +73,10 @@ def test_tool_calls_round_trip(gateway: Gateway) -> None:
     tools = [
         {
             "type": "function",
-            "function": {"name": "weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}},
+            "function": {
+                "name": "weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
         }
     ]
     completion = gateway.openai().chat.completions.create(model="gpt-tool", messages=MESSAGES, tools=tools)  # type: ignore[arg-type]
@@ -83,13 +86,22 @@ def test_tool_calls_round_trip(gateway: Gateway) -> None:
 
 def test_completions(gateway: Gateway) -> None:
     client = gateway.openai()
-    assert client.completions.create(model="gpt-3.5-turbo-instruct", prompt="say hi").choices[0].text == "echo: say hi"
-    streamed = "".join(c.choices[0].text for c in client.completions.create(model="gpt-x", prompt="a b", stream=True) if c.choices)
+    assert (
+        client.completions.create(model="gpt-3.5-turbo-instruct", prompt="say hi").choices[0].text
+        == "echo: say hi"
+    )
+    streamed = "".join(
+        c.choices[0].text
+        for c in client.completions.create(model="gpt-x", prompt="a b", stream=True)
+        if c.choices
+    )
     assert streamed == "echo: a b"
 
 
 def test_embeddings(gateway: Gateway) -> None:
-    raw = gateway.openai().embeddings.with_raw_response.create(model="text-embedding-3-small", input=["one", "two"])
+    raw = gateway.openai().embeddings.with_raw_response.create(
+        model="text-embedding-3-small", input=["one", "two"]
+    )
     result = raw.parse()
     assert len(result.data) == 2 and len(result.data[0].embedding) == 8
     assert gateway.audit(raw.headers["x-request-id"])["endpoint"] == "embeddings"
@@ -141,7 +153,9 @@ def test_openai_sdk_streams_from_anthropic_destination(gateway: Gateway) -> None
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "echo: hello there friend"
-    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == ["stop"]
+    assert [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason] == [
+        "stop"
+    ]
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 4
     row = gateway.audit(stream.response.headers["x-request-id"])
     assert row["destination"] == "anthropic" and row["output_tokens"] == 4 and not row["truncated"]
@@ -150,7 +164,10 @@ def test_openai_sdk_streams_from_anthropic_destination(gateway: Gateway) -> None
 def test_openai_sdk_tool_call_via_anthropic(gateway: Gateway) -> None:
     tools = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
     stream = gateway.openai().chat.completions.create(
-        model="claude-tool", messages=MESSAGES, tools=tools, stream=True  # type: ignore[arg-type]
+        model="claude-tool",
+        messages=MESSAGES,
+        tools=tools,
+        stream=True,  # type: ignore[arg-type]
     )
     args = ""
     name = None

@@ -196,7 +196,9 @@ class FakeAnthropic(FakeProvider):
             else:
                 block = {"type": "tool_use", "id": tool_id, "name": tool, "input": {}}
                 json_delta = {"type": "input_json_delta", "partial_json": HOLE}
-                json_t = Template({"type": "content_block_delta", "index": 0, "delta": json_delta}, "content_block_delta")
+                json_t = Template(
+                    {"type": "content_block_delta", "index": 0, "delta": json_delta}, "content_block_delta"
+                )
                 deltas = [json_t.fill(jstr(p)) for p in pieces(TOOL_ARGS, TOOL_ARG_CHARS)]
             events = [
                 event("message_start", message=message(False)),

@@ -209,16 +209,7 @@ class FakeOpenAI(FakeProvider):
                 events += [args_t.fill(jstr(p)) for p in pieces(TOOL_ARGS, TOOL_ARG_CHARS)]
             events.append(chunk({}, "stop" if tool is None else "tool_calls"))
             if include_usage:
-                final = {
-                    "id": cid,
-                    "object": "chat.completion.chunk",
-                    "created": created,
-                    "model": model,
-                    "service_tier": "default",
-                    "system_fingerprint": _FINGERPRINT,
-                    "choices": [],
-                    "usage": usage,
-                }
+                final = {**chunk_obj({}), "choices": [], "usage": usage}
                 events.append(sse(final))
             events.append(_DONE)
             return StreamPlan(events, 1, lambda n: chunk({"content": "."}), _stream_error)

@@ -8,9 +8,12 @@ from typing import Any
 
 from tests.fakes._common import (
     DELTA_CHARS,
+    HOLE,
     TOOL_ARG_CHARS,
     TOOL_ARGS,
     StreamPlan,
+    Template,
+    jstr,
     new_id,
     pieces,
     sse,
@@ -111,42 +114,42 @@ def responses_answer(
         return sse({"type": kind, "sequence_number": seq, **fields}, event=kind)
 
     def plan() -> StreamPlan:
-        specs: list[tuple[str, dict[str, Any]]] = [
-            ("response.created", {"response": response(False)}),
-            ("response.in_progress", {"response": response(False)}),
-            ("response.output_item.added", {"output_index": 0, "item": item(False)}),
-        ]
-        loc = {"item_id": item_id, "output_index": 0}
+        events: list[bytes] = []
+
+        def add(kind: str, **fields: Any) -> None:
+            events.append(event(kind, len(events), **fields))
+
+        def add_deltas(kind: str, texts: list[str], **fields: Any) -> Template:
+            template = Template({"type": kind, "sequence_number": HOLE, **fields, "delta": HOLE}, event=kind)
+            for text in texts:
+                events.append(template.fill(str(len(events)).encode(), jstr(text)))
+            return template
+
+        add("response.created", response=response(False))
+        add("response.in_progress", response=response(False))
+        add("response.output_item.added", output_index=0, item=item(False))
+        loc: dict[str, Any] = {"item_id": item_id, "output_index": 0}
         if tool is not None:
-            specs += [
-                ("response.function_call_arguments.delta", {**loc, "delta": p})
-                for p in pieces(TOOL_ARGS, TOOL_ARG_CHARS)
-            ]
-            specs.append(
-                ("response.function_call_arguments.done", {**loc, "arguments": TOOL_ARGS, "name": tool})
+            head = len(events)
+            drip_t = add_deltas(
+                "response.function_call_arguments.delta", pieces(TOOL_ARGS, TOOL_ARG_CHARS), **loc
             )
+            add("response.function_call_arguments.done", **loc, arguments=TOOL_ARGS, name=tool)
         else:
             loc["content_index"] = 0
-            specs.append(("response.content_part.added", {**loc, "part": part("")}))
-            specs += [
-                ("response.output_text.delta", {**loc, "delta": p, "logprobs": []})
-                for p in pieces(answer, DELTA_CHARS)
-            ]
-            specs.append(("response.output_text.done", {**loc, "text": answer, "logprobs": []}))
-            specs.append(("response.content_part.done", {**loc, "part": part(answer)}))
-            del loc["content_index"]
-        specs.append(("response.output_item.done", {"output_index": 0, "item": item(True)}))
-        specs.append(("response.completed", {"response": response(True)}))
-        events = [event(kind, seq, **fields) for seq, (kind, fields) in enumerate(specs)]
-        head = 3 if tool is not None else 4
-        text_loc = {"item_id": item_id, "output_index": 0, "content_index": 0}
+            add("response.content_part.added", **loc, part=part(""))
+            head = len(events)
+            drip_t = add_deltas("response.output_text.delta", pieces(answer, DELTA_CHARS), **loc, logprobs=[])
+            add("response.output_text.done", **loc, text=answer, logprobs=[])
+            add("response.content_part.done", **loc, part=part(answer))
+        add("response.output_item.done", output_index=0, item=item(True))
+        add("response.completed", response=response(True))
 
         def drip(n: int) -> bytes:
-            return event("response.output_text.delta", head + n, **text_loc, delta=".", logprobs=[])
+            return drip_t.fill(str(head + n).encode(), b'"."')
 
         def error(sent: int) -> bytes:
-            fields = {"code": "server_error", "message": "upstream exploded", "param": None}
-            return event("error", sent, **fields)
+            return event("error", sent, code="server_error", message="upstream exploded", param=None)
 
         return StreamPlan(events, head, drip, error)
 

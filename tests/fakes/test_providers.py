@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import struct
@@ -15,8 +14,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
 from tests.fakes.conftest import OpenAIEnv
-from tests.fakes.providers import FakeOpenAI, embedding
-from tests.fakes.server import ThreadedServer, serve_in_thread
+from tests.fakes.providers import embedding
 
 USER: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello big world"}]
 TOOLS: list[Any] = [
@@ -27,64 +25,6 @@ TOOLS: list[Any] = [
     {"type": "function", "function": {"name": "other", "parameters": {"type": "object", "properties": {}}}},
 ]
 RESP_TOOLS: list[Any] = [{"type": "function", "name": "get_weather", "parameters": {"type": "object"}}]
-
-
-# --- server helper ------------------------------------------------------------------------------
-async def _hello(scope: Any, receive: Any, send: Any) -> None:
-    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
-    await send({"type": "http.response.body", "body": scope["path"].encode()})
-
-
-def test_serve_in_thread_serves_any_asgi_app_and_stops() -> None:
-    with serve_in_thread(_hello) as url:
-        assert url.startswith("http://127.0.0.1:")
-        assert httpx.get(f"{url}/ping").text == "/ping"
-    with pytest.raises(httpx.ConnectError):
-        httpx.get(f"{url}/ping", timeout=2)
-
-
-def test_threaded_server_class_form() -> None:
-    server = ThreadedServer(_hello, lifespan="auto")
-    url = server.start()
-    try:
-        assert httpx.get(f"{url}/x").text == "/x"
-        assert url.endswith(f":{server.port}")
-    finally:
-        server.stop()
-    server.stop()  # idempotent
-
-
-def test_each_sse_event_is_its_own_asgi_send() -> None:
-    fake = FakeOpenAI()
-    sent: list[dict[str, Any]] = []
-    body = json.dumps({"model": "m", "messages": USER, "stream": True}).encode()
-
-    async def run() -> None:
-        messages = [{"type": "http.request", "body": body, "more_body": False}]
-
-        async def receive() -> dict[str, Any]:
-            if messages:
-                return messages.pop()
-            await asyncio.sleep(3600)
-            raise AssertionError
-
-        async def send(message: Any) -> None:
-            sent.append(message)
-
-        headers = [(b"authorization", b"Bearer sk-fake-openai")]
-        scope = {
-            "type": "http",
-            "method": "POST",
-            "path": "/v1/chat/completions",
-            "query_string": b"",
-            "headers": headers,
-        }
-        await fake(scope, receive, send)
-
-    asyncio.run(run())
-    bodies = [m["body"] for m in sent[1:]]
-    assert all(b.startswith(b"data: ") and b.endswith(b"\n\n") and b.count(b"data: ") == 1 for b in bodies)
-    assert bodies[-1] == b"data: [DONE]\n\n" and sent[-1]["more_body"] is False
 
 
 # --- chat completions ---------------------------------------------------------------------------
@@ -219,7 +159,8 @@ def test_embeddings_float_and_base64(oai: OpenAIEnv) -> None:
 
 
 def test_models(oai: OpenAIEnv) -> None:
-    models = list(oai.client.models.list())
+    models = list(oai.client.models.list(extra_query={"limit": "2"}))
+    assert oai.fake.received[-1].query == "limit=2" and oai.fake.received[-1].method == "GET"
     assert [m.id for m in models] == ["gpt-4o-mini", "gpt-4.1", "text-embedding-3-small"]
     assert all(m.object == "model" and m.owned_by for m in models)
 

@@ -1,0 +1,108 @@
+"""A lean OpenAI-compatible upstream for benchmarks: fixed answers, no per-request work.
+
+Run: ``python -m bench.fake_upstream PORT``.  ``/v1/chat/completions`` answers with a
+fixed completion, or with ``STREAM_EVENTS`` 3-character deltas (one ASGI send each,
+the per-event worst case for a proxy) when ``stream`` is true.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import uvicorn
+
+STREAM_EVENTS = 340
+COMPLETION = json.dumps(
+    {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion",
+        "created": 0,
+        "model": "gpt-bench",
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "pong " * 20}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 200, "completion_tokens": 20, "total_tokens": 220},
+    }
+).encode()
+
+
+def _chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+    payload = {
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "gpt-bench",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+FIRST = _chunk({"role": "assistant", "content": ""})
+DELTA = _chunk({"content": "abc"})
+LAST = _chunk({}, "stop")
+USAGE = (
+    b"data: "
+    + json.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion.chunk",
+            "created": 0,
+            "model": "gpt-bench",
+            "choices": [],
+            "usage": {"prompt_tokens": 200, "completion_tokens": STREAM_EVENTS, "total_tokens": 540},
+        }
+    ).encode()
+    + b"\n\n"
+)
+DONE = b"data: [DONE]\n\n"
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b""
+    more = True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    stream = b'"stream": true' in body or b'"stream":true' in body
+    if not stream:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(COMPLETION)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": COMPLETION})
+        return
+    usage = b'"include_usage": true' in body or b'"include_usage":true' in body
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
+    )
+    await send({"type": "http.response.body", "body": FIRST, "more_body": True})
+    for _ in range(STREAM_EVENTS):
+        await send({"type": "http.response.body", "body": DELTA, "more_body": True})
+    await send({"type": "http.response.body", "body": LAST, "more_body": True})
+    if usage:
+        await send({"type": "http.response.body", "body": USAGE, "more_body": True})
+    await send({"type": "http.response.body", "body": DONE, "more_body": False})
+
+
+if __name__ == "__main__":
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(sys.argv[1]),
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_level="warning",
+        lifespan="off",
+    )

@@ -1,0 +1,185 @@
+"""Added latency and throughput of the gateway over calling the upstream directly.
+
+Starts, in one process tree on loopback: a lean fake OpenAI upstream
+(``bench/fake_upstream.py``), one ``gateway serve`` process in front of it (SQLite
+audit by default, ``--database postgres`` for the local PostgreSQL), and this
+process as the load generator.  For each scenario it runs the same requests
+(1 KB prompts) straight to the upstream and through the gateway, interleaved in
+rounds (A B A B), and prints medians over the rounds: latency p50/p99, added
+p50/p99, requests/s and the gateway/direct ratio; for streams also time to first
+byte.  See ../shared/BENCHMARKING.md for why it is shaped this way.
+
+    python -m bench.overhead                    # default scenarios, SQLite
+    python -m bench.overhead --database postgres --rounds 3 --requests 2000
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from bench.loadgen import Result, build_request, run_load
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PROMPT = ("The quarterly report covers revenue, churn and hiring plans for the next year. " * 13)[:1024]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"process for {url} exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+def _peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=1500, help="requests per run (non-stream)")
+    parser.add_argument("--stream-requests", type=int, default=300, help="requests per run (stream)")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32])
+    parser.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = parser.parse_args()
+
+    tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
+    up_port, gw_port = _free_port(), _free_port()
+    db_url = f"sqlite:///{tmp / 'bench.db'}" if args.database == "sqlite" else POSTGRES_URL
+    config = tmp / "gateway.yaml"
+    config.write_text(
+        f"server: {{port: {gw_port}}}\n"
+        f"database_url: {db_url}\n"
+        "destinations:\n"
+        f"  bench: {{type: openai, base_url: 'http://127.0.0.1:{up_port}/v1', api_key_env: BENCH_KEY,"
+        " jurisdiction: US, models: ['gpt-*']}\n"
+    )
+    env = {**os.environ, "BENCH_KEY": "sk-bench", "GATEWAY_CONFIG": str(config)}
+    key = (
+        subprocess.run(
+            [sys.executable, "-m", "gateway", "keys", "create", "--user", "bench"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
+    upstream = subprocess.Popen([sys.executable, "-m", "bench.fake_upstream", str(up_port)])
+    log = open(tmp / "gateway.log", "wb")  # noqa: SIM115
+    gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=log)
+    try:
+        _wait_up(f"http://127.0.0.1:{up_port}/", upstream)
+        _wait_up(f"http://127.0.0.1:{gw_port}/healthz", gateway)
+        figures = asyncio.run(_scenarios(args, up_port, gw_port, key))
+        figures["gateway_peak_rss_mib"] = round(_peak_rss_mib(gateway.pid), 1)
+    finally:
+        for proc in (gateway, upstream):
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+        log.close()
+    print(f"\ngateway peak RSS: {figures['gateway_peak_rss_mib']} MiB   audit database: {args.database}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+
+
+async def _scenarios(args: argparse.Namespace, up_port: int, gw_port: int, key: str) -> dict[str, object]:
+    body = {"model": "gpt-bench", "messages": [{"role": "user", "content": PROMPT}]}
+    plain = json.dumps(body).encode()
+    streamed = json.dumps({**body, "stream": True}).encode()
+    direct_headers = {"authorization": "Bearer sk-bench"}
+    gw_headers = {"authorization": f"Bearer {key}"}
+    figures: dict[str, object] = {}
+    print(
+        f"{'scenario':<18}{'conc':>5}{'direct p50':>11}{'gw p50':>9}{'added p50':>10}{'added p99':>10}"
+        f"{'direct rps':>11}{'gw rps':>8}{'ratio':>7}{'+ttfb p50':>10}   spread(added p50)"
+    )
+    for name, payload, total in (
+        ("non-stream", plain, args.requests),
+        ("stream-340-events", streamed, args.stream_requests),
+    ):
+        for conc in args.concurrency:
+            direct_req = build_request("/v1/chat/completions", payload, direct_headers)
+            gw_req = build_request("/v1/chat/completions", payload, gw_headers)
+            # Warm both paths (connections, caches, the key cache) before measuring.
+            await run_load("127.0.0.1", up_port, direct_req, 50, min(conc, 8))
+            await run_load("127.0.0.1", gw_port, gw_req, 50, min(conc, 8))
+            rounds: list[tuple[Result, Result]] = []
+            for _ in range(args.rounds):
+                d = await run_load("127.0.0.1", up_port, direct_req, total, conc)
+                g = await run_load("127.0.0.1", gw_port, gw_req, total, conc)
+                if d.errors or g.errors:
+                    raise SystemExit(f"errors during {name} c={conc}: direct {d.errors}, gateway {g.errors}")
+                rounds.append((d, g))
+            row = _summarise(rounds)
+            figures[f"{name}@{conc}"] = row
+            print(
+                f"{name:<18}{conc:>5}{row['direct_p50_ms']:>11.2f}{row['gw_p50_ms']:>9.2f}"
+                f"{row['added_p50_ms']:>10.2f}{row['added_p99_ms']:>10.2f}{row['direct_rps']:>11.0f}"
+                f"{row['gw_rps']:>8.0f}{row['ratio']:>7.2f}{row['added_ttfb_p50_ms']:>10.2f}"
+                f"   {row['added_p50_spread_ms']}"
+            )
+    return figures
+
+
+def _summarise(rounds: list[tuple[Result, Result]]) -> dict[str, float | list[float]]:
+    def med(values: list[float]) -> float:
+        return round(statistics.median(values), 3)
+
+    added_p50 = [_pct(g.latencies, 0.5) - _pct(d.latencies, 0.5) for d, g in rounds]
+    added_p99 = [_pct(g.latencies, 0.99) - _pct(d.latencies, 0.99) for d, g in rounds]
+    added_ttfb = [_pct(g.ttfb, 0.5) - _pct(d.ttfb, 0.5) for d, g in rounds]
+    return {
+        "direct_p50_ms": med([_pct(d.latencies, 0.5) for d, _ in rounds]),
+        "gw_p50_ms": med([_pct(g.latencies, 0.5) for _, g in rounds]),
+        "direct_p99_ms": med([_pct(d.latencies, 0.99) for d, _ in rounds]),
+        "gw_p99_ms": med([_pct(g.latencies, 0.99) for _, g in rounds]),
+        "added_p50_ms": med(added_p50),
+        "added_p99_ms": med(added_p99),
+        "added_ttfb_p50_ms": med(added_ttfb),
+        "direct_rps": med([d.rps for d, _ in rounds]),
+        "gw_rps": med([g.rps for _, g in rounds]),
+        "ratio": med([g.rps / d.rps for d, g in rounds]),
+        "added_p50_spread_ms": [round(v, 2) for v in added_p50],
+    }
+
+
+if __name__ == "__main__":
+    main()

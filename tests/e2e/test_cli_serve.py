@@ -1,0 +1,87 @@
+"""``gateway serve`` as a real process: config file, key creation, health, a proxied request, shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import openai
+
+from tests.e2e.conftest import OPENAI_KEY, Fakes
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_process(fakes: Fakes, tmp_path: Path) -> None:
+    port = _free_port()
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        f"""\
+server: {{port: {port}}}
+database_url: sqlite:///{tmp_path / "gw.db"}
+destinations:
+  openai: {{type: openai, base_url: "{fakes.openai_url}/v1", api_key_env: FAKE_KEY, jurisdiction: US,
+            models: ["gpt-*"]}}
+"""
+    )
+    env = {**os.environ, "FAKE_KEY": OPENAI_KEY, "GATEWAY_CONFIG": str(config)}
+    created = subprocess.run(
+        [sys.executable, "-m", "gateway", "keys", "create", "--user", "dora"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    key = created.stdout.strip().splitlines()[-1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.ConnectError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "gateway did not come up"
+            time.sleep(0.1)
+        ready = httpx.get(f"{base}/readyz").json()
+        assert ready["status"] == "ready"
+        assert ready["destinations"]["openai"] == {
+            "type": "openai",
+            "jurisdiction": "US",
+            "credentials": True,
+        }
+        with openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0) as client:
+            answer = client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "yo"}]
+            )
+        assert answer.choices[0].message.content == "echo: yo"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    # uvicorn re-raises the signal after a clean shutdown, so the process ends "killed by SIGTERM".
+    assert proc.returncode in (0, -signal.SIGTERM), output
+    assert "Application shutdown complete" in output
+    # One line per request, with no provider key, gateway key or prompt text in the log.
+    assert "chat.completions -> openai 200" in output
+    for secret in (OPENAI_KEY, key, 'yo"', "echo: yo"):
+        assert secret not in output
