@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import get_args
 
-from sqlalchemy import Column, DateTime, Engine, String, Table, insert, select
+from sqlalchemy import Column, DateTime, Engine, String, Table, insert, select, update
 
 from gateway.database import metadata
 from gateway.errors import AuthenticationFailed
@@ -74,6 +74,23 @@ def create_key(engine: Engine, *, user: str, team: str | None, role: Role) -> Ne
             )
         )
     return NewKey(f"{KEY_PREFIX}{key_id}_{secret}", Principal(user, team, role, key_id))
+
+
+def revoke_key(engine: Engine, key_id: str) -> bool:
+    with engine.begin() as conn:
+        result = conn.execute(
+            update(api_keys)
+            .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
+            .values(revoked_at=datetime.now(UTC))
+        )
+    return bool(result.rowcount)
+
+
+def list_keys(engine: Engine) -> list[dict[str, object]]:
+    columns = [c for c in api_keys.c if c.name != "secret_sha256"]
+    with engine.connect() as conn:
+        rows = conn.execute(select(*columns).order_by(api_keys.c.created_at)).mappings().all()
+    return [dict(row) for row in rows]
 
 
 def extract_key(headers: Mapping[str, str]) -> str | None:

@@ -37,6 +37,9 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--user", required=True)
     create.add_argument("--team")
     create.add_argument("--role", choices=("user", "auditor", "admin"), default="user")
+    key_commands.add_parser("list", parents=[common], help="list keys (ids and owners, never secrets)")
+    revoke = key_commands.add_parser("revoke", parents=[common], help="revoke a key by its id")
+    revoke.add_argument("key_id")
     return parser
 
 
@@ -47,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             return _serve(settings, args.host, args.port)
         if args.command == "keys":
-            return _keys_create(settings, args.user, args.team, args.role)
+            return _keys(settings, args)
     except ConfigError as exc:
         print(f"gateway: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -80,16 +83,27 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     return 0 if server.started else 1
 
 
-def _keys_create(settings: Settings, user: str, team: str | None, role: str) -> int:
-    from gateway.auth import create_key
+def _keys(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.auth import create_key, list_keys, revoke_key
     from gateway.database import create_db_engine, metadata
 
     engine = create_db_engine(settings.database_url)
     try:
         metadata.create_all(engine)
-        new = create_key(engine, user=user, team=team, role=role)  # type: ignore[arg-type]
+        if args.keys_command == "create":
+            new = create_key(engine, user=args.user, team=args.team, role=args.role)
+            print(f"created key {new.principal.key_id} for user {args.user!r} (role {args.role}); shown only once:")
+            print(new.key)
+            return 0
+        if args.keys_command == "list":
+            for row in list_keys(engine):
+                state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
+                print(f"{row['key_id']}  {row['user']}  team={row['team'] or '-'}  role={row['role']}  {state}")
+            return 0
+        if revoke_key(engine, args.key_id):
+            print(f"revoked key {args.key_id}; running gateways stop accepting it within 30 seconds")
+            return 0
+        print(f"gateway: no active key with id {args.key_id}", file=sys.stderr)
+        return 1
     finally:
         engine.dispose()
-    print(f"created key {new.principal.key_id} for user {user!r} (role {role}); it is shown only once:")
-    print(new.key)
-    return 0

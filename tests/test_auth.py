@@ -98,3 +98,27 @@ def test_cli_prints_key_once_as_last_line(tmp_path: Path, capsys: pytest.Capture
     principal = asyncio.run(store.authenticate({"x-api-key": key}))
     engine.dispose()
     assert (principal.user, principal.team, principal.role) == ("carol", "ops", "admin")
+
+
+def test_cli_list_and_revoke(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "g.yaml"
+    config.write_text(f"database_url: sqlite:///{tmp_path / 'cli.db'}\n")
+    assert main(["keys", "create", "--user", "erin", "--config", str(config)]) == 0
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    key_id = key.split("_")[1]
+    assert main(["keys", "list", "--config", str(config)]) == 0
+    listing = capsys.readouterr().out
+    assert (
+        key_id in listing
+        and "erin" in listing
+        and "active" in listing
+        and key.split("_", 2)[2] not in listing
+    )
+    assert main(["keys", "revoke", key_id, "--config", str(config)]) == 0
+    assert main(["keys", "revoke", key_id, "--config", str(config)]) == 1
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'cli.db'}")
+    store = KeyStore(engine)
+    store.load()
+    with pytest.raises(AuthenticationFailed):
+        asyncio.run(store.authenticate({"x-api-key": key}))
+    engine.dispose()
