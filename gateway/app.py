@@ -45,10 +45,14 @@ class GatewayApp:
             await self._lifespan(receive, send)
         elif kind == "http":
             path = scope["path"]
-            if path == "/healthz":
-                await send_json(send, 200, {"status": "ok"})
-            elif path == "/readyz":
-                await self._ready(send)
+            if path in ("/healthz", "/readyz"):
+                # Probes carry no key, so they say only what an orchestrator needs.
+                if scope["method"] not in ("GET", "HEAD"):
+                    await send_json(send, 405, {"status": "method not allowed"}, {"allow": "GET"})
+                elif path == "/healthz":
+                    await send_json(send, 200, {"status": "ok"})
+                else:
+                    await self._ready(send)
             else:
                 await pipeline.handle(self.runtime, scope, receive, send)
         # Websockets and other scope types are not part of the surface; returning refuses them.
@@ -81,16 +85,14 @@ class GatewayApp:
         except SQLAlchemyError as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
             ok = False
-        destinations = {
-            dest.name: {
-                "type": dest.settings.type,
-                "jurisdiction": dest.jurisdiction,
-                "credentials": dest.name in rt.settings.credentials or dest.settings.api_key_env is None,
-            }
+        checks["destinations"] = len(rt.destinations)
+        # Counted, not named: the probe is unauthenticated.  Destinations without a key answer 503.
+        checks["destinations_without_credentials"] = sum(
+            1
             for dest in rt.destinations
-        }
-        checks["destinations"] = destinations
-        if not destinations:
+            if dest.name not in rt.settings.credentials and dest.settings.api_key_env is not None
+        )
+        if not len(rt.destinations):
             ok = False
         await send_json(send, 200 if ok else 503, {"status": "ready" if ok else "not ready", **checks})
 

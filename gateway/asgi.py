@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
+
+from gateway.jsonwire import dumps_bytes
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -34,4 +35,4 @@ async def send_bytes(
 
 
 async def send_json(send: Send, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-    await send_bytes(send, status, json.dumps(payload).encode(), headers or {})
+    await send_bytes(send, status, dumps_bytes(payload), headers or {})

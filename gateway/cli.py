@@ -92,13 +92,15 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
         metadata.create_all(engine)
         if args.keys_command == "create":
             new = create_key(engine, user=args.user, team=args.team, role=args.role)
-            print(f"created key {new.principal.key_id} for user {args.user!r} (role {args.role}); shown only once:")
+            who = f"user {args.user!r} (role {args.role})"
+            print(f"created key {new.principal.key_id} for {who}; it is shown only once:")
             print(new.key)
             return 0
         if args.keys_command == "list":
             for row in list_keys(engine):
                 state = f"revoked {row['revoked_at']:%Y-%m-%d}" if row["revoked_at"] else "active"
-                print(f"{row['key_id']}  {row['user']}  team={row['team'] or '-'}  role={row['role']}  {state}")
+                team = row["team"] or "-"
+                print(f"{row['key_id']}  {row['user']}  team={team}  role={row['role']}  {state}")
             return 0
         if revoke_key(engine, args.key_id):
             print(f"revoked key {args.key_id}; running gateways stop accepting it within 30 seconds")

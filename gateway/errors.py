@@ -24,17 +24,19 @@ content: they name fields, sizes and destinations, not values.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
+
+from gateway.jsonwire import dumps_bytes
 
 Wire = Literal["openai", "anthropic"]
 
 
 class GatewayError(Exception):
     status: ClassVar[int] = 500
-    openai_type: ClassVar[str] = "api_error"
-    anthropic_type: ClassVar[str] = "api_error"
+    # Instance-overridable: a destination's own error keeps its own type.
+    openai_type: str = "api_error"
+    anthropic_type: str = "api_error"
     default_code: ClassVar[str] = "gateway_error"
 
     def __init__(
@@ -45,6 +47,8 @@ class GatewayError(Exception):
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
         param: str | None = None,
+        openai_type: str | None = None,
+        anthropic_type: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -52,6 +56,13 @@ class GatewayError(Exception):
         self.http_status = status or self.status
         self.headers = dict(headers or {})
         self.param = param
+        if openai_type:
+            self.openai_type = openai_type
+        if anthropic_type:
+            self.anthropic_type = anthropic_type
+        # A destination's own error body, returned as it is to a client of the same wire format.
+        self.upstream_body: dict[str, Any] | None = None
+        self.upstream_wire: Wire | None = None
 
 
 class BadRequest(GatewayError):
@@ -145,6 +156,8 @@ class InternalError(GatewayError):
 
 
 def error_payload(err: GatewayError, wire: Wire, request_id: str) -> dict[str, Any]:
+    if err.upstream_body is not None and err.upstream_wire == wire:
+        return err.upstream_body
     if wire == "anthropic":
         return {
             "type": "error",
@@ -162,7 +175,7 @@ def error_payload(err: GatewayError, wire: Wire, request_id: str) -> dict[str, A
 
 
 def error_body(err: GatewayError, wire: Wire, request_id: str) -> bytes:
-    return json.dumps(error_payload(err, wire, request_id)).encode()
+    return dumps_bytes(error_payload(err, wire, request_id))
 
 
 def error_event_payload(err: GatewayError, wire: Wire, request_id: str) -> tuple[str | None, dict[str, Any]]:

@@ -89,9 +89,11 @@ def parse_json(ex: Exchange) -> dict[str, Any]:
         raise InvalidJSON("The request body is empty; expected a JSON object.")
     try:
         # JSON on the wire is UTF-8 (RFC 8259); json.loads on bytes would also guess UTF-16/32.
-        body = json.loads(ex.raw_body.decode("utf-8"))
+        body = json.loads(ex.raw_body.decode("utf-8"), object_pairs_hook=_unique_keys)
     except UnicodeDecodeError:
         raise InvalidJSON("The request body is not valid UTF-8.") from None
+    except DuplicateKey as exc:
+        raise InvalidJSON(f"The request body repeats the key '{exc.key}' in one object.") from None
     except json.JSONDecodeError as exc:
         # The decoder's message names a position, never the text around it.
         raise InvalidJSON(
@@ -102,6 +104,25 @@ def parse_json(ex: Exchange) -> dict[str, Any]:
         raise InvalidJSON(f"The request body must be a JSON object, not a JSON {kind}.")
     ex.body = body
     return body
+
+
+class DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key[:64]
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Parsers disagree on which of two equal keys wins; a destination could act on a value the
+    # gateway never looked at.  Refuse the ambiguity instead of picking a side.
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKey(key)
+            seen.add(key)
+    return result
 
 
 def _too_large(max_bytes: int) -> str:

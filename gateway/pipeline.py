@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 
 from gateway import ingress
 from gateway.asgi import Message, Receive, Scope, Send, header_map, send_bytes
@@ -48,11 +48,14 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         client_addr=_client_addr(scope, rt),
     )
     started = False
+    answered = False
 
     async def tracking_send(message: Message) -> None:
-        nonlocal started
+        nonlocal started, answered
         if message["type"] == "http.response.start":
             started = True
+        elif not message.get("more_body", False):
+            answered = True
         await send(message)
 
     try:
@@ -69,7 +72,10 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         ex.route = rt.destinations.route(endpoint, body["model"])
         outbound = build_outbound(ex, rt.settings.credentials)
         await _until_disconnect(
-            ex, receive, relay(ex, rt.client, outbound, tracking_send, rt.settings.upstream.total_timeout)
+            ex,
+            receive,
+            relay(ex, rt.client, outbound, tracking_send, rt.settings.upstream.total_timeout),
+            lambda: answered,
         )
     except GatewayError as err:
         ex.error = err.code
@@ -103,14 +109,20 @@ async def _send_error(ex: Exchange, err: GatewayError, send: Send) -> None:
     await send_bytes(send, err.http_status, body, headers)
 
 
-async def _until_disconnect(ex: Exchange, receive: Receive, work: Awaitable[None]) -> None:
-    """Run ``work``; if the client disconnects first, cancel it (which closes the upstream request)."""
+async def _until_disconnect(
+    ex: Exchange, receive: Receive, work: Awaitable[None], answered: Callable[[], bool]
+) -> None:
+    """Run ``work``; if the client disconnects first, cancel it (which closes the upstream request).
+
+    Servers also report ``http.disconnect`` once the response is complete; that is not the client
+    leaving, so the work is then left to finish its clean-up.
+    """
     task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_disconnected(receive))
     try:
         done, _ = await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
-        if task in done:
-            task.result()
+        if task in done or answered():
+            await task
             return
         ex.disconnected = True
         ex.error = ex.error or "client_disconnected"
@@ -135,5 +147,7 @@ def _client_addr(scope: Scope, rt: Runtime) -> str | None:
     if rt.settings.server.trust_forwarded_for:
         for name, value in scope["headers"]:
             if name == b"x-forwarded-for":
-                return str(value.decode("latin-1").split(",")[0].strip())[:100]
+                # The rightmost entry is the one our own proxy appended; the ones before it are
+                # whatever the client chose to send.
+                return str(value.decode("latin-1").rsplit(",", 1)[-1].strip())[:100]
     return str(client[0]) if client else None

@@ -9,6 +9,7 @@ that ends early) becomes an error event in the client's own format.
 from __future__ import annotations
 
 import asyncio
+import logging
 import json
 import time
 from typing import Any
@@ -20,13 +21,16 @@ from gateway.dialects import translate_response, translate_stream
 from gateway.dialects.base import StreamAdapter, usage_from
 from gateway.dialects.passthrough import AnthropicPassThrough, OpenAIPassThrough, ResponsesPassThrough
 from gateway.dialects.sse import SSEParser, json_event
-from gateway.errors import GatewayError, UpstreamError, error_event_payload
+from gateway.errors import GatewayError, InternalError, UpstreamError, error_event_payload
 from gateway.exchange import Exchange
+from gateway.jsonwire import dumps_bytes
 from gateway.upstream.client import MAX_UPSTREAM_BODY, returned_headers, upstream_call
 from gateway.upstream.forward import Outbound
 from gateway.upstream.replies import error_for_status
 
 _ERROR_BODY_MAX = 1024 * 1024
+
+log = logging.getLogger("gateway.relay")
 
 
 async def relay(
@@ -42,7 +46,10 @@ async def relay(
         if response.status_code >= 400:
             async with upstream_call(dest, deadline):
                 body = await _read_bounded(response, _ERROR_BODY_MAX)
-            raise error_for_status(dest, response.status_code, body, returned_headers(response))
+            assert ex.endpoint is not None
+            raise error_for_status(
+                dest, response.status_code, body, returned_headers(response), ex.endpoint.wire
+            )
         if ex.stream:
             await _relay_stream(ex, response, outbound, send, deadline)
         else:
@@ -95,7 +102,7 @@ async def _relay_whole(ex: Exchange, upstream: httpx.Response, body: bytes, send
                 f"Destination '{ex.route.destination.name}' sent an answer the gateway cannot translate.",
                 code="upstream_bad_body",
             ) from None
-        body = json.dumps(payload, ensure_ascii=False).encode()
+        body = dumps_bytes(payload)
     ex.usage = usage_from(payload)
     ex.status = upstream.status_code
     ex.response_bytes = len(body)
@@ -133,7 +140,15 @@ async def _relay_stream(
     try:
         async with upstream_call(dest, deadline):
             async for chunk in upstream.aiter_bytes():
-                out = [e for event in parser.feed(chunk) for e in adapter.feed(event)]
+                try:
+                    out = [e for event in parser.feed(chunk) for e in adapter.feed(event)]
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    # The headers are gone already: a stream we cannot read ends with an error event,
+                    # never with a connection cut the client cannot explain.
+                    raise UpstreamError(
+                        f"Destination '{dest.name}' sent a stream event the gateway cannot read.",
+                        code="upstream_bad_stream",
+                    ) from None
                 if out:
                     data = b"".join(e.encode() for e in out)
                     ex.response_bytes += len(data)
@@ -148,6 +163,11 @@ async def _relay_stream(
         ex.truncated = True
         ex.error = err.code
         tail = _error_event(ex, err)
+    except Exception as exc:
+        ex.truncated = True
+        ex.error = "internal_error"
+        log.error("request %s: stream relay failed: %s", ex.request_id, type(exc).__name__)
+        tail = _error_event(ex, InternalError("The gateway failed while relaying the stream."))
     finally:
         ex.usage.input_tokens = adapter.input_tokens
         ex.usage.output_tokens = adapter.output_tokens

@@ -62,6 +62,9 @@ class DestinationSettings(_Strict):
     models: tuple[str, ...] = ()
     # The model name the destination serves, when it differs from the requested one.
     model: str | None = None
+    # How a translated Anthropic request names its output limit: OpenAI's newer models refuse
+    # max_tokens, while many OpenAI-compatible servers only know max_tokens.
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
 
     @field_validator("base_url")
     @classmethod
@@ -94,6 +97,7 @@ class FileSettings(_Strict):
                 api_key_env="OPENAI_API_KEY",
                 jurisdiction="US",
                 models=("gpt-*", "o*", "text-embedding-*"),
+                max_tokens_param="max_completion_tokens",
             ),
             "anthropic": DestinationSettings(
                 type="anthropic",
@@ -198,6 +202,7 @@ def settings_from_mapping(
         where = f"{source}:{line}" if line else source
         key = ".".join(str(part) for part in loc) or "<top level>"
         raise ConfigError(f"{where}: {key}: {first['msg']}") from None
+    _check_database_url(parsed.database_url, source)
     credentials: dict[str, str] = {}
     for name, dest in parsed.destinations.items():
         if dest.type != "local" and dest.base_url is None:
@@ -208,10 +213,28 @@ def settings_from_mapping(
                 "in this version; point base_url at an OpenAI-compatible server (vLLM, Ollama, llama-server)"
             )
         if dest.api_key_env:
-            value = env.get(dest.api_key_env, "")
+            value = env.get(dest.api_key_env, "").strip()
             if value:
+                if any(ch.isspace() or not ch.isprintable() for ch in value):
+                    # It would end up inside an HTTP header; never send a malformed one.
+                    raise ConfigError(
+                        f"{source}: destinations.{name}.api_key_env: the value of {dest.api_key_env} "
+                        "contains whitespace or control characters"
+                    )
                 credentials[name] = value
     return Settings(file=parsed, source=source, credentials=credentials)
+
+
+def _check_database_url(url: str, source: str) -> None:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        backend = make_url(url).get_backend_name()
+    except ArgumentError:
+        raise ConfigError(f"{source}: database_url: not a valid database URL") from None
+    if backend not in ("sqlite", "postgresql"):
+        raise ConfigError(f"{source}: database_url: use sqlite:/// or postgresql+psycopg://, not {backend}")
 
 
 def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:

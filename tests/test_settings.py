@@ -94,3 +94,20 @@ def test_cli_exits_2_on_bad_config(tmp_path: Path, capsys: pytest.CaptureFixture
 def test_cli_exits_2_on_missing_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--config", str(tmp_path / "nope.yaml")]) == 2
     assert "cannot read config file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [("nonsense", "not a valid database URL"), ("mysql://x/y", "use sqlite:/// or postgresql")],
+)
+def test_bad_database_url_is_a_config_error(url: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        settings_from_text(f"database_url: '{url}'\n", source="g.yaml", environ={})
+
+
+def test_provider_key_is_stripped_and_checked() -> None:
+    text = "destinations:\n  o: {type: openai, base_url: 'http://x', api_key_env: K, jurisdiction: US}\n"
+    assert settings_from_text(text, source="g", environ={"K": " sk-abc\n"}).credentials == {"o": "sk-abc"}
+    with pytest.raises(ConfigError, match="whitespace or control characters") as info:
+        settings_from_text(text, source="g", environ={"K": "sk-abc\r\nX-Injected: 1"})
+    assert "sk-abc" not in str(info.value)

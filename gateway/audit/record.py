@@ -1,12 +1,26 @@
-"""Turn a finished exchange into an audit row (a plain dict of column values)."""
+"""Turn a finished exchange into an audit row (a plain dict of column values).
+
+Every string is bounded to its column and made printable here: a value a client or
+a destination controls (the method, the model name, an error code) must never make
+the database refuse the row, which would lose the record of the request.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from gateway.audit.tables import audit_records
 from gateway.exchange import Exchange
 
-_MODEL_MAX = 200
+_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+
+
+def _bounded(column: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    limit = getattr(audit_records.c[column].type, "length", None) or 200
+    cleaned = "".join(ch if ch.isprintable() else "?" for ch in value[:limit])
+    return cleaned[:limit]
 
 
 def audit_row(ex: Exchange) -> dict[str, Any]:
@@ -15,14 +29,14 @@ def audit_row(ex: Exchange) -> dict[str, Any]:
     return {
         "request_id": ex.request_id,
         "time": ex.started_at,
-        "user": principal.user if principal else None,
-        "team": principal.team if principal else None,
+        "user": _bounded("user", principal.user) if principal else None,
+        "team": _bounded("team", principal.team) if principal else None,
         "key_id": principal.key_id if principal else None,
-        "client_addr": ex.client_addr,
-        "method": ex.method,
+        "client_addr": _bounded("client_addr", ex.client_addr),
+        "method": ex.method if ex.method in _METHODS else "OTHER",
         # A refused path is recorded only as "unknown": a URL can carry anything, including personal data.
         "endpoint": ex.endpoint.name if ex.endpoint else "unknown",
-        "requested_model": ex.model[:_MODEL_MAX] if ex.model else None,
+        "requested_model": _bounded("requested_model", ex.model),
         "destination": route.destination.name if route else None,
         "jurisdiction": route.destination.jurisdiction if route else None,
         "stream": ex.stream,
@@ -32,7 +46,7 @@ def audit_row(ex: Exchange) -> dict[str, Any]:
         "output_tokens": ex.usage.output_tokens,
         "request_bytes": len(ex.raw_body),
         "response_bytes": ex.response_bytes,
-        "error": ex.error,
+        "error": _bounded("error", ex.error),
         "disconnected": ex.disconnected,
         "truncated": ex.truncated,
     }

@@ -90,20 +90,30 @@ class AuditWriter:
             self._write(batch)
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
-        for attempt in range(3):
+        error = self._insert(batch, attempts=3)
+        if error is not None and len(batch) > 1:
+            # One bad row must not sink the others: write them one by one.
+            lost = [row for row in batch if self._insert([row], attempts=1) is not None]
+        else:
+            lost = batch if error is not None else []
+        if lost:
+            log.error("audit write failed; %d records lost (%s)", len(lost), error)
+        with self._done:
+            self._written += len(batch) - len(lost)
+            self._failed += len(lost)
+            self._done.notify_all()
+
+    def _insert(self, rows: list[dict[str, Any]], attempts: int) -> str | None:
+        """Insert in one transaction; None on success, else the error class (never its text: it may
+        quote row values)."""
+        error = None
+        for attempt in range(attempts):
             try:
                 with self._engine.begin() as conn:
-                    conn.execute(insert(audit_records), batch)
-            except Exception as exc:  # any driver error: retry, then count the loss
-                if attempt == 2:
-                    log.error("audit write failed; %d records lost (%s)", len(batch), type(exc).__name__)
-                    with self._done:
-                        self._failed += len(batch)
-                        self._done.notify_all()
-                    return
-                time.sleep(0.05 * (attempt + 1))
-            else:
-                with self._done:
-                    self._written += len(batch)
-                    self._done.notify_all()
-                return
+                    conn.execute(insert(audit_records), rows)
+                return None
+            except Exception as exc:  # any driver error: retry, then report
+                error = type(exc).__name__
+                if attempt + 1 < attempts:
+                    time.sleep(0.05 * (attempt + 1))
+        return error

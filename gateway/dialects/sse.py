@@ -4,7 +4,10 @@ The parser follows the WHATWG event-stream rules that matter for LLM APIs: any o
 CRLF, LF or CR ends a line (also when the CR and LF arrive in different chunks),
 comment lines are ignored, several ``data:`` lines join with a newline, and an event
 is dispatched on a blank line.  Bytes are decoded incrementally, so a multi-byte
-UTF-8 character split across chunks is handled.
+UTF-8 character split across chunks is handled.  Work is linear in the input: an
+unfinished line is kept as pieces and only the newest chunk is searched for line
+ends.  A line longer than ``max_line`` characters is refused with
+:class:`SSEError`, so one endless event cannot hold the gateway's memory.
 """
 
 from __future__ import annotations
@@ -13,6 +16,14 @@ import codecs
 import json
 from dataclasses import dataclass
 from typing import Any
+
+from gateway.jsonwire import dumps_text
+
+MAX_LINE = 32 * 1024 * 1024
+
+
+class SSEError(ValueError):
+    """The stream is not one we can relay (an over-long event)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,17 +48,19 @@ class SSEEvent:
 
 
 def json_event(payload: Any, event: str | None = None) -> SSEEvent:
-    return SSEEvent(data=json.dumps(payload, separators=(",", ":"), ensure_ascii=False), event=event)
+    return SSEEvent(data=dumps_text(payload), event=event)
 
 
 class SSEParser:
     """Feed bytes, get complete events.  ``pending`` tells whether a partial event is buffered."""
 
-    __slots__ = ("_buffer", "_data", "_decoder", "_event", "_id", "_pending_cr")
+    __slots__ = ("_data", "_decoder", "_event", "_id", "_max_line", "_partial", "_partial_len", "_pending_cr")
 
-    def __init__(self) -> None:
+    def __init__(self, max_line: int = MAX_LINE) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._buffer = ""
+        self._partial: list[str] = []
+        self._partial_len = 0
+        self._max_line = max_line
         self._pending_cr = False
         self._data: list[str] = []
         self._event: str | None = None
@@ -55,7 +68,7 @@ class SSEParser:
 
     @property
     def pending(self) -> bool:
-        return bool(self._buffer or self._data or self._event is not None)
+        return bool(self._partial or self._data or self._event is not None)
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         text = self._decoder.decode(chunk)
@@ -69,11 +82,19 @@ class SSEParser:
             self._pending_cr = True
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
-        self._buffer += text
-        if "\n" not in self._buffer:
+        if "\n" not in text:
+            self._partial.append(text)
+            self._partial_len += len(text)
+            if self._partial_len > self._max_line:
+                raise SSEError(f"a stream event line is longer than {self._max_line} characters")
             return []
-        lines = self._buffer.split("\n")
-        self._buffer = lines.pop()
+        lines = text.split("\n")
+        if self._partial:
+            self._partial.append(lines[0])
+            lines[0] = "".join(self._partial)
+        rest = lines.pop()
+        self._partial = [rest] if rest else []
+        self._partial_len = len(rest)
         events: list[SSEEvent] = []
         for line in lines:
             if not line:

@@ -8,6 +8,7 @@ raises ``ValueError`` naming the location, never the content.
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 
@@ -100,6 +101,10 @@ def parse_tool_arguments(arguments: Any, where: str) -> dict[str, Any]:
     return value
 
 
+def new_tool_use_id() -> str:
+    return f"toolu_{uuid.uuid4().hex[:24]}"
+
+
 def openai_tool_call_to_anthropic(call: Any, where: str) -> dict[str, Any]:
     """An OpenAI ``tool_calls`` entry as an Anthropic ``tool_use`` block."""
     call = _as_dict(call, where)
@@ -138,6 +143,10 @@ def openai_response_to_anthropic(body: dict[str, Any]) -> dict[str, Any]:
         content.append({"type": "text", "text": _as_str(text, "choices[0].message.content")})
     where = "choices[0].message.tool_calls"
     for k, call in enumerate(_as_list(message.get("tool_calls"), where)):
+        if isinstance(call, dict) and not call.get("id"):
+            # Some OpenAI-compatible servers (local ones especially) omit tool-call ids; an Anthropic
+            # client needs one to send the tool result back.
+            call = {**call, "id": new_tool_use_id()}
         content.append(openai_tool_call_to_anthropic(call, f"{where}[{k}]"))
     usage = _usage(body)
     return {

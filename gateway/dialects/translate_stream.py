@@ -19,6 +19,7 @@ from gateway.dialects.translate_response import (
     anthropic_message_id,
     anthropic_prompt_tokens,
     anthropic_stop_reason_to_openai,
+    new_tool_use_id,
     openai_completion_id,
     openai_finish_reason_to_anthropic,
 )
@@ -148,8 +149,11 @@ class OpenAIToAnthropicStream:
         out: list[SSEEvent] = []
         if not continues or (call_id is not None and call_id != self._tool_id):
             name = function.get("name")
-            if not (isinstance(call_id, str) and call_id and isinstance(name, str) and name):
+            if not (isinstance(name, str) and name):
                 raise ValueError("an upstream tool call fragment does not belong to an open tool call")
+            if not (isinstance(call_id, str) and call_id):
+                # Some OpenAI-compatible servers omit tool-call ids; Anthropic clients need one.
+                call_id = new_tool_use_id()
             out = self._open_block({"type": "tool_use", "id": call_id, "name": name, "input": {}})
             self._tool_index, self._tool_id = index, call_id
         arguments = function.get("arguments")

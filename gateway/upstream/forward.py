@@ -7,7 +7,6 @@ common case costs no re-serialisation.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +16,7 @@ import httpx
 from gateway.dialects import translate_request
 from gateway.errors import BadRequest
 from gateway.exchange import Exchange
+from gateway.jsonwire import dumps_bytes
 from gateway.upstream.client import auth_for, upstream_headers
 
 _USAGE_STREAM_ENDPOINTS = frozenset({"chat.completions", "completions"})
@@ -45,6 +45,9 @@ def build_outbound(ex: Exchange, credentials: Mapping[str, str]) -> Outbound:
         try:
             if endpoint.wire == "anthropic":
                 body = translate_request.anthropic_request_to_openai(body)
+                param = dest.settings.max_tokens_param
+                if param != "max_tokens" and "max_tokens" in body:
+                    body[param] = body.pop("max_tokens")
             else:
                 body = translate_request.openai_request_to_anthropic(body)
         except ValueError as exc:
@@ -64,7 +67,7 @@ def build_outbound(ex: Exchange, credentials: Mapping[str, str]) -> Outbound:
             options = {}
         body = {**body, "stream_options": {**options, "include_usage": True}}
         strip_usage = changed = True
-    content = json.dumps(body, ensure_ascii=False).encode() if changed else ex.raw_body
+    content = dumps_bytes(body) if changed else ex.raw_body
     return Outbound(
         url=f"{dest.settings.base_url}{route.upstream_path}",
         content=content,

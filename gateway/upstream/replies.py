@@ -1,4 +1,12 @@
-"""Turn a destination's error reply into a gateway error the client's SDK understands."""
+"""Turn a destination's error reply into a gateway error the client's SDK understands.
+
+A client of the same wire format gets the destination's own error body (its
+``type``, ``code`` and ``param`` matter to SDK users: ``context_length_exceeded``,
+``insufficient_quota``...).  A client of the other format gets an error of its own
+format with the destination's message and a type chosen from the status.  Two
+cases are always the gateway's own: a 401/403 (the server's provider key was
+refused, not the client's gateway key) and 5xx (a 502 that names the destination).
+"""
 
 from __future__ import annotations
 
@@ -12,27 +20,34 @@ from gateway.errors import (
     ServiceUnavailable,
     UpstreamError,
     UpstreamRejected,
+    Wire,
 )
 
 _MESSAGE_MAX = 500
+_CODE_MAX = 64
+_ANTHROPIC_TYPES = {404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error"}
 
 
-def upstream_message(body: bytes) -> tuple[str | None, str | None]:
-    """(type, message) from an OpenAI- or Anthropic-shaped error body, if it is one."""
+def _error_object(payload: Any) -> dict[str, Any] | None:
+    error = payload.get("error") if isinstance(payload, dict) else None
+    return error if isinstance(error, dict) else None
+
+
+def _text(value: Any, limit: int) -> str | None:
+    return value[:limit] if isinstance(value, str) and value else None
+
+
+def error_for_status(
+    dest: Destination, status: int, body: bytes, headers: dict[str, str], client_wire: Wire
+) -> GatewayError:
     try:
         payload: Any = json.loads(body)
     except ValueError:
-        return None, None
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict):
-        kind = error.get("type") if isinstance(error.get("type"), str) else None
-        message = error.get("message") if isinstance(error.get("message"), str) else None
-        return kind, message[:_MESSAGE_MAX] if message else None
-    return None, None
-
-
-def error_for_status(dest: Destination, status: int, body: bytes, headers: dict[str, str]) -> GatewayError:
-    kind, message = upstream_message(body)
+        payload = None
+    error = _error_object(payload)
+    message = _text(error.get("message"), _MESSAGE_MAX) if error else None
+    kind = _text(error.get("type"), _CODE_MAX) if error else None
+    code = _text(error.get("code"), _CODE_MAX) if error else None
     said = f": {message}" if message else ""
     name = dest.name
     if status in (401, 403):
@@ -42,12 +57,21 @@ def error_for_status(dest: Destination, status: int, body: bytes, headers: dict[
             f"Destination '{name}' rejected the gateway's provider credentials (HTTP {status}).",
             code="upstream_auth_failed",
         )
-    if status == 429:
-        return RateLimited(f"Destination '{name}' is rate limiting requests{said}", headers=headers)
     if 400 <= status < 500:
-        return UpstreamRejected(
-            f"Destination '{name}' refused the request{said}", status=status, code=kind or "upstream_rejected"
+        cls = RateLimited if status == 429 else UpstreamRejected
+        err: GatewayError = cls(
+            f"Destination '{name}' refused the request{said}",
+            status=status,
+            code=code or kind or ("rate_limit_exceeded" if status == 429 else "upstream_rejected"),
+            headers=headers,
+            param=_text(error.get("param"), _CODE_MAX) if error else None,
+            openai_type=kind if dest.wire == "openai" else None,
+            anthropic_type=_ANTHROPIC_TYPES.get(status),
         )
+        if error is not None and dest.wire == client_wire:
+            err.upstream_body = payload
+            err.upstream_wire = client_wire
+        return err
     if status in (503, 529):
         return ServiceUnavailable(
             f"Destination '{name}' is overloaded or unavailable (HTTP {status}).",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import re
 import ssl
 import time
 from collections.abc import AsyncIterator
@@ -42,16 +43,20 @@ class _Connection(asyncio.Protocol):
         self._loop = loop
         self.transport: asyncio.Transport | None = None
         self.closed = False
+        self.lost: asyncio.Future[None] = loop.create_future()  # done once the socket is released
         self.idle_since = 0.0
         self._start_response()
 
     # -- per-response state ---------------------------------------------------------------
-    def _start_response(self) -> None:
+    def _start_response(self, head: bool = False) -> None:
         self._parser = httptools.HttpResponseParser(self)
+        self._head = head  # a response to HEAD has no body, whatever its headers say
+        self._interim = False
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.headers_done = False
         self.complete = False
+        self.keep_alive = False
         self.received_any = False
         self.error: Exception | None = None
         self._chunks: collections.deque[bytes] = collections.deque()
@@ -61,8 +66,11 @@ class _Connection(asyncio.Protocol):
         self._has_length = False
         self._chunked = False
 
-    def prepare(self) -> None:
-        self._start_response()
+    def prepare(self, *, head: bool = False) -> None:
+        if self._paused and self.transport is not None:
+            # The last response completed while reading was paused and was never drained.
+            self.transport.resume_reading()
+        self._start_response(head)
 
     # -- asyncio.Protocol --------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -83,6 +91,8 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
+        if not self.lost.done():
+            self.lost.set_result(None)
         if self.headers_done and not self.complete and not self._has_length and not self._chunked:
             # A body without length or chunking ends when the server closes the connection.
             self.complete = True
@@ -96,6 +106,10 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     # -- httptools callbacks ---------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        if self.complete:  # raising makes the parser fail: the connection is not trusted again
+            raise httpx.RemoteProtocolError("the destination sent more than one response")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         lower = name.lower()
         if lower == b"content-length":
@@ -106,10 +120,21 @@ class _Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.status = self._parser.get_status_code()
+        if 100 <= self.status < 200 and self.status != 101:
+            # An interim response (100 Continue, 103 Early Hints): the real one follows.
+            self._interim = True
+            self.headers = []
+            self._has_length = self._chunked = False
+            return
         self.headers_done = True
+        if self._head:
+            self.keep_alive = self._parser.should_keep_alive()
+            self.complete = True
         self._wake()
 
     def on_body(self, body: bytes) -> None:
+        if self.complete:  # the body a HEAD response's headers announced, sent anyway
+            raise httpx.RemoteProtocolError("the destination sent a body where none belongs")
         self._chunks.append(bytes(body))
         self._buffered += len(body)
         if self._buffered > HIGH_WATER and not self._paused and self.transport is not None:
@@ -118,6 +143,12 @@ class _Connection(asyncio.Protocol):
         self._wake()
 
     def on_message_complete(self) -> None:
+        if self._interim:
+            self._interim = False
+            return
+        # llhttp clears its flags once the message is complete, after which should_keep_alive()
+        # says False for every response framed by a length or chunking: ask now.
+        self.keep_alive = self._parser.should_keep_alive()
         self.complete = True
         self._wake()
 
@@ -161,7 +192,13 @@ class _Connection(asyncio.Protocol):
                 await self._wait(timeout)
             except TimeoutError:
                 raise httpx.ReadTimeout("timed out waiting for more of the destination's response") from None
-        chunk = self._chunks.popleft()
+        # Hand over everything already buffered at once: under load several upstream writes arrive
+        # together, and one downstream write for them costs far less than one each.  Nothing waits.
+        if len(self._chunks) == 1:
+            chunk = self._chunks.popleft()
+        else:
+            chunk = b"".join(self._chunks)
+            self._chunks.clear()
         self._buffered -= len(chunk)
         if self._paused and self._buffered < LOW_WATER and self.transport is not None:
             self._paused = False
@@ -169,7 +206,7 @@ class _Connection(asyncio.Protocol):
         return chunk
 
     def reusable(self) -> bool:
-        return self.complete and not self.closed and self._parser.should_keep_alive()
+        return self.complete and not self.closed and self.keep_alive
 
     def close(self) -> None:
         self.closed = True
@@ -264,7 +301,7 @@ class LeanTransport(httpx.AsyncBaseTransport):
             conn, reused = self._take_idle(origin)
             if conn is None:
                 conn = await self._connect(origin, timeouts.get("connect"), request)
-            conn.prepare()
+            conn.prepare(head=request.method == "HEAD")
             try:
                 assert conn.transport is not None
                 conn.transport.write(payload)
@@ -321,20 +358,42 @@ class LeanTransport(httpx.AsyncBaseTransport):
         conn.close()
 
     async def aclose(self) -> None:
-        for stack in self._idle.values():
-            for conn in stack:
-                conn.close()
+        idle = [conn for stack in self._idle.values() for conn in stack]
         self._idle.clear()
+        for conn in idle:
+            # abort(), not close(): a TLS close() waits for the peer's close_notify, which may never
+            # come, and the loop may be closed as soon as we return.  An idle connection has
+            # nothing left to send.  connection_lost() follows on the next turn of the loop.
+            conn.closed = True
+            if conn.transport is not None:
+                conn.transport.abort()
+        if idle:
+            await asyncio.wait([conn.lost for conn in idle], timeout=1.0)
+
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
+_BAD_VALUE = re.compile(rb"[\r\n\x00]")
 
 
 def _serialise(request: httpx.Request, body: bytes) -> bytes:
-    target = request.url.raw_path
-    lines = [b"%s %s HTTP/1.1" % (request.method.encode(), target)]
-    has_length = False
+    # Refuse what would split the request (h11 does the same for httpx's default transport):
+    # a key read with its trailing newline must not become a header of its own.
+    method = request.method.encode("utf-8", "replace")
+    if not _TOKEN.match(method):
+        raise httpx.LocalProtocolError(f"invalid HTTP method {request.method!r}", request=request)
+    target = request.url.raw_path  # httpx percent-encodes spaces and refuses control characters
+    lines = [b"%s %s HTTP/1.1" % (method, target)]
+    has_length = streamed = False
     for name, value in request.headers.raw:
-        if name.lower() == b"content-length":
+        if not _TOKEN.match(name) or _BAD_VALUE.search(value):
+            raise httpx.LocalProtocolError(f"invalid request header {name!r}", request=request)
+        lower = name.lower()
+        if lower == b"transfer-encoding":
+            streamed = True  # httpx announces chunking for a streamed body; it is sent whole instead
+            continue
+        if lower == b"content-length":
             has_length = True
         lines.append(name + b": " + value)
-    if body and not has_length:
+    if (body or streamed) and not has_length:
         lines.append(b"Content-Length: %d" % len(body))
     return b"\r\n".join(lines) + b"\r\n\r\n" + body

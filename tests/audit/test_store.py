@@ -74,3 +74,21 @@ def test_failed_writes_are_counted_not_hidden(sqlite_url: str) -> None:
     assert writer.failed == 1
     writer.close()
     engine.dispose()
+
+
+def test_one_bad_row_does_not_sink_the_batch(database_url: str) -> None:
+    engine = create_db_engine(database_url)
+    metadata.create_all(engine)
+    writer = AuditWriter(engine, batch_size=50, flush_interval=0.2)
+    writer.start()
+    rows = [_row(i) for i in range(5)]
+    rows[2]["status"] = None  # NOT NULL: refused by both databases
+    for row in rows:
+        writer.submit(row)
+    assert writer.flush(timeout=30)
+    assert writer.failed == 1
+    with engine.connect() as conn:
+        ids = conn.execute(select(audit_records.c.request_id).order_by(audit_records.c.id)).scalars().all()
+    assert ids == ["req_0", "req_1", "req_3", "req_4"]
+    writer.close()
+    engine.dispose()

@@ -66,3 +66,32 @@ def test_encode_round_trips() -> None:
     wire = b"".join(e.encode() for e in events)
     assert parse_chunks([wire]) == events
     assert events[0].encode() == b'event: ping\ndata: {"type":"ping"}\n\n'
+
+
+def test_long_event_in_small_chunks_is_linear_and_bounded() -> None:
+    import time
+
+    payload = b"x" * (4 * 1024 * 1024)
+    parser = SSEParser()
+    started = time.perf_counter()
+    events: list[SSEEvent] = []
+    for i in range(0, len(payload), 4096):
+        events += parser.feed(payload[i : i + 4096] if i else b"data: " + payload[i : i + 4096])
+    events += parser.feed(b"\n\n")
+    # Quadratic buffering took seconds for this; linear takes milliseconds.  Generous bound, no flake.
+    assert time.perf_counter() - started < 1.0
+    assert len(events) == 1 and len(events[0].data) == len(payload)
+
+
+def test_over_long_line_is_refused() -> None:
+    from gateway.dialects.sse import SSEError
+
+    parser = SSEParser(max_line=1000)
+    parser.feed(b"data: " + b"y" * 900)
+    with pytest.raises(SSEError):
+        parser.feed(b"y" * 200)
+
+
+def test_lone_surrogate_payload_encodes() -> None:
+    event = json_event({"text": "a\ud800b"})
+    assert b"\\ud800" in event.encode()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -67,11 +68,18 @@ class Gateway:
         while self.clients:
             self.clients.pop().close()
 
-    def audit(self, request_id: str) -> dict[str, Any]:
-        assert self.app.runtime.audit.flush(timeout=10)
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(audit_records).where(audit_records.c.request_id == request_id))
-            found = [dict(r) for r in rows.mappings()]
+    def audit(self, request_id: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The request's audit row.  The row is queued in the request's ``finally``, which can run just
+        after the client has its answer, so wait for it to be queued and written."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self.app.runtime.audit.flush(timeout=timeout)
+            with self.engine.connect() as conn:
+                rows = conn.execute(select(audit_records).where(audit_records.c.request_id == request_id))
+                found = [dict(r) for r in rows.mappings()]
+            if found or time.monotonic() > deadline:
+                break
+            time.sleep(0.02)
         assert len(found) == 1, f"expected one audit record for {request_id}, found {len(found)}"
         return found[0]
 

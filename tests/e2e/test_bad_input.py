@@ -120,6 +120,7 @@ def test_non_json_content_type(gateway: Gateway) -> None:
         (b"\xff\xfe{}", "not valid UTF-8"),
         (b'{"messages": []}', "'model' is required"),
         (b'{"model": "gpt-4o-mini", "stream": "yes"}', "'stream' must be true or false"),
+        (b'{"model": "gpt-4o-mini", "messages": [], "messages": []}', "repeats the key 'messages'"),
     ],
 )
 def test_malformed_bodies(gateway: Gateway, body: bytes, message: str) -> None:
@@ -235,7 +236,7 @@ def test_upstream_read_timeout(gateway: Gateway) -> None:
     ("model", "status", "error", "text"),
     [
         ("gpt-fail500", 502, openai.InternalServerError, "failed with HTTP 500"),
-        ("gpt-fail429", 429, openai.RateLimitError, "rate limiting"),
+        ("gpt-fail429", 429, openai.RateLimitError, "Rate limit reached for gpt-fail429 (fake)."),
         ("gpt-fail400", 400, openai.BadRequestError, "bad parameter from fake"),
     ],
 )
@@ -247,6 +248,8 @@ def test_upstream_error_statuses(
     assert info.value.status_code == status and text in info.value.message
     if status == 429:
         assert info.value.response.headers["retry-after"] == "1"
+        # Same wire format: the destination's own error object, code included, reaches the SDK.
+        assert info.value.code == "rate_limit_exceeded"
     assert gateway.audit(info.value.response.headers["x-request-id"])["status"] == status
 
 
@@ -254,6 +257,16 @@ def test_upstream_error_translated_for_anthropic_client(gateway: Gateway) -> Non
     with pytest.raises(anthropic.RateLimitError) as info:
         gateway.anthropic().messages.create(model="gpt-fail429", max_tokens=5, messages=MESSAGES)  # type: ignore[arg-type]
     assert info.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    assert "Destination 'openai' refused the request: Rate limit reached" in info.value.message
+    with pytest.raises(anthropic.BadRequestError) as bad:
+        gateway.anthropic().messages.create(model="gpt-fail400", max_tokens=5, messages=MESSAGES)  # type: ignore[arg-type]
+    assert bad.value.body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+
+
+def test_upstream_error_translated_for_openai_client(gateway: Gateway) -> None:
+    with pytest.raises(openai.BadRequestError) as info:
+        gateway.openai().chat.completions.create(model="claude-fail400", messages=MESSAGES)  # type: ignore[arg-type]
+    assert info.value.type == "invalid_request_error" and "bad parameter from fake" in info.value.message
 
 
 @pytest.mark.parametrize("model", ["gpt-cut", "gpt-midstreamerror", "claude-cut"])

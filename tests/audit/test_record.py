@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from gateway.audit.record import audit_row
+from gateway.endpoints import ENDPOINTS_BY_PATH
+from gateway.exchange import Exchange, Principal
+
+
+def test_client_controlled_strings_are_bounded_and_printable() -> None:
+    ex = Exchange(method="UNSUBSCRIBE", path="/v1/chat/completions", headers={}, client_addr="1.2.3.4")
+    ex.endpoint = ENDPOINTS_BY_PATH["/v1/chat/completions"]
+    ex.model = "m\n" + "x" * 5000
+    ex.error = "e" * 1000
+    ex.principal = Principal("u" * 300, None, "user", "k")
+    row = audit_row(ex)
+    assert row["method"] == "OTHER"
+    assert len(row["requested_model"]) == 200 and "\n" not in row["requested_model"]
+    assert len(row["error"]) == 100 and len(row["user"]) == 200
+    assert row["status"] == 500  # never answered: recorded as a failure, not left empty
+
+
+def test_unknown_paths_are_not_recorded() -> None:
+    ex = Exchange(method="GET", path="/v1/users/jane.doe@example.com", headers={}, client_addr=None)
+    row = audit_row(ex)
+    assert row["endpoint"] == "unknown" and "jane" not in repr(row)
