@@ -9,8 +9,8 @@ that ends early) becomes an error event in the client's own format.
 from __future__ import annotations
 
 import asyncio
-import logging
 import json
+import logging
 import time
 from typing import Any
 
