@@ -13,8 +13,9 @@ Behaviour:
   * at most ``max_connections`` requests in flight (``PoolTimeout`` past the pool timeout);
   * a connection whose response was not read to the end is closed, never reused
     (so a cancelled request also cancels the upstream one);
-  * a request on a reused connection that the server closed before sending
-    anything is retried once on a new connection (the server saw nothing);
+  * an idempotent request (GET, HEAD) on a reused connection that the server
+    closed before sending anything is retried once on a new connection; a POST
+    is not (the server may have read it), the caller gets the error instead;
   * reading stops (TCP backpressure) while more than ``HIGH_WATER`` bytes are buffered;
   * errors are httpx's own exception types, so callers handle one hierarchy.
 """
@@ -33,6 +34,7 @@ import httptools
 import httpx
 
 HIGH_WATER = 1024 * 1024
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 LOW_WATER = 256 * 1024
 
 
@@ -310,7 +312,9 @@ class LeanTransport(httpx.AsyncBaseTransport):
             except httpx.TransportError as exc:
                 conn.close()
                 stale = reused and not conn.received_any and not isinstance(exc, httpx.TimeoutException)
-                if attempt == 1 and stale:
+                # Only idempotent requests are retried: a server can read a request and then drop the
+                # connection, and a second POST to an LLM provider is a second (billed) generation.
+                if attempt == 1 and stale and request.method in _IDEMPOTENT:
                     continue
                 exc.request = request
                 raise

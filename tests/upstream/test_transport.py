@@ -341,7 +341,7 @@ def test_server_closing_an_idle_connection_is_noticed(run: Runner[Any]) -> None:
                 return [first.content, (await client.get(server.url)).content]
 
         assert run(main()) == [b"conn0", b"conn1"]
-    assert [req.conn_index for req in server.requests] == [0, 1]  # the dead one was not even tried
+    assert [req.conn_index for req in server.requests] == [0, 1]  # the second on a new connection
 
 
 def test_stale_connection_is_retried_once_on_a_new_one(run: Runner[Any]) -> None:
@@ -361,6 +361,24 @@ def test_stale_connection_is_retried_once_on_a_new_one(run: Runner[Any]) -> None
 
         assert run(main()) == [b"conn0", b"conn1"]
     assert [(req.conn_index, req.target) for req in server.requests] == [(0, b"/0"), (0, b"/1"), (1, b"/1")]
+
+
+def test_stale_connection_post_is_not_retried(run: Runner[Any]) -> None:
+    def handler(conn: ServerConn) -> None:
+        conn.read_request()
+        conn.send(response(b"conn%d" % conn.index))
+        conn.read_request()  # the POST arrives on the reused connection, and the server hangs up
+
+    with RawServer(handler) as server:
+
+        async def main() -> None:
+            async with lean() as client:
+                await client.get(server.url)
+                with pytest.raises(httpx.RemoteProtocolError):
+                    await client.post(server.url, content=b"generate")
+
+        run(main())
+    assert len(server.requests) == 2 and server.accepted == 1
 
 
 def test_no_retry_on_a_fresh_connection_or_after_part_of_a_response(run: Runner[Any]) -> None:
