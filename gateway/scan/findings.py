@@ -1,0 +1,50 @@
+"""What detection produces.  Shared by every detector, the engine, policy and audit.
+
+A :class:`Hit` is what a detector reports on one piece of text; a :class:`Finding`
+places it in a request (which segment, where in the segment's original text).
+Neither holds the matched value: offsets into text the caller already has are
+enough, and keeping values out of these objects keeps them out of logs and
+audit rows by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import typing
+from typing import Literal
+
+Kind = Literal["pii", "secret", "code", "marker", "term", "fingerprint", "unscannable", "scan_failed"]
+KINDS: tuple[Kind, ...] = (
+    "pii",
+    "secret",
+    "code",
+    "marker",
+    "term",
+    "fingerprint",
+    "unscannable",
+    "scan_failed",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A detector's match in one text: ``text[start:end]`` is the sensitive span."""
+
+    kind: Kind
+    entity: str  # e.g. "EMAIL_ADDRESS", "AWS_ACCESS_KEY_ID", "SOURCE_CODE", "TERM:codenames"
+    start: int
+    end: int
+    score: float  # 0..1
+    detector: str  # the recognizer that found it
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: Kind
+    entity: str
+    segment: int  # index into the request's segment list; -1 for the request as a whole
+    start: int  # offsets into the segment's original text
+    end: int
+    score: float
+    detector: str
+    view: str = "raw"  # the normalised view that revealed it ("raw", "nfkc", "skeleton", "base64", ...)
