@@ -321,3 +321,25 @@ def test_round_trip_content_survives_both_directions() -> None:
     assert back["content"] == original["content"]
     assert back["stop_reason"] == "tool_use"
     assert back["usage"] == {"input_tokens": 20, "output_tokens": 5}
+
+
+def test_openai_tool_call_without_id_gets_one() -> None:
+    from gateway.dialects.translate_response import openai_response_to_anthropic
+
+    body = {
+        "id": "chatcmpl-1",
+        "model": "m",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": None,
+                    "tool_calls": [{"type": "function", "function": {"name": "f", "arguments": "{}"}}],
+                },
+                "finish_reason": "tool_calls",
+            }
+        ],
+    }
+    block = openai_response_to_anthropic(body)["content"][0]
+    assert block["type"] == "tool_use" and block["id"].startswith("toolu_") and block["name"] == "f"

@@ -314,6 +314,20 @@ def test_o2a_tool_call_id_repeated_on_every_fragment() -> None:
     ]
 
 
+def test_o2a_tool_call_without_id_gets_one() -> None:
+    # Some OpenAI-compatible servers omit tool-call ids; Anthropic clients need one to reply.
+    stream = [
+        chunk(
+            {"tool_calls": [{"index": 0, "type": "function", "function": {"name": "f", "arguments": "{}"}}]}
+        ),
+        chunk({}, "tool_calls"),
+        DONE,
+    ]
+    message = accumulate_anthropic(translate(OpenAIToAnthropicStream(), stream))
+    block = message.content[0]
+    assert block.type == "tool_use" and block.name == "f" and block.id.startswith("toolu_")
+
+
 @pytest.mark.parametrize(
     "events",
     [
