@@ -7,6 +7,7 @@ Every command takes ``--config PATH`` (default ``$GATEWAY_CONFIG`` or
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Sequence
@@ -14,6 +15,16 @@ from collections.abc import Sequence
 from gateway.settings import ConfigError, Settings, load_settings
 
 EXIT_CONFIG = 2
+EXIT_FOUND = 1
+EXIT_SCAN_FAILED = 3
+ENDPOINT_NAMES = (
+    "chat.completions",
+    "completions",
+    "embeddings",
+    "responses",
+    "messages",
+    "messages.count_tokens",
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,6 +41,19 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="run the proxy")
     serve.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default from config: 8080)")
+
+    scan = commands.add_parser(
+        "scan",
+        parents=[common],
+        help="scan text or a request body offline and print the findings",
+        description="Exit status: 0 nothing found, 1 findings, 3 the scan failed, 2 bad config.",
+    )
+    scan.add_argument("file", nargs="?", default="-", help="file to scan (text or request JSON); - for stdin")
+    scan.add_argument("--json", action="store_true", help="print one JSON object")
+    scan.add_argument("--endpoint", choices=ENDPOINT_NAMES, help="how to read a JSON body (default: guessed)")
+    scan.add_argument(
+        "--show-values", action="store_true", help="print matched values instead of masking them"
+    )
 
     keys = commands.add_parser("keys", help="manage gateway keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
@@ -51,6 +75,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(settings, args.host, args.port)
         if args.command == "keys":
             return _keys(settings, args)
+        if args.command == "scan":
+            return _scan(settings, args)
     except ConfigError as exc:
         print(f"gateway: config error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -109,3 +135,23 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     finally:
         engine.dispose()
+
+
+def _scan(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.scan.build import build_engine
+    from gateway.scan.report import as_request, to_json, to_text
+
+    try:
+        raw = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()  # noqa: SIM115
+    except OSError as exc:
+        print(f"gateway: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return EXIT_CONFIG
+    endpoint, body = as_request(raw, args.endpoint)
+    result = build_engine(settings.file.scan, source=settings.source).scan(endpoint, body)
+    if args.json:
+        print(json.dumps(to_json(endpoint, result, show_values=args.show_values)))
+    else:
+        print(to_text(endpoint, result, show_values=args.show_values))
+    if result.failed:
+        return EXIT_SCAN_FAILED
+    return EXIT_FOUND if result.findings else 0

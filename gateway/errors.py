@@ -16,6 +16,7 @@
     ├── UpstreamError                 502     api_error        (destination failed or broke the protocol)
     │   └── UpstreamTimeout           504     timeout_error
     ├── ServiceUnavailable            503     overloaded_error (gateway side: store down, no credentials)
+    ├── ScanFailed                    503     api_error (detection failed: nothing was sent)
     └── InternalError                 500     api_error
 
 Messages are written for the person reading them and never include request
@@ -149,6 +150,15 @@ class ServiceUnavailable(GatewayError):
     openai_type = "api_error"
     anthropic_type = "overloaded_error"
     default_code = "service_unavailable"
+
+
+class ScanFailed(GatewayError):
+    """Detection failed or timed out: the request is treated as unscanned and goes nowhere."""
+
+    status = 503
+    openai_type = "api_error"
+    anthropic_type = "api_error"
+    default_code = "scan_failed"
 
 
 class InternalError(GatewayError):

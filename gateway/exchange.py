@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from gateway.endpoints import Endpoint, Route
+    from gateway.scan.engine import ScanResult
 
 Role = Literal["user", "auditor", "admin"]
 
@@ -53,6 +54,7 @@ class Exchange:
     principal: Principal | None = None
     model: str | None = None
     stream: bool = False
+    scan: ScanResult | None = None
     route: Route | None = None
     status: int | None = None
     usage: Usage = field(default_factory=Usage)

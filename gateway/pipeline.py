@@ -3,7 +3,7 @@
     1 ingress    path/method allow-list, content type, bounded body, JSON
     2 auth       gateway key -> Principal
     3 dialect    model, stream flag
-    4 scan       (not yet: detection engine)
+    4 scan       every text-bearing part, several normalised views, all detectors; failure blocks
     5 policy     (not yet: policy engine)
     6 transform  (not yet)
     7 route      model -> destination by the ``models:`` globs
@@ -28,7 +28,7 @@ from gateway import ingress
 from gateway.asgi import Message, Receive, Scope, Send, header_map, send_bytes
 from gateway.audit.record import audit_row
 from gateway.dialects.base import read_request
-from gateway.errors import GatewayError, InternalError, error_body
+from gateway.errors import GatewayError, InternalError, ScanFailed, error_body
 from gateway.exchange import Exchange
 from gateway.relay import relay
 from gateway.runtime import Runtime
@@ -69,6 +69,10 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         await ingress.read_body(ex, receive, rt.settings.server.max_body_bytes)
         body = ingress.parse_json(ex)
         read_request(ex, body)
+        if rt.scanner is not None:
+            ex.scan = await rt.scanner.scan(endpoint.name, body)
+            if ex.scan.failed:
+                raise ScanFailed("The gateway could not inspect this request, so it was not sent anywhere.")
         ex.route = rt.destinations.route(endpoint, body["model"])
         outbound = build_outbound(ex, rt.settings.credentials)
         await _until_disconnect(

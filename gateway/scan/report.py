@@ -1,0 +1,129 @@
+"""``gateway scan``: findings for a text or a request body, for people (default) or scripts (``--json``).
+
+Matched values are masked unless ``--show-values`` is given: the output of a scan
+is exactly where a secret should not be copied to by accident.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from gateway.scan.engine import ScanResult
+from gateway.scan.findings import Finding
+from gateway.scan.segments import Extracted
+
+ENDPOINTS = (
+    "chat.completions",
+    "completions",
+    "embeddings",
+    "responses",
+    "messages",
+    "messages.count_tokens",
+)
+
+
+def as_request(raw: str, endpoint: str | None) -> tuple[str, dict[str, Any]]:
+    """The (endpoint, body) to scan: a request body as given, or plain text as one user message."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and any(k in body for k in ("messages", "input", "prompt", "system")):
+        return endpoint or guess_endpoint(body), body
+    return endpoint or "chat.completions", {"messages": [{"role": "user", "content": raw}]}
+
+
+def guess_endpoint(body: dict[str, Any]) -> str:
+    if "prompt" in body:
+        return "completions"
+    if "input" in body:
+        return "embeddings" if str(body.get("model", "")).startswith("text-embedding") else "responses"
+    if "system" in body or _has_anthropic_blocks(body.get("messages")):
+        return "messages"
+    return "chat.completions"
+
+
+def _has_anthropic_blocks(messages: Any) -> bool:
+    """Anthropic-only content blocks: tool_use/tool_result, documents, and images with a ``source``."""
+    if not isinstance(messages, list):
+        return False
+    for message in messages:
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else ():
+            kind = block.get("type") if isinstance(block, dict) else None
+            if kind in ("tool_use", "tool_result", "document") or (kind == "image" and "source" in block):
+                return True
+    return False
+
+
+def _path(path: Sequence[str | int]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<body>"
+
+
+def _mask(value: str) -> str:
+    if len(value) <= 4:
+        return "*" * len(value)
+    return f"{value[:2]}…{value[-2:]} ({len(value)} chars)"
+
+
+def _value(extracted: Extracted, finding: Finding) -> str | None:
+    if finding.segment < 0 or finding.segment >= len(extracted.segments):
+        return None
+    return extracted.segments[finding.segment].text[finding.start : finding.end]
+
+
+def to_json(endpoint: str, result: ScanResult, *, show_values: bool) -> dict[str, Any]:
+    items = []
+    for finding in result.findings:
+        segment = result.extracted.segments[finding.segment] if finding.segment >= 0 else None
+        value = _value(result.extracted, finding)
+        items.append(
+            {
+                "kind": finding.kind,
+                "entity": finding.entity,
+                "path": _path(segment.path) if segment else None,
+                "role": segment.role if segment else None,
+                "start": finding.start,
+                "end": finding.end,
+                "score": round(finding.score, 3),
+                "detector": finding.detector,
+                "view": finding.view,
+                "value": (value if show_values else _mask(value)) if value is not None else None,
+            }
+        )
+    unscannable = [
+        {"path": _path(u.path), "media": u.media, "size": u.size} for u in result.extracted.unscannable
+    ]
+    return {
+        "endpoint": endpoint,
+        "segments": len(result.extracted.segments),
+        "findings": items,
+        "unscannable": unscannable,
+        "counts": result.counts(),
+        "failed": result.failed,
+    }
+
+
+def to_text(endpoint: str, result: ScanResult, *, show_values: bool) -> str:
+    report = to_json(endpoint, result, show_values=show_values)
+    lines = [f"scanned {report['segments']} text segments of a {endpoint} request"]
+    for item in report["findings"]:
+        where = item["path"] or "<request>"
+        role = f" ({item['role']})" if item["role"] else ""
+        value = f"  {item['value']}" if item["value"] else ""
+        lines.append(
+            f"  {item['kind']:<11} {item['entity']:<28} {where}{role} [{item['start']}:{item['end']}] "
+            f"score {item['score']:.2f} by {item['detector']} in {item['view']} view{value}"
+        )
+    for item in report["unscannable"]:
+        lines.append(f"  unscannable {item['media']:<28} {item['path']} ({item['size']} bytes)")
+    if report["failed"]:
+        lines.append("SCAN FAILED: the request could not be fully inspected and would not be forwarded.")
+    counts = ", ".join(f"{k} x{v}" for k, v in sorted(report["counts"].items()))
+    lines.append(f"{len(report['findings'])} findings" + (f": {counts}" if counts else ""))
+    return "\n".join(lines)

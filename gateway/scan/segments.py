@@ -1,0 +1,372 @@
+"""Every text-bearing part of a request body, and every part that cannot be scanned.
+
+Deny by default: :func:`extract` walks the whole parsed JSON body and every string becomes a
+:class:`Segment`, except
+
+- values under a few structural keys (:data:`STRUCTURAL_KEYS`) that hold identifiers or enums, and only
+  while they have the shape of an identifier, so free text smuggled into ``role`` or ``id`` is still scanned;
+- binary payloads (data: URLs, base64 image/audio/file data, huge base64 blobs), which become
+  :class:`Unscannable` for policy to decide on.  A payload given by reference (https URL, file id) is both:
+  an Unscannable of size 0 and a Segment, because a URL can carry data too.
+
+Dict keys are field names, not content, only when they are known API field names (:data:`FIELD_NAMES`)
+in a place where the API puts field names.  User-chosen names (JSON-schema property names, metadata keys,
+tool-call input keys, prompt variables, environment variables) and any unknown key are Segments, and the
+value under an unknown key is walked with no structural exemptions at all.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any, Final
+
+Path = tuple[str | int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    path: Path  # JSON path of the string in the body, e.g. ("messages", 2, "content", 0, "text")
+    text: str
+    role: str | None  # "system", "developer", "user", "assistant", "tool"; None outside the conversation
+    turn: int | None  # index of the conversation turn (messages / input item index), else None
+    is_key: bool = False  # the text is the dict key at ``path[-1]``, not the value stored under it
+
+
+@dataclass(frozen=True, slots=True)
+class Unscannable:
+    path: Path
+    media: str  # "image", "audio", "file", "document", "video", "unknown_binary"
+    size: int  # length of the encoded payload string; 0 when given by reference (URL, file id)
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    segments: tuple[Segment, ...]
+    unscannable: tuple[Unscannable, ...]
+
+
+# Values under these keys are identifiers or enums.  Scanning them adds only noise: ids ("call_...",
+# "toolu_01...") look like high-entropy secrets and model names like code names.
+STRUCTURAL_KEYS: Final = frozenset(
+    {
+        "model", "role", "type", "object", "id", "call_id", "tool_call_id", "tool_use_id",
+        "previous_response_id", "item_id", "encoding_format", "detail", "media_type", "format",
+        "reasoning_effort", "service_tier", "truncation", "tool_choice", "finish_reason", "stop_reason",
+        "status", "voice", "modalities",
+    }
+)  # fmt: skip
+# Inside a JSON schema only these keywords are structural: names, descriptions, titles, enum values,
+# defaults, examples and patterns are written by people and may name customers or projects.
+SCHEMA_STRUCTURAL_KEYS: Final = frozenset({"type", "format", "$ref"})
+
+_SCHEMA_KEYWORDS: Final = frozenset(
+    """$schema $id $ref $defs $comment $anchor $dynamicRef $dynamicAnchor $vocabulary definitions type enum
+    const default examples example title description properties patternProperties additionalProperties
+    propertyNames required minProperties maxProperties dependentRequired dependentSchemas dependencies items
+    prefixItems additionalItems contains minContains maxContains minItems maxItems uniqueItems
+    unevaluatedItems unevaluatedProperties minLength maxLength pattern format contentEncoding
+    contentMediaType contentSchema minimum maximum exclusiveMinimum exclusiveMaximum multipleOf allOf anyOf
+    oneOf not if then else readOnly writeOnly deprecated nullable strict""".split()  # noqa: SIM905
+)
+# Field names of the request params of the openai and anthropic SDKs (chat, completions, embeddings,
+# responses, messages, count_tokens).  A key outside this list is treated as content: an unknown field is
+# either a newer API field (harmless to scan) or data smuggled into a key.
+FIELD_NAMES: Final = (
+    frozenset(
+        """access_programs acknowledged_safety_checks action actions active allowed_callers allowed_domains
+        allowed_tools always annotations approval_request_id approve approximate arguments async attributes
+        audio authorization background best_of blocked_domains budget_tokens button bytes cache_control
+        call_id caller caller_id categories citations cited_text city client_tool_results close_tab code
+        command commands compact_threshold comparison_response_id complexity configs connector_id container
+        container_id content context context_compression context_management conversation country
+        cursor_position custom cyber data defer_loading definition description detail diagnostics diff
+        dimensions disable_parallel_tool_use display display_height display_width document_index
+        document_title domain domain_secrets double_click download_id eager_input_streaming echo effort
+        embedding_weight enabled encoding_format encrypted_content encrypted_index encrypted_stdout
+        end_block_index end_char_index end_index end_page_number env environment error error_code
+        error_message execution exit_code external_web_access file file_data file_id file_ids file_type
+        file_upload file_url filename filters find fingerprint form_input format frame_count
+        frame_duration_ms frequency_penalty function function_call functions generate_summary get_page_text
+        grammar headers hold_key hover hybrid_search id image image_url include include_obfuscation
+        include_usage index inference_geo input input_audio input_examples input_fidelity input_image_mask
+        input_schema input_tokens instructions is_error is_file_update javascript_exec json_schema key keys
+        left_click left_click_drag left_mouse_down left_mouse_up lines list_tabs logit_bias logprob logprobs
+        logs max_characters max_completion_tokens max_content_tokens max_num_results max_output_length
+        max_output_tokens max_tokens max_tool_calls max_uses media_type memory_limit message messages
+        metadata middle_click modalities mode model moderation moderation_details moderation_stage
+        mouse_move n name namespace navigate network_policy never new_lines new_start new_tab num_lines
+        old_lines old_start operation outcome output output_compression output_config output_format
+        output_schema output_tokens outputs oversized_image page_age parallel_tool_calls param parameters
+        partial_images path pattern pending_safety_checks phase policy prediction presence_penalty
+        previous_message_id previous_response_id prewarm prompt prompt_cache_breakpoint prompt_cache_key
+        prompt_cache_options prompt_cache_retention properties quality queries query ranker ranking_options
+        read_console read_network read_only read_page reason reasoning reasoning_effort reasoning_tokens
+        refusal region require_approval required response_format response_inclusion result results
+        retrieved_at return_code revised_prompt right_click role safety_identifier schema score
+        score_threshold screenshot scroll scroll_to scroll_x scroll_y search_content_types
+        search_context_size search_result_index seed server_description server_label server_tool_results
+        server_url service_tier signature size size_bytes skill_id skills source sources speed
+        start_block_index start_char_index start_index start_line start_page_number state_changes status
+        stderr stdout stop stop_sequences store stream stream_options strict suffix summary svg svg_usage
+        switch_tab syntax system tab_id tabs temperature text text_weight thinking timeout_ms timezone title
+        token tool_call_id tool_calls tool_choice tool_id tool_name tool_names tool_references tool_use_id
+        tools toolset_name top_logprobs top_p total_lines total_tokens transformations triple_click
+        truncation ttl tunnel_id type url url_sources use_cache user user_id user_input user_location
+        user_profile_id value variables vector_store_ids verbosity version voice wait web_search_options
+        working_directory workspace_id x y zoom""".split()  # noqa: SIM905 (a word list reads better)
+    )
+    | _SCHEMA_KEYWORDS
+    | STRUCTURAL_KEYS
+)
+
+# How the value under a key is walked.  NORMAL: API structure.  SCHEMA: a JSON schema.  FREE: opaque user
+# data, every key and string is content.  The *_MAP modes are objects keyed by user-chosen names.
+_NORMAL, _SCHEMA, _FREE, _SCHEMA_MAP, _NORMAL_MAP, _TOKEN_MAP = range(6)
+_NORMAL_CHILD: Final = MappingProxyType(
+    {
+        "metadata": _FREE, "env": _FREE, "headers": _FREE, "input_examples": _FREE,
+        "input": _FREE,  # Anthropic tool_use.input (the conversation-level "input" is handled in _push_root)
+        "arguments": _FREE,  # object-valued arguments (Responses tool_search_call); strings stay text
+        "variables": _NORMAL_MAP, "logit_bias": _TOKEN_MAP,
+        "parameters": _SCHEMA, "input_schema": _SCHEMA, "output_schema": _SCHEMA, "schema": _SCHEMA,
+    }
+)  # fmt: skip
+_SCHEMA_CHILD: Final = MappingProxyType(
+    {
+        "properties": _SCHEMA_MAP, "patternProperties": _SCHEMA_MAP, "$defs": _SCHEMA_MAP,
+        "definitions": _SCHEMA_MAP, "dependentSchemas": _SCHEMA_MAP,
+        "enum": _FREE, "const": _FREE, "default": _FREE, "examples": _FREE, "example": _FREE,
+        "dependentRequired": _FREE, "dependencies": _FREE,
+    }
+)  # fmt: skip
+_MAP_CHILD: Final = (0, 0, _FREE, _SCHEMA, _NORMAL, _FREE)  # indexed by the map's own mode
+
+# A content part or key that carries media, and the fields that hold its payload.
+_MEDIA: Final = MappingProxyType(
+    {
+        "image_url": "image", "input_image": "image", "image": "image", "computer_screenshot": "image",
+        "input_image_mask": "image", "image_generation_call": "image",
+        "input_audio": "audio", "audio": "audio", "video": "video", "input_video": "video",
+        "file": "file", "input_file": "file", "container_upload": "file", "document": "document",
+    }
+)  # fmt: skip
+# The encoded bytes themselves ("result" is a Responses image_generation_call's base64 image).
+_PAYLOAD_KEYS: Final = frozenset({"data", "file_data", "result"})
+_REFERENCE_KEYS: Final = frozenset({"url", "image_url", "file_url", "file_id", "video_url", "audio_url"})
+
+_IDENTIFIER: Final = re.compile(r"[\w.:/#$+-]{1,128}", re.ASCII)
+_DATA_URL: Final = re.compile(r"\s*data:([\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+(?:=[^;,]*)?)*,", re.ASCII | re.I)
+_BASE64: Final = re.compile(r"[A-Za-z0-9+/=_\-\r\n]+")
+_BINARY_MIN: Final = 1 << 20  # below this a base64-looking string is scanned (the normaliser decodes it)
+
+_TEXT, _BIN, _REF, _KEY = range(4)  # what a string on the stack is
+
+_ROLES: Final = frozenset({"system", "developer", "user", "assistant", "tool"})
+_TURN_KEYS: Final = MappingProxyType(
+    {
+        "chat.completions": "messages", "messages": "messages", "messages.count_tokens": "messages",
+        "responses": "input", "embeddings": "input", "completions": "prompt",
+    }
+)  # fmt: skip
+_ROOT_ROLES: Final = MappingProxyType(
+    {
+        ("messages", "system"): "system", ("messages.count_tokens", "system"): "system",
+        ("responses", "instructions"): "system", ("chat.completions", "prediction"): "assistant",
+        ("completions", "suffix"): "user",
+    }
+)  # fmt: skip
+_TOOL_RESULT_SUFFIXES: Final = ("tool_result", "_output")  # tool_result, function_call_output, ...
+
+# value, path, role, turn, mode, media, action
+_Item = tuple[Any, Path, str | None, int | None, int, str | None, int]
+
+
+def extract(endpoint: str, body: Mapping[str, Any]) -> Extracted:
+    """List every string of ``body`` in document order, as a Segment or an Unscannable.
+
+    ``endpoint`` is a gateway endpoint name ("chat.completions", "messages", ...); it only decides which
+    top-level fields are the conversation.  Any other name still has its whole body walked, without roles.
+    """
+    segments: list[Segment] = []
+    unscannable: list[Unscannable] = []
+    stack: list[_Item] = []
+    for key in reversed(tuple(body)):
+        _push_root(stack, endpoint, key, body[key])
+    # Iterative, children pushed in reverse, so the output is in document order without recursion limits.
+    while stack:
+        value, path, role, turn, mode, media, action = stack.pop()
+        if isinstance(value, str):
+            _emit(value, path, role, turn, media, action, segments, unscannable)
+        elif isinstance(value, dict):
+            kind = value.get("type") if mode == _NORMAL else None
+            if isinstance(kind, str):
+                # The innermost block names the media (an image inside a document is an image), but an
+                # Anthropic {"type": "file"} source only says how the enclosing image/document is given.
+                found = _MEDIA.get(kind)
+                if found is not None and (media is None or kind != "file"):
+                    media = found
+                if turn is not None and kind.endswith(_TOOL_RESULT_SUFFIXES):
+                    role = "tool"
+            text_source = kind == "text"  # Anthropic {"type": "text", "data": ...} document source
+            for key in reversed(value):
+                _push_entry(stack, key, value[key], path, role, turn, mode, media, text_source)
+        elif isinstance(value, list):
+            for i in range(len(value) - 1, -1, -1):
+                item = value[i]
+                if isinstance(item, str | dict | list):  # token ids and numbers are not text
+                    stack.append((item, (*path, i), role, turn, mode, media, _TEXT))
+    return Extracted(tuple(segments), tuple(unscannable))
+
+
+def _push_root(stack: list[_Item], endpoint: str, key: str, value: Any) -> None:
+    if key == _TURN_KEYS.get(endpoint):
+        if isinstance(value, str):
+            stack.append((value, (key,), "user", 0, _NORMAL, None, _TEXT))
+            return
+        if isinstance(value, list):
+            for i in range(len(value) - 1, -1, -1):
+                item = value[i]
+                stack.append((item, (key, i), _turn_role(endpoint, item), i, _NORMAL, None, _TEXT))
+            return
+    _push_entry(stack, key, value, (), _ROOT_ROLES.get((endpoint, key)), None, _NORMAL, None, False)
+
+
+def _turn_role(endpoint: str, item: Any) -> str:
+    if endpoint in ("embeddings", "completions") or not isinstance(item, dict):
+        return "user"
+    role = item.get("role")
+    if isinstance(role, str):
+        # Legacy "function" messages are tool results; an unknown role is still conversation, and
+        # counting it as the user's keeps it in conversation_text.
+        return "tool" if role == "function" else role if role in _ROLES else "user"
+    kind = item.get("type")  # Responses items without a role
+    if isinstance(kind, str):
+        if kind.endswith("_output"):
+            return "tool"
+        if kind.endswith(("_call", "_request")) or kind in ("reasoning", "mcp_list_tools", "program"):
+            return "assistant"
+    return "user"
+
+
+def _push_entry(
+    stack: list[_Item],
+    key: str,
+    value: Any,
+    path: Path,
+    role: str | None,
+    turn: int | None,
+    mode: int,
+    media: str | None,
+    text_source: bool,
+) -> None:
+    """Push one dict entry: its value, then its key when the key is content (so the key pops first)."""
+    if mode in (_NORMAL, _SCHEMA):
+        key_is_text = key not in FIELD_NAMES
+        if key_is_text:
+            child = _FREE  # unknown field: nothing under it is trusted to be structural
+        elif mode == _NORMAL:
+            child = _NORMAL_CHILD.get(key, _NORMAL)
+        else:
+            child = _SCHEMA_CHILD.get(key, _SCHEMA)
+        structural = (
+            not key_is_text
+            and child == mode
+            and (key in STRUCTURAL_KEYS if mode == _NORMAL else key in SCHEMA_STRUCTURAL_KEYS)
+        )
+    else:
+        key_is_text = mode != _TOKEN_MAP or not key.isdigit()  # logit_bias keys are token ids
+        child = _MAP_CHILD[mode]
+        structural = False
+    vpath = (*path, key)
+    if isinstance(value, str):
+        if value and not (structural and _IDENTIFIER.fullmatch(value)):
+            action = _TEXT
+            if mode == _NORMAL and media is not None:
+                if key in _PAYLOAD_KEYS and not text_source:
+                    action = _BIN
+                elif key in _REFERENCE_KEYS:
+                    action = _REF
+            stack.append((value, vpath, role, turn, child, media, action))
+    elif isinstance(value, dict | list):
+        skip = structural and isinstance(value, list) and all(_is_identifier(v) for v in value)
+        if not skip:
+            child_media = (media or _MEDIA.get(key)) if mode == _NORMAL else media
+            stack.append((value, vpath, role, turn, child, child_media, _TEXT))
+    if key_is_text and key:
+        stack.append((key, vpath, role, turn, child, None, _KEY))
+
+
+def _is_identifier(value: Any) -> bool:
+    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
+
+
+def _emit(
+    text: str,
+    path: Path,
+    role: str | None,
+    turn: int | None,
+    media: str | None,
+    action: int,
+    segments: list[Segment],
+    unscannable: list[Unscannable],
+) -> None:
+    if not text:
+        return
+    data_url = _DATA_URL.match(text) if "data:" in text[:64].lower() else None
+    if data_url is not None:  # never a Segment: its bytes are not text, whatever field it sits in
+        unscannable.append(Unscannable(path, media or _mime_media(data_url.group(1) or ""), len(text)))
+    elif action == _BIN or (len(text) >= _BINARY_MIN and _BASE64.fullmatch(text)):
+        unscannable.append(Unscannable(path, media or "unknown_binary", len(text)))
+    else:
+        if action == _REF:
+            unscannable.append(Unscannable(path, media or "unknown_binary", 0))
+        segments.append(Segment(path, text, role, turn, action == _KEY))
+
+
+def _mime_media(mime: str) -> str:
+    mime = mime.lower()
+    major = mime.partition("/")[0]
+    if major in ("image", "audio", "video"):
+        return major
+    return "document" if mime == "application/pdf" else "file"
+
+
+def conversation_text(extracted: Extracted) -> tuple[str, list[tuple[int, int, int]]]:
+    """Join the conversation's segments (those with a role) with "\\n", so that a value split across
+    turns (a card number typed over two messages) is one span for the detectors.
+
+    Returns the joined text and runs ``(joined_start, segment_index, segment_start_offset)``, one per
+    joined segment, for :func:`locate`.
+    """
+    parts: list[str] = []
+    runs: list[tuple[int, int, int]] = []
+    pos = 0
+    for index, segment in enumerate(extracted.segments):
+        if segment.role is None:
+            continue
+        if parts:
+            parts.append("\n")
+            pos += 1
+        runs.append((pos, index, 0))
+        parts.append(segment.text)
+        pos += len(segment.text)
+    return "".join(parts), runs
+
+
+def locate(runs: list[tuple[int, int, int]], start: int, end: int) -> list[tuple[int, int, int]]:
+    """Map the joined span ``[start, end)`` to ``(segment_index, start, end)`` pieces, dropping separators."""
+    pieces: list[tuple[int, int, int]] = []
+    k = max(bisect_right(runs, start, key=lambda run: run[0]) - 1, 0)
+    while k < len(runs) and runs[k][0] < end:
+        joined_start, segment, offset = runs[k]
+        # A run ends one character (the separator) before the next begins; the last one at the span's end.
+        stop = runs[k + 1][0] - 1 if k + 1 < len(runs) else end
+        lo, hi = max(start, joined_start), min(end, stop)
+        if lo < hi:
+            pieces.append((segment, offset + lo - joined_start, offset + hi - joined_start))
+        k += 1
+    return pieces

@@ -1,0 +1,46 @@
+"""Runs the engine off the event loop, bounded in time, failing closed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from gateway.scan.engine import ScanEngine, ScanResult
+from gateway.scan.findings import Finding
+from gateway.scan.segments import Extracted
+
+log = logging.getLogger("gateway.scan")
+
+
+def failed_result(detector: str) -> ScanResult:
+    return ScanResult((Finding("scan_failed", "SCAN_FAILED", -1, 0, 0, 1.0, detector),), Extracted((), ()))
+
+
+class Scanner:
+    def __init__(self, engine: ScanEngine, *, timeout: float, workers: int = 2) -> None:
+        self._engine = engine
+        self._timeout = timeout
+        # Own threads, sized to the cores: detection is CPU-bound, more threads only add contention,
+        # and the default executor is shared with database work.
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan")
+
+    @property
+    def engine(self) -> ScanEngine:
+        return self._engine
+
+    async def scan(self, endpoint: str, body: dict[str, Any]) -> ScanResult:
+        loop = asyncio.get_running_loop()
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await loop.run_in_executor(self._pool, self._engine.scan, endpoint, body)
+        except TimeoutError:
+            log.error("scan exceeded %.1f s; request treated as unscanned", self._timeout)
+            return failed_result("timeout")
+        except Exception as exc:  # never "nothing found" because the scanner broke
+            log.error("scan failed: %s", type(exc).__name__)
+            return failed_result("engine")
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import pytest
+
+from gateway.scan.engine import ScanEngine
+from gateway.scan.findings import Hit
+from gateway.scan.service import Scanner
+
+
+class Pattern:
+    """A toy detector: the engine's behaviour does not depend on what the detectors are."""
+
+    def __init__(self, name: str, entity: str, pattern: str) -> None:
+        self.name = name
+        self.entity = entity
+        self.rx = re.compile(pattern)
+        self.calls = 0
+
+    def detect(self, text: str) -> list[Hit]:
+        self.calls += 1
+        return [Hit("pii", self.entity, m.start(), m.end(), 0.9, self.name) for m in self.rx.finditer(text)]
+
+
+class Broken:
+    name = "broken"
+
+    def detect(self, text: str) -> list[Hit]:
+        raise RuntimeError("detector bug with secret text " + text)
+
+
+class Slow:
+    name = "slow"
+
+    def detect(self, text: str) -> list[Hit]:
+        time.sleep(1.0)
+        return []
+
+
+def email() -> Pattern:
+    return Pattern("email", "EMAIL_ADDRESS", r"[\w.+-]+@[\w-]+\.[a-z]{2,}")
+
+
+def card() -> Pattern:
+    return Pattern("card", "CREDIT_CARD", r"\b\d{16}\b")
+
+
+def chat(*texts: str) -> dict[str, object]:
+    return {"model": "m", "messages": [{"role": "user", "content": t} for t in texts]}
+
+
+def test_obfuscated_value_is_found_and_mapped_to_the_whole_original() -> None:
+    engine = ScanEngine([email()])
+    text = "write to jo\u200bhn@ex\u0430mple.com today"  # zero-width space and a Cyrillic "a"
+    result = engine.scan("chat.completions", chat(text))
+    assert len(result.findings) == 1
+    finding = result.findings[0]
+    assert text[finding.start : finding.end] == "jo\u200bhn@ex\u0430mple.com"
+    assert result.counts() == {"EMAIL_ADDRESS": 1}
+
+
+def test_value_split_across_turns_is_found_once_in_both_pieces() -> None:
+    engine = ScanEngine([card()])
+    result = engine.scan("chat.completions", chat("my card is 4111 1111", "1111 1111 ok?"))
+    pieces = [
+        (f.segment, result.extracted.segments[f.segment].text[f.start : f.end]) for f in result.findings
+    ]
+    assert pieces == [(0, "4111 1111"), (1, "1111 1111")]
+    assert result.counts() == {"CREDIT_CARD": 1}
+
+
+def test_value_inside_one_turn_is_not_reported_again_by_the_seam() -> None:
+    engine = ScanEngine([card()])
+    result = engine.scan("chat.completions", chat("card 4111111111111111", "thanks"))
+    assert [f.view for f in result.findings] == ["raw"]
+
+
+def test_failing_detector_is_scan_failed_never_empty() -> None:
+    engine = ScanEngine([email(), Broken()])
+    result = engine.scan("chat.completions", chat("hello"))
+    assert result.failed and result.findings[0].kind == "scan_failed"
+
+
+def test_failure_is_not_cached() -> None:
+    detector = Broken()
+    engine = ScanEngine([detector])
+    assert engine.scan("chat.completions", chat("a")).failed
+    assert engine.scan("chat.completions", chat("a")).failed
+
+
+def test_repeated_history_is_scanned_once() -> None:
+    detector = email()
+    engine = ScanEngine([detector], seam_detectors=[])
+    engine.scan("chat.completions", chat("first turn a@b.co"))
+    calls = detector.calls
+    engine.scan("chat.completions", chat("first turn a@b.co", "second turn"))
+    # Only the new message was scanned (once per distinct view of it).
+    assert detector.calls == calls + 1
+
+
+def test_unscannable_parts_become_findings() -> None:
+    body = {
+        "model": "m",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "what is this"},
+                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+                ],
+            }
+        ],
+    }
+    result = ScanEngine([email()]).scan("chat.completions", body)
+    assert [(f.kind, f.entity) for f in result.findings] == [("unscannable", "IMAGE")]
+
+
+def test_scanner_times_out_closed() -> None:
+    scanner = Scanner(ScanEngine([Slow()]), timeout=0.1)
+    try:
+        result = asyncio.run(scanner.scan("chat.completions", chat("x")))
+    finally:
+        scanner.close()
+    assert result.failed and result.findings[0].detector == "timeout"
+
+
+@pytest.mark.parametrize("text", ["", "   ", "no data here"])
+def test_clean_text_has_no_findings(text: str) -> None:
+    assert ScanEngine([email(), card()]).scan("chat.completions", chat(text)).findings == ()

@@ -1,0 +1,270 @@
+"""Normalised views: what each one reveals, and that every span maps back to the original."""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import random
+import unicodedata
+
+import pytest
+
+from gateway.scan.confusables import SKELETON
+from gateway.scan.normalize import View, views
+
+B64_SSN = base64.b64encode(b"my ssn is 123-45-6789").decode()
+B64_B64_SSN = base64.b64encode(B64_SSN.encode()).decode()
+HEX_EMAIL = b"john@example.com".hex()
+
+
+def view(text: str, name: str) -> View:
+    found = {v.name: v for v in views(text)}
+    assert name in found, f"no {name!r} view; got {sorted(found)}"
+    return found[name]
+
+
+def check_map(original: str, v: View) -> None:
+    """Spans in bounds, non-empty per character, monotone; a range's span is the hull of its
+    characters' spans; and each character's span alone yields that character again."""
+    n = len(v.text)
+    covers = [v.to_original(i, i + 1) for i in range(n)]
+    for s, e in covers:
+        assert 0 <= s < e <= len(original)
+    for (s0, e0), (s1, e1) in itertools.pairwise(covers):
+        assert s0 <= s1 and e0 <= e1
+    rng = random.Random(n)
+    pairs = [(0, n), (n, n), (0, 0), *((rng.randrange(n + 1), rng.randrange(n + 1)) for _ in range(50))]
+    for a, b in pairs:
+        a, b = min(a, b), max(a, b)
+        s, e = v.to_original(a, b)
+        assert 0 <= s <= e <= len(original)
+        if a < b:  # covers every character's source, and nothing beyond the first and last
+            assert (s, e) == (min(c[0] for c in covers[a:b]), max(c[1] for c in covers[a:b]))
+        else:  # an empty span sits where the next character came from, or after the last one
+            assert s == e == (covers[a][0] if a < n else covers[-1][1] if n else 0)
+    if v.name not in ("json", "percent"):  # whose covers (an escape, a %xx) are no JSON or token alone
+        for i, (s, e) in enumerate(covers):  # the cover alone must produce the character: not too narrow
+            assert any(v.text[i] in w.text for w in views(original[s:e])), (v.name, i, original[s:e])
+    with pytest.raises(ValueError):
+        v.to_original(0, n + 1)
+    with pytest.raises(ValueError):
+        v.to_original(1, 0)
+
+
+def check_found(original: str, name: str, in_view: str, in_original: str, *, exact: bool = True) -> View:
+    """``in_view`` appears in the view and maps back onto a span containing ``in_original``."""
+    v = view(original, name)
+    i = v.text.index(in_view)
+    s, e = v.to_original(i, i + len(in_view))
+    o = original.index(in_original)
+    assert s <= o and o + len(in_original) <= e, (original[s:e], in_original)
+    if exact:
+        assert (s, e) == (o, o + len(in_original))
+    check_map(original, v)
+    return v
+
+
+CASES = [
+    "write to jo\u200bhn@exa\u200cmple\u2060.com\ufeff today",
+    "SSN \uff11\uff12\uff13-\uff14\uff15-\uff16\uff17\uff18\uff19, "
+    "card \uff14\uff11\uff11\uff11 1111 1111 1111",
+    "log in at \u0440\u0430\u0443\u0440\u0430l.com as j.doe@\u0435x\u0430mple.\u0441om",
+    "cards 4111 1111 1111 1111 and 4111-1111-1111-1111",
+    "IBAN DE89 3704 0044 0532 0130 00; GB82 WEST 1234 5698 7654 32",
+    f"payload {B64_SSN} end",
+    f"key=0x{HEX_EMAIL};",
+    "GET /find?who=john%40example.com&x=%E2%82%AC HTTP/1.1",
+    '{"user": {"email": "john\\u0040example.com", "tags": ["a\\tb"]}, "n": 3}',
+    f"twice: {B64_B64_SSN}",
+    '"{\\"ssn\\": \\"123-45-6789\\", \\"mail\\": \\"a\\\\u0040b.com\\"}"',
+    "Ze\u0301 o\u0337k \ufb01le \u2460 \u1100\u1161\u11a8 \U0001d41a\U0001d41b \u00bd x\u0308\u0308",
+    "\u200b\u200b leading invisibles, trailing\u200d\u200d",
+    "Mostly plain ASCII words around one homoglyph in p\u0430ypal.com and one struck o\u0337 in a long line",
+    "",
+]
+
+
+def test_zero_width_characters_inside_an_email() -> None:
+    text = CASES[0]
+    check_found(text, "clean", "john@example.com", "jo\u200bhn@exa\u200cmple\u2060.com\ufeff")
+    assert view(text, "clean").text == "write to john@example.com today"
+
+
+def test_full_width_digits_in_ssn_and_card() -> None:
+    text = CASES[1]
+    check_found(text, "nfkc", "123-45-6789", "\uff11\uff12\uff13-\uff14\uff15-\uff16\uff17\uff18\uff19")
+    card = "\uff14\uff11\uff11\uff11 1111 1111 1111"
+    check_found(text, "digits", "4111111111111111", card)
+
+
+def test_cyrillic_homoglyphs() -> None:
+    text = CASES[2]
+    check_found(text, "skeleton", "paypal.com", "\u0440\u0430\u0443\u0440\u0430l.com")
+    check_found(text, "skeleton", "j.doe@example.com", "j.doe@\u0435x\u0430mple.\u0441om")
+
+
+def test_card_separators() -> None:
+    text = CASES[3]
+    v = check_found(text, "digits", "4111111111111111", "4111 1111 1111 1111")
+    assert v.text == "cards 4111111111111111 and 4111111111111111"
+    i = v.text.rindex("4111111111111111")
+    assert text[slice(*v.to_original(i, i + 16))] == "4111-1111-1111-1111"
+
+
+def test_iban_with_spaces_keeps_prose_apart() -> None:
+    text = CASES[4]
+    check_found(text, "digits", "DE89370400440532013000", "DE89 3704 0044 0532 0130 00")
+    v = check_found(text, "digits", "GB82WEST12345698765432", "GB82 WEST 1234 5698 7654 32")
+    assert v.text.startswith("IBAN DE89")  # the label is not glued to the number
+    assert [v.name for v in views("I have 2 apples and 3 pears, hello world")] == ["raw"]
+
+
+def test_base64() -> None:
+    text = CASES[5]
+    v = check_found(text, "base64", "123-45-6789", B64_SSN, exact=False)
+    assert v.text == "payload my ssn is 123-45-6789 end"
+    i = v.text.index("123")
+    assert v.to_original(i, i + 11) == (8, 8 + len(B64_SSN))  # the whole encoded run
+
+
+def test_base64_url_safe_and_unpadded() -> None:
+    encoded = base64.urlsafe_b64encode("contact: jöhn?@example.com>>".encode()).decode().rstrip("=")
+    assert "-" in encoded or "_" in encoded
+    check_found(f"t={encoded}", "base64", "example.com", encoded, exact=False)
+
+
+def test_base64_of_repetitive_text_is_still_decoded() -> None:
+    encoded = base64.b64encode(b"AAAAAAAAAAAAAAAA").decode()  # "QUFB...": all capitals
+    assert view(f"x {encoded}", "base64").text == "x AAAAAAAAAAAAAAAA"
+
+
+def test_nested_base64() -> None:
+    v = check_found(CASES[9], "base64", "123-45-6789", B64_B64_SSN, exact=False)
+    assert v.text == "twice: my ssn is 123-45-6789"
+
+
+def test_hex_of_an_email() -> None:
+    check_found(CASES[6], "hex", "john@example.com", "0x" + HEX_EMAIL)
+
+
+def test_percent_encoded_email() -> None:
+    text = CASES[7]
+    v = check_found(text, "percent", "john@example.com", "john%40example.com")
+    assert v.text == "GET /find?who=john@example.com&x=\u20ac HTTP/1.1"
+    check_found("a=john%2540example.com", "percent", "john@example.com", "john%2540example.com", exact=False)
+
+
+def test_json_unicode_escape() -> None:
+    text = CASES[8]
+    v = check_found(text, "json", "john@example.com", "john\\u0040example.com")
+    assert v.text == "user\nemail\njohn@example.com\ntags\na\tb\nn"
+    at = v.text.index("@")
+    assert text[slice(*v.to_original(at, at + 1))] == "\\u0040"
+
+
+def test_json_document_inside_a_json_string() -> None:
+    text = CASES[10]
+    v = check_found(text, "json", "123-45-6789", "123-45-6789")
+    check_found(text, "json", "a@b.com", "a\\\\u0040b.com")
+    assert v.text == "ssn\n123-45-6789\nmail\na@b.com"
+
+
+def test_prose_has_no_other_views() -> None:
+    prose = "The quick brown fox jumps over the lazy dog. Internationalization responsibilities, 100% sure!"
+    assert views(prose) == [View("raw", prose)]
+    assert views(prose)[0].to_original(4, 9) == (4, 9)
+    plain_json = '{"name": "Ann", "tags": ["a", "b"]}'  # nothing escaped: raw already shows it all
+    assert [v.name for v in views(plain_json)] == ["raw"]
+
+
+def test_views_are_distinct_and_raw_comes_first() -> None:
+    for text in CASES:
+        got = views(text)
+        assert got[0].name == "raw" and got[0].text == text
+        assert len({v.text for v in got}) == len(got) == len({v.name for v in got})
+
+
+def test_not_payloads() -> None:
+    binary = base64.b64encode(bytes(range(200, 232))).decode()
+    names = {v.name for v in views(f"blob {binary}\n{bytes(range(0, 40)).hex()}")}
+    assert not names & {"base64", "hex"}
+    assert [v.name for v in views("sha deadbeefdeadbeefdeadbeefdeadbeef")] == ["raw"]
+    runs = " ".join(base64.b64encode(f"secret number {i:04d}".encode()).decode() for i in range(5))
+    decoded = view(runs, "base64").text
+    assert decoded.count("secret number") == 5
+    limited = {v.name: v for v in views(runs, max_decoded=2)}["base64"].text
+    assert limited.count("secret number") == 2
+
+
+def test_sparse_and_dense_non_ascii_fold_alike() -> None:
+    sparse = CASES[13]  # few non-ASCII characters: only their runs are translated
+    check_found(sparse, "skeleton", "paypal.com", "p\u0430ypal.com")
+    check_found(sparse, "skeleton", "struck o in", "struck o\u0337 in")
+    dense = "\u0440\u0430\u0443\u0440\u0430l o\u0337"
+    assert view(dense, "skeleton").text == "paypal o"
+
+
+def test_accents_marks_and_other_digits_fold_in_the_skeleton() -> None:
+    check_found(
+        "J\u0337o\u0337h\u0337n\u0337 M\u00fcller",
+        "skeleton",
+        "John Muller",
+        "J\u0337o\u0337h\u0337n\u0337 M\u00fcller",
+    )
+    arabic = "\u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661"
+    check_found(f"card {arabic}", "digits", "41111111", arabic)
+
+
+def test_skeleton_table_never_touches_ascii() -> None:
+    for code, target in SKELETON.items():
+        assert code > 0x7F and len(target) == 1 and target.isascii()
+
+
+def test_every_format_character_is_cleaned_and_every_digit_folds() -> None:
+    everything = [chr(cp) for cp in range(0x110000) if not 0xD800 <= cp <= 0xDFFF]
+    invisible = "".join(
+        c for c in everything if unicodedata.category(c) in ("Cf", "Cc") and c not in "\t\n\r"
+    )
+    assert views(f"a{invisible}b")[1].text == "ab"
+    digits = [c for c in everything if unicodedata.category(c) == "Nd"]
+    skeleton = views("".join(digits))[-1]
+    assert skeleton.name == "skeleton"
+    assert skeleton.text == "".join(str(unicodedata.decimal(c)) for c in digits)
+
+
+def test_maps_compose_through_deletions_and_clusters() -> None:
+    text = "e\u200b\u0301 \uff11\u200b\uff12 o\u0337k"  # ZWSP inside a cluster, between digits; zalgo
+    nfkc = view(text, "nfkc")
+    assert nfkc.text == "\u00e9 12 o\u0337k"
+    assert nfkc.to_original(0, 1) == (0, 3)  # é: e, the ZWSP swallowed by it, the accent
+    assert [nfkc.to_original(i, i + 1) for i in (2, 3)] == [(4, 6), (6, 7)]
+    skeleton = view(text, "skeleton")
+    assert skeleton.text == "e 12 ok"
+    assert skeleton.to_original(5, 6) == (8, 10)  # o and the stroke over it
+    assert view("x\u200b y", "clean").to_original(0, 1) == (0, 2)  # a lone character swallows it too
+    plain = '{"a": "b\\n"}'
+    json_view = view(plain, "json")
+    assert json_view.text == "a\nb\n"
+    assert json_view.to_original(1, 2) == (3, 7)  # the newline between values: '": "'
+
+
+@pytest.mark.parametrize("text", CASES)
+def test_every_view_maps_back(text: str) -> None:
+    for v in views(text):
+        check_map(text, v)
+
+
+def test_random_texts_map_back() -> None:
+    """Property test with a seeded generator (hypothesis is not a dependency of this project)."""
+    pieces = [
+        "a", "Z", "7", " ", "-", ".", "\n", "\u200b", "\u00ad", "\u202e", "\U000e0041", "\ufe0f",
+        "\uff15", "\u0430", "\u0301", "\u0337", "\u00e9", "\ufb01", "\u2460", "\u1100\u1161", "\u11a8",
+        "\u00a0", "\u2009", "\u2013", "\u0663", "\U0001d41a", "\u4e2d", "\U0001f600", "\u200d",
+        "%40", "%E2%82%AC", "%25", B64_SSN, HEX_EMAIL, "\\u0040", '"', "{", "}", '{"k": "v\\n"}',
+        '["a\\u00e9"]', "4111 1111", "GB82 WEST 12",
+    ]  # fmt: skip
+    rng = random.Random(20240611)
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+        for v in views(text):
+            check_map(text, v)
