@@ -58,18 +58,26 @@ async def _read_response(reader: asyncio.StreamReader, t0: float) -> tuple[int, 
     return status, first if first is not None else now
 
 
-async def run_load(host: str, port: int, request: bytes, total: int, concurrency: int) -> Result:
+async def run_load(
+    host: str, port: int, request: bytes | list[bytes], total: int, concurrency: int
+) -> Result:
+    """Send ``total`` requests over ``concurrency`` keep-alive connections.  A list of requests is
+    used round-robin (e.g. distinct prompts, so a gateway cannot answer from a cache)."""
     result = Result()
     remaining = total
+    requests = request if isinstance(request, list) else [request]
+    sent = 0
 
     async def worker() -> None:
-        nonlocal remaining
+        nonlocal remaining, sent
         reader, writer = await asyncio.open_connection(host, port)
         try:
             while remaining > 0:
                 remaining -= 1
+                payload = requests[sent % len(requests)]
+                sent += 1
                 t0 = time.perf_counter()
-                writer.write(request)
+                writer.write(payload)
                 status, first = await _read_response(reader, t0)
                 latency = time.perf_counter() - t0
                 if status != 200:
