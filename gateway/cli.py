@@ -55,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
         "--show-values", action="store_true", help="print matched values instead of masking them"
     )
 
+    fingerprints = commands.add_parser("fingerprints", help="protected-document fingerprints")
+    fp_commands = fingerprints.add_subparsers(dest="fingerprints_command", required=True)
+    fp_build = fp_commands.add_parser(
+        "build", help="index .txt/.md documents (hashes only, no text) for the scan.fingerprints setting"
+    )
+    fp_build.add_argument("paths", nargs="+", help="files or folders of protected documents")
+    fp_build.add_argument("--out", required=True, help="index file to write")
+
     keys = commands.add_parser("keys", help="manage gateway keys")
     key_commands = keys.add_subparsers(dest="keys_command", required=True)
     create = key_commands.add_parser("create", parents=[common], help="create a key; printed once")
@@ -69,6 +77,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command == "fingerprints":
+        return _fingerprints(args)
     try:
         settings = load_settings(args.config)
         if args.command == "serve":
@@ -155,3 +165,16 @@ def _scan(settings: Settings, args: argparse.Namespace) -> int:
     if result.failed:
         return EXIT_SCAN_FAILED
     return EXIT_FOUND if result.findings else 0
+
+
+def _fingerprints(args: argparse.Namespace) -> int:
+    from gateway.scan.recognizers.fingerprints import FingerprintIndex
+
+    try:
+        index = FingerprintIndex.build(args.paths)
+        index.save(args.out)
+    except (OSError, ValueError) as exc:
+        print(f"gateway: cannot build the fingerprint index: {exc}", file=sys.stderr)
+        return 1
+    print(f"indexed {len(index.documents)} documents into {args.out} (hashes only)")
+    return 0

@@ -10,7 +10,6 @@ audit rows by construction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-import typing
 from typing import Literal
 
 Kind = Literal["pii", "secret", "code", "marker", "term", "fingerprint", "unscannable", "scan_failed"]

@@ -1,0 +1,282 @@
+"""PII detection: one presidio ``AnalyzerEngine`` over our own recognizer registry, offline, built once.
+
+:class:`PiiDetector` is expensive to build (a verified spaCy model, ~40,000 gazetteer names, ~30
+recognizers: about 2-3 s) and cheap to call; build it once at start-up and share it.  It holds no
+per-request state, so one instance serves every request (run it off the event loop: it is CPU work).
+
+What one call does (``detect_many`` batches every step over its texts):
+
+1. tokenise each text with the model's tokenizer;
+2. run the NER on the windows around capitalised tokens only (``pii_nlp.run_ner``), batched with
+   ``nlp.pipe`` across all texts;
+3. pick the recognizers whose cheap trigger occurs in the text (no ``@``: no e-mail recognizer; no
+   run of digits: none of the number recognizers) and run presidio's ``analyze`` with the
+   precomputed NLP artifacts, so presidio neither loads nor runs a model of its own;
+4. drop results below the threshold of their entity, and results inside a stronger finding
+   (a "phone number" inside a validated card number, a name inside an e-mail address);
+5. return ``Hit(kind="pii", ...)``, each with its score and the recognizer that found it.
+
+Entity names follow presidio's where presidio has one; see :data:`ENTITIES` for the full list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
+from presidio_analyzer.predefined_recognizers import (
+    CryptoRecognizer,
+    DeIdCardRecognizer,
+    DeTaxIdRecognizer,
+    EsNieRecognizer,
+    EsNifRecognizer,
+    FiPersonalIdentityCodeRecognizer,
+    IbanRecognizer,
+    IpRecognizer,
+    ItFiscalCodeRecognizer,
+    MedicalLicenseRecognizer,
+    NhsRecognizer,
+    PlPeselRecognizer,
+    SePersonnummerRecognizer,
+    UkNinoRecognizer,
+    UrlRecognizer,
+    UsBankRecognizer,
+    UsItinRecognizer,
+    UsLicenseRecognizer,
+    UsPassportRecognizer,
+    UsSsnRecognizer,
+)
+
+from gateway.scan.findings import Hit
+from gateway.scan.model_files import lemma_dictionary, load_nlp
+from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
+from gateway.scan.pii_names import NameLists
+from gateway.scan.pii_nlp import LoadedSpacyNlpEngine, WordWindowContextEnhancer, run_ner
+from gateway.scan.recognizers.pii_address import StreetAddressRecognizer
+from gateway.scan.recognizers.pii_dob import DateOfBirthRecognizer
+from gateway.scan.recognizers.pii_email import OfflineEmailRecognizer
+from gateway.scan.recognizers.pii_eu_ids import BeNationalNumberRecognizer, FrNirRecognizer, NlBsnRecognizer
+from gateway.scan.recognizers.pii_finance import CardNumberRecognizer, IbanAnyCaseRecognizer
+from gateway.scan.recognizers.pii_person import NamedEntityRecognizer
+from gateway.scan.recognizers.pii_phone import InternationalPhoneRecognizer
+
+LANGUAGE = "en"
+DEFAULT_THRESHOLD = 0.4
+
+# Cheap triggers: a recognizer family runs only when its trigger occurs in the text.  Each trigger
+# is a necessary condition of every pattern in its family (a card, IBAN or phone number has a run
+# of digits; an e-mail address has an "@"), so skipping on a miss loses nothing.
+_DIGIT_RUN = r"\d[\d \t./()+-]{4,}\d"
+TRIGGERS: Mapping[str, str] = {
+    "EMAIL_ADDRESS": r"@",
+    "URL": r"(?i)[a-z0-9-]\.[a-z]{2}|://",
+    "IP_ADDRESS": r"\d\.\d|[0-9a-f]:[0-9a-f]|::",
+    "CRYPTO": r"\b(?:bc1|[13])[a-zA-HJ-NP-Z0-9]{25}",
+    "DATE_OF_BIRTH": r"(?i)\b(?:d\.?\s?o\.?\s?b|birth|born|b\.|geboren|geburt|n[ée]e?\s+le|naissance"
+    r"|nacimiento|nascita|nat[oa]\s+il|f[öo]d)",
+    "STREET_ADDRESS": r"\d",
+    "PHONE_NUMBER": _DIGIT_RUN,
+    "CREDIT_CARD": _DIGIT_RUN,
+    "IBAN_CODE": r"(?i)\b[a-z]{2}\d{2}",
+    "US_SSN": _DIGIT_RUN,
+    "US_ITIN": _DIGIT_RUN,
+    "US_BANK_NUMBER": r"\d{8}",
+    "US_PASSPORT": r"\d{8}",
+    "US_DRIVER_LICENSE": r"\d{4}",
+    "MEDICAL_LICENSE": r"\d{7}",
+    "UK_NHS": _DIGIT_RUN,
+    "UK_NINO": r"\d\d ?\d\d ?\d\d",
+    "ES_NIF": r"\d{7}",
+    "ES_NIE": r"\d{7}",
+    "IT_FISCAL_CODE": r"(?i)[a-z]{6}\d{2}",
+    "PL_PESEL": r"\d{11}",
+    "SE_PERSONNUMMER": r"\d{6}",
+    "FI_PERSONAL_IDENTITY_CODE": r"\d{6}",
+    "DE_TAX_ID": r"\d{2}",
+    "DE_ID_CARD": r"\d{4}",
+    "FR_NIR": _DIGIT_RUN,
+    "NL_BSN": _DIGIT_RUN,
+    "BE_NATIONAL_NUMBER": _DIGIT_RUN,
+}
+# Always run: the NER-based entities (the NER itself is gated by ``run_ner``).
+ALWAYS = ("PERSON", "ORGANIZATION", "LOCATION", "NRP")
+ENTITIES = (*ALWAYS, *TRIGGERS)
+
+# Per-entity thresholds where the default is wrong: presidio scores these weak patterns 0.01-0.1
+# without context and ~0.4 with it; a bare 9-digit "passport" or 8-17 digit "bank number" is noise.
+THRESHOLDS: Mapping[str, float] = {
+    "ORGANIZATION": 0.5,
+    "US_BANK_NUMBER": 0.5,
+    "US_PASSPORT": 0.5,
+    "US_DRIVER_LICENSE": 0.5,
+    "NL_BSN": 0.5,
+    "DE_TAX_ID": 0.5,
+    "DE_ID_CARD": 0.5,
+    "MEDICAL_LICENSE": 0.5,
+    "URL": 0.5,
+}
+
+# A finding of one of these types, validated by checksum or strict syntax, wins over weaker
+# findings it overlaps: the same digits are not also a phone number, bank account or licence.
+_STRONG = frozenset(
+    {
+        "CREDIT_CARD",
+        "IBAN_CODE",
+        "US_SSN",
+        "EMAIL_ADDRESS",
+        "IP_ADDRESS",
+        "CRYPTO",
+        "UK_NHS",
+        "ES_NIF",
+        "ES_NIE",
+        "IT_FISCAL_CODE",
+        "FR_NIR",
+        "BE_NATIONAL_NUMBER",
+        "DATE_OF_BIRTH",
+    }
+)
+_WEAK = frozenset(
+    {"PHONE_NUMBER", "US_BANK_NUMBER", "US_PASSPORT", "US_DRIVER_LICENSE", "NL_BSN", "DE_TAX_ID",
+     "DE_ID_CARD", "PL_PESEL", "SE_PERSONNUMMER",
+     "MEDICAL_LICENSE", "UK_NINO", "US_ITIN", "FI_PERSONAL_IDENTITY_CODE", "STREET_ADDRESS", "URL"}
+)  # fmt: skip
+# NER-style findings inside a containing structured finding add nothing and are usually wrong
+# ("Rua João Pessoa 1636" is an address, not a person; "JonathanLaursen" in an e-mail is covered).
+_CONTAINERS = frozenset({"STREET_ADDRESS", "EMAIL_ADDRESS", "URL"})
+_CONTAINED = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP", "PHONE_NUMBER", "US_DRIVER_LICENSE"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Result:
+    entity: str
+    start: int
+    end: int
+    score: float
+    detector: str
+
+
+class PiiDetector:
+    """Finds personal data in text.  Build once (seconds); ``detect`` and ``detect_many`` only read it."""
+
+    name = "pii"
+
+    def __init__(
+        self,
+        model: str | None = None,
+        model_path: str | Path | None = None,
+        model_hashes: Mapping[str, Any] | None = None,
+        *,
+        threshold: float = DEFAULT_THRESHOLD,
+        thresholds: Mapping[str, float] | None = None,
+        full_ner: bool = False,
+    ) -> None:
+        self._timeouts = RegexTimeoutGuard.install()
+        self._nlp = load_nlp(model=model, path=model_path, expected_hashes=model_hashes)
+        self._names = NameLists.from_faker(dictionary=lemma_dictionary(self._nlp))
+        self._full_ner = full_ner
+        self._threshold = threshold
+        self._thresholds = {**THRESHOLDS, **(thresholds or {})}
+        self._triggers = {entity: re.compile(pattern) for entity, pattern in TRIGGERS.items()}
+        self._engine = LoadedSpacyNlpEngine(self._nlp, LANGUAGE)
+        registry = RecognizerRegistry(recognizers=self._recognizers(), supported_languages=[LANGUAGE])
+        self._analyzer = AnalyzerEngine(
+            registry=registry,
+            nlp_engine=self._engine,
+            supported_languages=[LANGUAGE],
+            default_score_threshold=0.0,  # thresholds are applied per entity in ``_finish``
+            context_aware_enhancer=WordWindowContextEnhancer(),
+        )
+
+    def _recognizers(self) -> list[EntityRecognizer]:
+        # presidio registers its country recognizers for their own language (es, it, pl, sv, fi, de);
+        # prompts arrive in English or mixed, so they are registered for the one language we analyse.
+        return [
+            NamedEntityRecognizer(self._names),
+            OfflineEmailRecognizer(),
+            UrlRecognizer(),
+            IpRecognizer(),
+            CryptoRecognizer(),
+            InternationalPhoneRecognizer(),
+            StreetAddressRecognizer(),
+            DateOfBirthRecognizer(),
+            CardNumberRecognizer(),
+            IbanRecognizer(),
+            IbanAnyCaseRecognizer(),
+            UsSsnRecognizer(),
+            UsItinRecognizer(),
+            UsBankRecognizer(),
+            UsPassportRecognizer(),
+            UsLicenseRecognizer(),
+            MedicalLicenseRecognizer(),
+            NhsRecognizer(),
+            UkNinoRecognizer(),
+            EsNifRecognizer(supported_language=LANGUAGE),
+            EsNieRecognizer(supported_language=LANGUAGE),
+            ItFiscalCodeRecognizer(supported_language=LANGUAGE),
+            PlPeselRecognizer(supported_language=LANGUAGE),
+            SePersonnummerRecognizer(supported_language=LANGUAGE),
+            FiPersonalIdentityCodeRecognizer(supported_language=LANGUAGE),
+            DeTaxIdRecognizer(supported_language=LANGUAGE),
+            DeIdCardRecognizer(supported_language=LANGUAGE),
+            FrNirRecognizer(),
+            NlBsnRecognizer(),
+            BeNationalNumberRecognizer(),
+        ]
+
+    @property
+    def entities(self) -> tuple[str, ...]:
+        return ENTITIES
+
+    def detect(self, text: str) -> list[Hit]:
+        return self.detect_many([text])[0]
+
+    def detect_many(self, texts: Sequence[str]) -> list[list[Hit]]:
+        tokenizer = self._nlp.tokenizer
+        docs = run_ner(
+            self._nlp, [tokenizer(text) for text in texts], self._names.is_ordinary_word, full=self._full_ner
+        )
+        out = []
+        for text, doc in zip(texts, docs, strict=True):
+            entities = [*ALWAYS, *(e for e, trigger in self._triggers.items() if trigger.search(text))]
+            self._timeouts.reset()
+            results: list[RecognizerResult] = self._analyzer.analyze(
+                text=text, language=LANGUAGE, entities=entities, nlp_artifacts=self._engine.artifacts(doc)
+            )
+            if self._timeouts.tripped():
+                raise RegexTimedOut("a PII pattern timed out; the text was not fully scanned")
+            out.append(self._finish(results))
+        return out
+
+    def _finish(self, results: Sequence[RecognizerResult]) -> list[Hit]:
+        kept = [
+            _Result(r.entity_type, r.start, r.end, float(r.score), _detector(r))
+            for r in results
+            if r.end > r.start and r.score >= self._thresholds.get(r.entity_type, self._threshold)
+        ]
+        strong = [r for r in kept if r.entity in _STRONG]
+        containers = [r for r in kept if r.entity in _CONTAINERS]
+        final = []
+        for r in kept:
+            if r.entity in _WEAK and any(_overlaps(r, s) for s in strong):
+                continue
+            if r.entity in _CONTAINED and any(
+                c is not r and c.entity != r.entity and c.start <= r.start and r.end <= c.end
+                for c in containers
+            ):
+                continue
+            final.append(r)
+        final.sort(key=lambda r: (r.start, -r.end, r.entity))
+        return [Hit("pii", r.entity, r.start, r.end, round(r.score, 3), r.detector) for r in final]
+
+
+def _detector(result: RecognizerResult) -> str:
+    metadata = result.recognition_metadata or {}
+    return str(metadata.get(RecognizerResult.RECOGNIZER_NAME_KEY, "presidio"))
+
+
+def _overlaps(a: _Result, b: _Result) -> bool:
+    return a is not b and a.start < b.end and b.start < a.end

@@ -1,0 +1,1 @@
+"""Detectors: small declarative classes, each finding one family of sensitive data."""

@@ -1,0 +1,216 @@
+"""STREET_ADDRESS: postal addresses in US, UK and European formats, including multi-line blocks.
+
+Presidio has no address recognizer (its evaluation maps addresses to spaCy's LOCATION, which finds
+the city and misses the street).  An address is found from an *anchor* and then grown:
+
+Anchors
+  * number + street name with a street word: "14 Crown Street", "1659 Hoog St", "742 Evergreen Terrace";
+  * street word + name + number, continental style: "Rue de Piétrain 371", "Via Roma 131",
+    "ul. Słowicza 10", "Avda. Rio Nalon 58";
+  * a word ending in a street suffix + number: "Friedhofstrasse 33", "Kiannonkatu 98",
+    "Hammarvägen 15", "Populierenstraat 374", "hegyalja út 98";
+  * number + capitalised words + number ("6750 Koskikatu 25"): house and building number around a name;
+  * post boxes and military mail: "P.O. Box 104", "Postbox 53", "PSC 7951, Box 9972", "APO AA 69974";
+  * after an address cue ("my address is", "lives at", "ship to", "Address:"), a short line with a number.
+
+Growth: the anchor is extended over a house number just before it, then over the following
+comma- or line-separated parts while they look like address parts (unit "Apt. 864", a place name of
+up to four capitalised words, a state code, a postcode, a country), at most six parts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from gateway.scan.recognizers.pii_base import OwnRecognizer
+
+_W = r"[^\W\d_]"  # a letter, any script
+_CAP = r"[^\W\d_a-zß-ÿ]"  # an upper-case letter (approximately: any letter that is not lower-case Latin)
+# A word of a street name; never a function word, so "1421 in its mission" is not "<number> <name> <type>".
+_FUNCTION_WORDS = r"in|its|the|a|an|of|to|and|for|on|at|is|was|my|our|your|his|her|their|this|that"
+_NAME_WORD = rf"(?:(?!(?:{_FUNCTION_WORDS})\b){_W}[\w'\u2019.-]*)"
+_NUM = r"\d{1,5}(?:[-/]\d{1,4})?[a-zA-Z]?\b"
+
+# USPS Publication 28 street suffixes (the common ones, with plurals) and British street words.
+_STREET_TYPES = (
+    r"streets?|st|roads?|rd|avenue|ave|av|boulevard|blvd|lanes?|ln|drives?|dr|courts?|ct|place|pl|squares?|"
+    r"sq|terrace|ter|ways?|close|crescent|cres|highway|hwy|parkways?|pkwy|circles?|cir|trail|trl|row|mews|"
+    r"gardens?|groves?|parks?|walks?|hills?|heights|alley|path|pike|plaza|points?|ridges?|route|rte|run|"
+    r"views?|vista|wharf|greens?|flats?|fields?|village|junction|loop|estates?|broadway|quay|parade|"
+    r"esplanade|bridge|brooks?|bypass|camp|canyon|cape|causeway|cent(?:er|re)s?|cliffs?|club|common|"
+    r"corners?|cove|creek|crest|crossing|dale|dam|divide|expressway|falls?|ferry|fords?|forests?|forges?|"
+    r"forks?|fort|freeway|gateway|glens?|harbou?rs?|haven|hollow|inlet|islands?|isle|keys?|knolls?|lakes?|"
+    r"landing|light|locks?|lodge|mall|manors?|meadows?|mills?|motorway|mount|mountains?|neck|"
+    r"orchard|oval|overpass|pass|passage|pines?|plains?|ports?|prairie|ranch|rapids?|rest|river|shoals?|"
+    r"shores?|skyway|springs?|spurs?|station|stream|summit|trace|track|tunnel|turnpike|underpass|unions?|"
+    r"valleys?|viaduct|ville|wells?|wynd|chase|rise|end|yard"
+)
+_STREET_PREFIXES = (
+    r"rue|avenue|av\.|avda\.?|avenida|boulevard|bd\.?|chemin|impasse|allée|place|quai|via|viale|piazza|"
+    r"piazzale|corso|largo|vicolo|calle|c/|carrer|plaza|paseo|camino|carretera|rua|travessa|largo|"
+    r"ul\.|ulica|ulice|al\.|aleja|os\.|osiedle|str\.|strada|bulevardul|calea|trg|ulitsa|prospekt|"
+    r"λ\.|οδός|leoforos"
+)
+_STREET_SUFFIXES = (
+    r"stra(?:ss|ß)e|str\.|weg|gasse|platz|allee|damm|ufer|steig|laan|straat|gracht|dijk|plein|kade|"
+    r"singel|steeg|katu|tie|kuja|polku|väylä|rinne|gatan|vägen|väg|gata|gränd|gade|vej|veien|"
+    r"vegen|gate|veg|braut|stræde|stígur|vegur|gata|utca|út|tér|u\.|körút|cesta|ulica|ulice|náměstí|"
+    r"sokak|sokağ\u0131|caddesi|bulvar\u0131|straße|strasse|terrasse|straeti|brücke"
+)
+_STREET_WORD = re.compile(rf"(?i)^(?:{_STREET_TYPES})\.?$")
+
+_ANCHORS = re.compile(
+    rf"""(?ix)
+    (?P<number_first>(?<![\w.,-]){_NUM}[ ]+(?:{_NAME_WORD}[ ]+){{0,4}}(?:{_STREET_TYPES})\b\.?
+                     (?:[ ](?:N|S|E|W|NE|NW|SE|SW)\b\.?)?)
+    | (?P<number_prefix>(?<![\w.,-]){_NUM}[ ]+(?:{_STREET_PREFIXES})[ ]+{_NAME_WORD}
+                        (?:[ ]+{_NAME_WORD}){{0,4}}(?:[ ]+{_NUM})?)
+    | (?P<prefix>(?<!\w)(?:{_STREET_PREFIXES})[ ]+(?:{_NAME_WORD}[ ]+){{0,5}}?{_NUM})
+    | (?P<suffix>(?<!\w)(?:{_NAME_WORD}[ ]+)?{_W}*(?:{_STREET_SUFFIXES})[ ]+{_NUM}\.?)
+    | (?P<box>(?<!\w)(?:p\.?[ ]?o\.?[ ]?box|post[ ]?box|postbus|postfach|boîte[ ]postale|bp|
+              psc[ ]\d{{1,5}},?[ ]box|unit[ ]\d{{1,5}}[ ]box|box)[ ]\d{{1,6}}\b)
+    | (?P<military>(?<!\w)(?:apo|fpo|dpo)[ ](?:aa|ae|ap)[ ]\d{{5}}\b)
+    | (?P<ship>(?<!\w)(?:usns|usnv|uss|usnsc|uscgc)[ ]{_CAP}\w+)
+    """
+)
+# "6750 Koskikatu 25": house number, capitalised name (no street word), building number.
+_NUMBER_NAME_NUMBER = re.compile(
+    rf"(?<![\w.,:/-]){_NUM}[ ]+(?:{_CAP}[\w'\u2019.-]*[ ]+){{1,4}}{_NUM}(?![\w/-]|[.:,]\d)"
+)
+_CUE = re.compile(
+    r"(?i)\b(?:address(?:es)?|addr\.?|live[sd]?\s+(?:at|in|on)|living\s+(?:at|on)|located\s+(?:at|on)|"
+    r"resides?\s+at|ship(?:ped)?\s+to|deliver(?:ed|y)?\s+to|send\s+(?:it\s+|this\s+|them\s+)?to|"
+    r"sent\s+to|moved\s+to|mail(?:ed)?\s+to|return\s+to|meet\s+(?:me\s+)?at|is\s+(?:at|on)|at|on)\s*[:\-]?\s*$"
+)
+
+_CALENDAR = re.compile(
+    r"(?i)^(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?|mon(?:day)?|tue(?:sday)?|wed(?:nesday)?|thu(?:rsday)?|"
+    r"fri(?:day)?|sat(?:urday)?|sun(?:day)?|[ap]\.?m\.?|q[1-4]|fy|version|v|page|chapter|section|step)\.?,?$"
+)
+_UNIT = (
+    r"(?i:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|rm\.?|bldg\.?|building|\#)"
+    r"[ ]?\#?\d{1,5}[a-zA-Z]?"
+)
+_POSTCODE = (
+    r"\d{4,6}(?:-\d{3,4})?|\d{3}[ ]\d{2}|\d{2}-\d{3}|\d{4}[ ][A-Z]{2}|[A-Z]\d[A-Z][ ]?\d[A-Z]\d|"
+    r"[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z]{2}"
+)
+_PLACE_PARTICLES = r"de|del|la|le|les|sur|an|am|im|in|nad|pod|na|of|upon|do|da|di"
+_PLACE = rf"(?:{_CAP}(?:[\w'\u2019()-]|\.(?=\w))*|(?:{_PLACE_PARTICLES})\b)"
+_PART = re.compile(
+    rf"""(?x)
+    (?:{_UNIT}
+     | (?:{_POSTCODE})(?:[ ]+{_PLACE}(?:[ ]+{_PLACE}){{0,3}})?
+     | {_PLACE}(?:[ ]+{_PLACE}){{0,3}}(?:,?[ ]+(?:{_POSTCODE}|[A-Z]{{2,3}}(?:[ ]+(?:{_POSTCODE}))?|{_UNIT}))?
+     | [A-Z]{{2,3}}(?:[ ]+(?:{_POSTCODE}))?
+    )[ ]*"""
+)
+# Between parts: a comma or a line break, with the quote or bullet marks chat clients add ("> ").
+_SEPARATOR = re.compile(
+    r"[ ]*(?:,[ ]*\n?|\n(?:[ >]*\n)?)[ >?*-]*|[ ]+(?=(?:apt\.?|suite|unit|ste\.?|flat)[ ]?#?\d)",
+    re.IGNORECASE,
+)
+_SENTENCE_WORDS = re.compile(
+    r"(?i)^(?:and|or|but|the|a|an|i|we|you|he|she|they|it|please|thanks|thank|can|could|would|will|is|are|"
+    r"was|my|our|your|this|that|if|so|then|also|for|to|in|at|on|with|from|by)\b"
+)
+_MAX_PARTS = 6
+
+
+class StreetAddressRecognizer(OwnRecognizer):
+    def __init__(self) -> None:
+        super().__init__(supported_entities=["STREET_ADDRESS"], name="StreetAddressRecognizer")
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        spans: list[tuple[int, int, float]] = []
+        for lo, hi in _digit_windows(text):
+            spans.extend(self._anchors(text, lo, hi))
+        results = []
+        for start, end, score in _merge(spans):
+            start = _grow_back(text, start)
+            end, parts = _grow(text, end)
+            score = min(1.0, score + 0.05 * parts)
+            results.append(self.result("STREET_ADDRESS", start, end, score, "street address"))
+        return results
+
+    @staticmethod
+    def _anchors(text: str, lo: int, hi: int) -> list[tuple[int, int, float]]:
+        spans: list[tuple[int, int, float]] = []
+        for match in _ANCHORS.finditer(text, lo, hi):
+            kind = match.lastgroup or ""
+            score = 0.6 if kind == "box" and match.group().lower().startswith("box") else 0.85
+            spans.append((match.start(), match.end(), score))
+        for match in _NUMBER_NAME_NUMBER.finditer(text, lo, hi):
+            words = match.group().split()[1:-1]
+            if any(_CALENDAR.match(word) for word in words):
+                continue  # "on 14 March 2024": a date, not a house number, a name and a number
+            cue = _CUE.search(text, max(0, match.start() - 40), match.start()) is not None
+            if cue or any(_STREET_WORD.match(word) for word in words):
+                spans.append((match.start(), match.end(), 0.75))
+            elif len(words) <= 2:
+                spans.append((match.start(), match.end(), 0.45))
+        return spans
+
+
+_DIGITS = re.compile(r"\d+")
+# Every anchor holds a number within this many characters of either end, so the anchor regexes only
+# run on windows around digits: prose without numbers costs one scan for a digit.
+_REACH_BEFORE, _REACH_AFTER = 90, 40
+
+
+def _digit_windows(text: str) -> list[tuple[int, int]]:
+    windows: list[tuple[int, int]] = []
+    for match in _DIGITS.finditer(text):
+        lo, hi = max(0, match.start() - _REACH_BEFORE), min(len(text), match.end() + _REACH_AFTER)
+        if windows and lo <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], hi)
+        else:
+            windows.append((lo, hi))
+    # Start each window at a line or word boundary so that look-behinds see the true preceding text.
+    return windows
+
+
+def _merge(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
+    merged: list[tuple[int, int, float]] = []
+    for start, end, score in sorted(spans):
+        if merged and start <= merged[-1][1] + 1:
+            last = merged[-1]
+            merged[-1] = (last[0], max(last[1], end), max(last[2], score))
+        else:
+            merged.append((start, end, score))
+    return merged
+
+
+_HOUSE_NUMBER_BEFORE = re.compile(rf"(?<![\w.,:/-]){_NUM}[ ]+$")
+
+
+def _grow_back(text: str, start: int) -> int:
+    match = _HOUSE_NUMBER_BEFORE.search(text, max(0, start - 12), start)
+    return match.start() if match else start
+
+
+def _grow(text: str, end: int) -> tuple[int, int]:
+    """Extend over following address parts; returns the new end and how many parts were added."""
+    parts = 0
+    while parts < _MAX_PARTS:
+        separator = _SEPARATOR.match(text, end)
+        if separator is None or separator.group().count("\n") > 2:
+            break
+        part = _PART.match(text, separator.end())
+        if part is None or not part.group().strip():
+            break
+        part_end = separator.end() + len(part.group().rstrip())
+        following = text[part_end : part_end + 1]
+        if _SENTENCE_WORDS.match(part.group()) or (
+            following and following not in "\n,.;?!)" and following != ""
+        ):
+            break
+        end = part_end
+        parts += 1
+    return end, parts
