@@ -528,6 +528,85 @@ github.com
 ]
 
 
+SECOND_BATCH = [
+    "def verify_token(token: str) -> bool:\n    return hmac.compare_digest(token, expected)",
+    'const secretKey = await crypto.subtle.importKey("raw", keyData, { name: "HMAC", hash: "SHA-256" },'
+    ' false, ["sign"]);',
+    'if (apiKey === undefined) throw new Error("API key missing");',
+    "password_reset_token = secrets.token_urlsafe(32)",
+    'token = Token.objects.get(key=request.data["token"])',
+    "self.secret = secret",
+    'password_field = forms.CharField(widget=forms.PasswordInput, label="Password")',
+    'choices = [("password", "Password"), ("token", "Token"), ("api_key", "API Key")]',
+    'value = getattr(settings, "SECRET_KEY", None)',
+    'auth_header = f"Bearer {token}"',
+    'headers["Authorization"] = "Bearer " + access_token',
+    "export KUBECONFIG=~/.kube/config\nkubectl get secrets -n prod",
+    "The default password policy requires 12 characters, one digit and one symbol.",
+    "Q: What is an API key? A: a long random string that identifies the calling project.",
+    "sha1: 2fd4e1c67a2d28fced849ee1bb76e7391b93eb12\n"
+    "sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+    "Build a9f3c21 passed. Deploying image "
+    "ghcr.io/acme/api@sha256:6c3c624b58dbbcd3c0dd82b4c53f04194d1247c6eebdaab7c610cf7d66709b3b",
+    "session_id=9b1deb4d-3b7d-4bad-9bdd-2b0d7b3dcb6d; Path=/; HttpOnly",
+    "Your verification code is 482913.",
+    'user_token_count = len(tokens)\nprint(f"{user_token_count} tokens")',
+    "key = (user.id, org.id)\ncache[key] = result",
+    "for i, key in enumerate(keys):\n    print(i, key)",
+    '"dependencies": {\n  "jsonwebtoken": "^9.0.2",\n  "bcrypt": "^5.1.1"\n}',
+    "Set-Cookie: csrftoken=; expires=Thu, 01 Jan 1970 00:00:00 GMT",
+    "ALTER USER app WITH PASSWORD :new_password;",
+    "CREATE USER reporting WITH PASSWORD '${REPORTING_PASSWORD}';",
+    'password = getpass.getpass("Password: ")',
+    'api_key = st.text_input("OpenAI API key", type="password")',
+    'secret_name = "prod/db/credentials"\nresponse = client.get_secret_value(SecretId=secret_name)',
+    "TOKEN_EXPIRY_SECONDS = 3600\nREFRESH_TOKEN_EXPIRY_DAYS = 30",
+    '<meta name="csrf-token" content="{{ csrf_token() }}">',
+    'git commit -m "rotate keys" && git push origin main',
+    "Fingerprint: 43:51:43:a1:b5:fc:8b:b7:0a:3a:a9:b1:0f:66:73:a8",
+    "pubkey: ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAABAQC7 user@host",
+    "The quick brown fox jumps over the lazy dog. Pack my box with five dozen liquor jugs.",
+    ".card{box-shadow:0 1px 3px rgba(0,0,0,.12),0 1px 2px rgba(0,0,0,.24);color:#3c4043}",
+    "v2.14.3-rc.1+build.20250302.abc1234",
+    "docker pull postgres:16.4-bookworm",
+    '{"kid":"2024-09","kty":"RSA","use":"sig","n":"0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjBZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw","e":"AQAB"}',
+    "The secret santa draw is on Friday; the key to the supply closet is with Maria.",
+    "aws s3 cp s3://bucket/key.txt . --profile prod",
+    "GET /api/v1/users/me HTTP/1.1\nAuthorization: Bearer {{token}}",
+    'curl -u "$USER:$PASS" https://example.com',
+    "curl -u admin https://example.com  # prompts for the password",
+    "mysql -u root -p mydb",
+    'psql "postgresql://$PGUSER:$PGPASSWORD@$PGHOST/$PGDATABASE"',
+    'url = f"postgresql://{user}:{password}@{host}:{port}/{db}"',
+    'DATABASE_URL = "postgres://user:password@localhost:5432/db"',
+    "smtp_password: !secret smtp_password",
+    "password: !ENV ${DB_PASSWORD}",
+    "password = ENV.fetch('DB_PASSWORD') { 'postgres' }",
+    "const { password, ...safeUser } = user;",
+    "password: z.string().min(8).max(128),",
+    "token: PropTypes.string.isRequired,",
+    "@Column({ select: false }) password: string;",
+    "secret: ${{ secrets.DEPLOY_KEY }}",
+    "api_key: !Ref ApiKeyParameter",
+    "Password:\n  Type: String\n  NoEcho: true",
+    'MasterUserPassword: !Sub "{{resolve:secretsmanager:${DBSecret}:SecretString:password}}"',
+    "token_endpoint: https://oauth2.googleapis.com/token",
+    "access_token_ttl: 15m\nrefresh_token_ttl: 720h",
+    "keyboard-interactive authentication is disabled; use publickey",
+    "The primary key for the sessions table is session_key, a 40-character random string.",
+    "aws kms encrypt --key-id alias/app --plaintext fileb://secret.txt --output text --query CiphertextBlob",
+    'ETag: "33a64df551425fcc55e4d42a148795d9f25f89d4"',
+    "Idempotency-Key: 3f1c2a9b-7d4e-4c1a-9e2f-5b6a7c8d9e0f",
+    "X-Request-ID: f058ebd6-02f7-4d3f-942e-904344e8cde5",
+    "commit 3b18e512dba79e4c8300dd08aeb37f8e728b8dad (HEAD -> main, origin/main)",
+    "go: downloading golang.org/x/crypto v0.28.0\ngo: downloading github.com/golang-jwt/jwt/v5 v5.2.1",
+    "ImportError: cannot import name 'SecretStr' from 'pydantic'",
+    'const token = localStorage.getItem("token") ?? "";',
+    'if token == "" {\n\treturn errors.New("empty token")\n}',
+    'password_hash = "$2b$12$abcdefghijklmnopqrstuv"  # bcrypt of the test password',
+]
+
+
 def _uuid(rng: random.Random) -> str:
     h = "".join(rng.choice(HEX) for _ in range(32))
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{rng.choice('89ab')}{h[17:20]}-{h[20:]}"
@@ -695,6 +774,7 @@ def negatives(rng: random.Random) -> list[dict[str, object]]:
         ("dockerfile", DOCKER),
         ("prose", PROSE),
         ("misc", MISC),
+        ("second batch, held out while tuning", SECOND_BATCH),
     ):
         rows.extend({"text": t, "spans": [], "source": f"written for this corpus ({label})"} for t in group)
     rows.extend(

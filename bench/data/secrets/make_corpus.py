@@ -116,6 +116,24 @@ def discord_token() -> str:
     return b64url(user_id.encode()) + "." + mixed(URL64, 6) + "." + mixed(URL64, 38)
 
 
+# Where each format of the second batch comes from (the first batch says so per section).
+BATCH2_FORMATS = {
+    "GITHUB_TOKEN": "GitHub token formats (ghp_/ghs_ + 36)",
+    "OPENAI_API_KEY": "OpenAI key prefixes (sk-proj-, T3BlbkFJ marker)",
+    "GENERIC_SECRET": "random value under a secret-named key",
+    "PASSWORD": "generated password in written code/config/chat",
+    "URL_PASSWORD": "RFC 3986 userinfo with a generated password",
+    "SLACK_TOKEN": "Slack token types docs (xoxb-)",
+    "AWS_SESSION_TOKEN": "AWS STS session token prefix",
+    "SENTRY_DSN": "Sentry DSN format (32-hex public key)",
+    "PRIVATE_KEY": "RFC 7468 / OpenSSH armor, random body",
+    "NPM_TOKEN": "npm access tokens (npm_ + 36)",
+    "HUGGINGFACE_TOKEN": "Hugging Face user access tokens (hf_ + 34)",
+    "JWT": "RFC 7519, random signature",
+    "GENERIC_HIGH_ENTROPY_SECRET": "random token next to a secret word",
+}
+
+
 class Corpus:
     def __init__(self) -> None:
         self.rows: list[dict[str, object]] = []
@@ -1126,6 +1144,87 @@ def positives() -> list[dict[str, object]]:
     a(src, "Access token ", (mixed(URL64, 48), "GENERIC_HIGH_ENTROPY_SECRET"), " expired at 14:02 UTC")
     a(src, "credential for the partner sftp: ", (mixed(B62, 24), "GENERIC_HIGH_ENTROPY_SECRET"))
     a(src, "the bearer is ", (mixed(B62, 36), "GENERIC_HIGH_ENTROPY_SECRET"), ", paste it into Postman")
+
+    # --- Second batch: written after the first tuning round as a held-out check ---
+    pw2 = pw  # same generator, new draws
+
+    def b(*parts: Part) -> None:
+        """A second-batch sample; its source names the format of its first labelled value."""
+        entity = next(p[1] for p in parts if isinstance(p, tuple))
+        a(f"second batch, held out while tuning; {BATCH2_FORMATS[entity]}", *parts)
+
+    b("export GH_TOKEN=", ("ghp_" + mixed(B62, 36), "GITHUB_TOKEN"))
+    b('os.environ["OPENAI_API_KEY"] = "', (oai("sk-proj-"), "OPENAI_API_KEY"), '"')
+    b("api-key: ", (hexs(32), "GENERIC_SECRET"), "\n")
+    b(
+        'curl -H "Authorization: token ',
+        ("ghp_" + mixed(B62, 36), "GITHUB_TOKEN"),
+        '" https://api.github.com/user',
+    )
+    b('{"username":"ops","password":"', (pw2(), "PASSWORD"), '"}')
+    b(
+        'conn = psycopg2.connect(dbname="sales", user="etl", password="',
+        (pw2(), "PASSWORD"),
+        '", host="10.1.1.4")',
+    )
+    b('mongosh "mongodb://admin:', (pw2(), "URL_PASSWORD"), '@localhost:27017/admin"')
+    b('$password = "', (pw2(), "PASSWORD"), '"\n$cred = New-Object PSCredential($user, $secure)')
+    b('$sec = ConvertTo-SecureString "', (pw2(), "PASSWORD"), '" -AsPlainText -Force')
+    b("https://jdoe:", ("ghp_" + mixed(B62, 36), "GITHUB_TOKEN"), "@github.com\n")
+    b("data:\n  password: ", (base64.b64encode(pw2().encode()).decode(), "PASSWORD"), "\n")
+    b(
+        "AZURE_OPENAI_API_KEY=",
+        (hexs(32), "GENERIC_SECRET"),
+        "\nAZURE_OPENAI_ENDPOINT=https://acme.openai.azure.com/\n",
+    )
+    b(
+        "curl https://acme.openai.azure.com/openai/deployments/gpt4o/chat/completions?api-version=2024-06-01 "
+        '-H "api-key: ',
+        (hexs(32), "GENERIC_SECRET"),
+        '"',
+    )
+    b("define( 'DB_PASSWORD', '", (pw2(), "PASSWORD"), "' );")
+    b("define('AUTH_KEY', '", (mixed(B62 + "!@#%^&*()-_[]<>~+=,.;:/?|", 64), "GENERIC_SECRET"), "');")
+    b('os.environ.setdefault("DB_PASSWORD", "', (pw2(), "PASSWORD"), '")')
+    b(
+        "I think the issue is the token, it is ",
+        (mixed(B62, 40), "GENERIC_HIGH_ENTROPY_SECRET"),
+        " and it keeps failing",
+    )
+    b(
+        "Slack said: invalid_auth for ",
+        (f"xoxb-{rs(DG, 12)}-{rs(DG, 12)}-{mixed(B62, 24)}", "SLACK_TOKEN"),
+    )
+    b("aws_session_token = ", ("FwoGZXIvYXdzE" + rs(B64, 300), "AWS_SESSION_TOKEN"), "\n")
+    b('sentry_dsn = "https://', (hexs(32), "SENTRY_DSN"), '@o123456.ingest.sentry.io/4504"')
+    b(
+        "redis-cli -u redis://default:",
+        (pw2(), "URL_PASSWORD"),
+        "@redis-12345.c1.us-east-1.ec2.cloud.redislabs.com:12345",
+    )
+    b(("-----BEGIN PRIVATE KEY-----\n" + "\n".join(rs(B64, 64) for _ in range(3)), "PRIVATE_KEY"))
+    b(
+        'ssh_private_key: "',
+        (
+            "-----BEGIN OPENSSH PRIVATE KEY-----\\n" + rs(B62, 70) + "\\n-----END OPENSSH PRIVATE KEY-----",
+            "PRIVATE_KEY",
+        ),
+        '"',
+    )
+    b("Here are the creds for the demo env: user admin, password ", (pw2(), "PASSWORD"))
+    b('"client_secret": "', (mixed(B62, 40), "GENERIC_SECRET"), '"')
+    b("npm config set //registry.npmjs.org/:_authToken=", ("npm_" + mixed(B62, 36), "NPM_TOKEN"))
+    b('HF_API_TOKEN = "', (hf(), "HUGGINGFACE_TOKEN"), '"')
+    b(
+        "git push https://x-access-token:",
+        ("ghs_" + mixed(B62, 36), "GITHUB_TOKEN"),
+        "@github.com/acme/app.git",
+    )
+    b("Authorization: Bearer ", (jwt({"alg": "HS256"}, {"sub": "1"}), "JWT"))
+    b("MYSQL_PWD=", (pw2(), "PASSWORD"), " mysql -u root")
+    b("kubectl create secret generic api --from-literal=token=", (mixed(B62, 32), "GENERIC_SECRET"))
+    b('webhook_secret: "', (mixed(B62, 32), "GENERIC_SECRET"), '"')
+    b('Error: authentication failed for user "postgres" (password: "', (pw2(), "PASSWORD"), '")')
     return c.rows
 
 

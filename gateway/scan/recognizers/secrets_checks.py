@@ -30,7 +30,7 @@ _DOTTED_NAME = re.compile(r"[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)+")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VERSION = re.compile(r"[\^~><=v]{0,3}\d+(?:\.[\dx*]+){1,3}(?:[\-+][\w.\-]{1,30})?")
 _COLOR = re.compile(r"#(?:[0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
-# A password prose rule wants something that looks like a password, not the next English word.
+# Punctuation that ends a sentence or an expression after an unquoted value.
 _TRAILING_PUNCT = ".,;:!?)]}'\"`"
 
 
@@ -187,14 +187,16 @@ def assignment(m: re.Match[str]) -> bool:
     if m.group("s3") is not None:
         value = value.rstrip(_TRAILING_PUNCT) or value  # prose: "Password: required."
     key_start, key = _key_around(text, m.start())
-    if _KEY_STOP.search(key):
+    if _KEY_STOP.search(key) or key == "PWD":  # $PWD is the working directory
         return False
+    if " " in value and m.group("k").lower() in value.lower():
+        return False  # 'Password used to generate key' describes the value
+    if value.startswith(("/", "./", "~/")) and value.count("/") >= 2:
+        return False  # a path to a secrets file (or a directory), not the secret
     if m.group("k").lower() == "key" and not _SECRET_KEY_NAME.search(key):
         return False  # a bare "key" is a dict key, a sort key, a YAML mapping key...
-    if m.group("comma") is not None:
-        # ``f("DB_PASSWORD", "x")``: both sides quoted, or it is not a (name, value) pair.
-        if m.group("s3") is not None or text[max(0, key_start - 1) : key_start] not in ("'", '"'):
-            return False
+    if m.group("comma") is not None and not _call_pair(m, text, key_start, value):
+        return False
     if _VERSION.fullmatch(value):
         return False  # "jsonwebtoken": "^9.0.2" names a package, not a token
     if is_placeholder(value) or _ENV_NAME.fullmatch(value):
@@ -213,6 +215,21 @@ def assignment(m: re.Match[str]) -> bool:
         after = text[end + 1 : end + 10].lstrip()
         return not value.isspace() and not after.startswith((".format", "%", "+", ".replace", ".join"))
     return _unquoted_literal(m, text, value, end)
+
+
+def _call_pair(m: re.Match[str], text: str, key_start: int, value: str) -> bool:
+    """``define('DB_PASSWORD', 'x')``: a quoted name opening a call's arguments, then a quoted value.
+
+    The same shape inside a list (``('pass', 'return', ...)``) is a list of words.
+    """
+    if m.group("s3") is not None or text[max(0, key_start - 1) : key_start] not in ("'", '"'):
+        return False
+    if not text[max(0, key_start - 8) : key_start - 1].rstrip().endswith("("):
+        return False
+    closing = text[m.end() : m.end() + 8].lstrip()
+    if not closing.startswith((")", ",")):
+        return False
+    return not (_IDENT.fullmatch(value) and not any(c.isdigit() for c in value))
 
 
 def _is_password_key(m: re.Match[str]) -> bool:
@@ -247,8 +264,7 @@ def _unquoted_literal(m: re.Match[str], text: str, value: str, end: int) -> bool
             # ``self.passwd = password_mgr``: spaced ``=`` and a name without digits is code;
             # INI files that space their ``=`` mostly hold passwords with digits.
             return False
-    # A path to a secrets file is not the secret.
-    return not (value.startswith(("/", "./", "~/")) and value.count("/") >= 2)
+    return True
 
 
 _SECRET_KEY_NAME = re.compile(
@@ -256,9 +272,10 @@ _SECRET_KEY_NAME = re.compile(
     r"|webhook)[_\-.]?key$"
 )
 # Keys that describe a secret rather than hold one: ``existingSecret: my-db``, ``show_password: on``.
+# The prefix must end a word (separator or camelCase hump), so ``user_password`` still counts.
 _KEY_STOP = re.compile(
-    r"(?i)^(?:existing|use|enable|enabled|disable|is|has|show|require|required|generate|no|skip|allow|public|"
-    r"forgot|reset|min|max|default|hide|remember|rotate|validate|verify|check|needs?)[_\-.]?[a-z]"
+    r"^(?i:existing|use|enable|enabled|disable|is|has|show|require|required|generate|no|skip|allow|public"
+    r"|forgot|reset|min|max|hide|remember|rotate|validate|verify|check|needs?)(?:[_\-.]|(?<=[a-z])(?=[A-Z]))"
 )
 
 

@@ -35,7 +35,8 @@ class SecretRule:
     always).  ``anchors``: lower-case literals where a match must start; the regex is tried only
     at their occurrences instead of scanning the whole text (for patterns with no literal
     prefix, such as case-insensitive key names).  ``context``: lower-case words, one of which
-    must occur within ``window`` characters of the secret.
+    must occur within ``window`` characters of the secret.  ``trim``: characters dropped from
+    the end of the span (``the password is hunter2.`` ends the sentence, not the password).
     """
 
     entity: str
@@ -47,9 +48,13 @@ class SecretRule:
     window: int = 80
     tier: int = 0
     anchors: tuple[str, ...] = ()
+    trim: str = ""  # characters to drop from the end of the span: prose punctuation after a value
 
 
 _B64 = r"A-Za-z0-9+/"
+# GitLab token prefixes: personal, deploy, runner, pipeline trigger, feed, incoming mail, agent,
+# CI build, SCIM, feature flags, OAuth app secret, workspace.
+_GITLAB_KINDS = ("pat", "dt", "rt", "ptt", "ft", "imt", "agent", "cbt", "soat", "ffct", "oas", "wt")
 
 
 def _token(
@@ -190,21 +195,8 @@ VENDOR_RULES: Final[tuple[SecretRule, ...]] = (
     ),
     _token(
         "GITLAB_TOKEN",
-        r"gl(?:pat|dt|rt|ptt|ft|imt|agent|cbt|soat|ffct|oas|wt)-[0-9A-Za-z_\-]{20,120}(?:\.[0-9A-Za-z_\-]{1,60}){0,3}",
-        (
-            "glpat-",
-            "gldt-",
-            "glrt-",
-            "glptt-",
-            "glft-",
-            "glimt-",
-            "glagent-",
-            "glcbt-",
-            "glsoat-",
-            "glffct-",
-            "gloas-",
-            "glwt-",
-        ),
+        rf"gl(?:{'|'.join(_GITLAB_KINDS)})-[0-9A-Za-z_\-]{{20,120}}(?:\.[0-9A-Za-z_\-]{{1,60}}){{0,3}}",
+        tuple(f"gl{kind}-" for kind in _GITLAB_KINDS),
         validate=chk.not_degenerate,
     ),
     _token("GITLAB_TOKEN", r"GR1348941[0-9A-Za-z_\-]{20,40}", ("gr1348941",)),

@@ -23,7 +23,8 @@ _SEP = (
 )
 _VALUE = (
     r"""(?:\\?"(?P<s>[^"\\\r\n]{1,256})\\?"|'(?P<s2>[^'\r\n]{1,256})'"""
-    r"""|(?P<s3>[^\s"'`,;&(){}\[\]<>|\\]{1,256}))"""
+    # Unquoted: "&" ends the value only where a URL query's next "name=" starts.
+    r"""|(?P<s3>(?:[^\s"'`,;&(){}\[\]<>|\\]|&(?![A-Za-z_][\w\-]{0,30}=)){1,256}))"""
 )
 _PW_WORDS = r"(?P<k>passw(?:or)?d|passphrase|(?<![A-Za-z])(?:pass|pwd|pw))"
 _KEY_WORDS = r"(?P<k>key|secret|token|credentials?)"
@@ -86,10 +87,11 @@ GENERIC_RULES: Final[tuple[SecretRule, ...]] = (
     # Chat and tickets: "the password for the staging db is ...", "password Tr0ub4dor&3".
     SecretRule(
         "PASSWORD",
-        r"(?i:(?<![A-Za-z0-9_\-.])(?:password|passwd|passphrase))[ \t]+(?P<s>[^\s\"'`]{8,128})",
+        r"(?i:(?<![A-Za-z0-9_\-.])(?:password|passphrase)) {1,2}(?P<s>[^\s\"'`]{8,128})",
         0.7,
         ("pass",),
         chk.bare_prose_password,
+        trim=".,;:",
         tier=2,
         anchors=("pass",),
     ),
@@ -100,6 +102,7 @@ GENERIC_RULES: Final[tuple[SecretRule, ...]] = (
         0.7,
         ("pass", "pwd"),
         chk.prose_password,
+        trim=".,;:",
         tier=2,
         anchors=("pass", "pwd"),
     ),
@@ -121,6 +124,7 @@ GENERIC_RULES: Final[tuple[SecretRule, ...]] = (
         _CLI,
         ("curl", "wget", "http "),
         chk.cli_password,
+        trim=".,;:",
         context=("curl", "wget", "http "),
         window=200,
         tier=2,
@@ -132,6 +136,7 @@ GENERIC_RULES: Final[tuple[SecretRule, ...]] = (
         _CLI,
         ("mysql",),
         chk.cli_password,
+        trim=".,;:",
         tier=2,
         anchors=("mysql",),
     ),
@@ -142,6 +147,7 @@ GENERIC_RULES: Final[tuple[SecretRule, ...]] = (
         _CLI,
         ("-pass", "sshpass"),
         chk.cli_password,
+        trim=".,;:",
         tier=2,
         anchors=("--", "sshpass"),
     ),
@@ -152,6 +158,7 @@ GENERIC_RULES: Final[tuple[SecretRule, ...]] = (
         _CLI,
         ("login",),
         chk.cli_password,
+        trim=".,;:",
         tier=2,
         anchors=("docker", "podman", "helm", "oras", "skopeo"),
     ),
@@ -161,6 +168,7 @@ GENERIC_RULES: Final[tuple[SecretRule, ...]] = (
         _CLI,
         ("redis-cli",),
         chk.cli_password,
+        trim=".,;:",
         tier=2,
         anchors=("redis-cli",),
     ),
@@ -171,6 +179,7 @@ GENERIC_RULES: Final[tuple[SecretRule, ...]] = (
         _CLI,
         ("machine",),
         chk.not_placeholder,
+        trim=".,;:",
         context=("machine",),
         window=200,
         tier=2,

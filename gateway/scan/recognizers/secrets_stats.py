@@ -12,6 +12,7 @@ import math
 import re
 import string
 from collections import Counter
+from typing import Literal
 
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -20,11 +21,12 @@ _CLASS_OF = str.maketrans(
     string.ascii_uppercase + string.ascii_lowercase + string.digits, "A" * 26 + "a" * 26 + "0" * 10
 )
 _CLASS_RUNS = re.compile(r"A+|a+|0+|[^Aa0]+")
-_WORDS = {3: re.compile(r"[A-Za-z][a-z]{2,}"), 4: re.compile(r"[A-Za-z][a-z]{3,}")}
+_WORDS3 = re.compile(r"[A-Za-z][a-z]{2,}")
+_WORDS4 = re.compile(r"[A-Za-z][a-z]{3,}")
 # Values that only say where the real secret lives, or that a human should fill it in.
 _PLACEHOLDER_MARKS = re.compile(
     r"\$\{|\$\(|\{\{|\}\}|#\{|%\(|%[sd]\b|^\$[A-Za-z_]|^%[A-Za-z_]+%$|^<.*>$|^\[.*\]$|^\{[\w.\-]*\}$"
-    r"|\{\w{0,30}\}|\*{4,}|^x{3,}$|\.{3}|…|^[•·]+$|^(?:process\.env|os\.environ|env\.|secrets\.|vars\.|var\.)"
+    r"|\{\w{0,30}\}|\*{4,}|^x{3,}$|x{6,}|&#x?[0-9a-f]{1,6};|&[a-z]{2,6};|\.{3}|…|^[•·]+$|^(?:process\.env|os\.environ|env\.|secrets\.|vars\.|var\.)"
     r"|^(?:vault|ref\+|op|sm|awssm|gcpsm|azkv|arn:aws:secretsmanager|ENC\[)[:/\[]"
     r"|your[_\-. ]?|example|placeholder|redacted|dummy|changeme|change[_\-]me|replace[_\-]?me|insert[_\-]"
     r"|^my[_\-]?(?:password|secret|token|key|api[_\-]?key|pass)\d*$|^(?:fake|sample|test|demo)[_\-]",
@@ -68,9 +70,9 @@ def wordlike_share(value: str) -> float:
     return sum(len(run) for run in re.findall(r"[a-z]{4,}", value)) / max(len(value), 1)
 
 
-def camel_share(value: str, min_word: int = 3) -> float:
+def camel_share(value: str, min_word: Literal[3, 4] = 3) -> float:
     """Share of characters in capitalised or lower-case words of ``min_word``+ letters."""
-    words = _WORDS[min_word] if min_word in _WORDS else re.compile(rf"[A-Za-z][a-z]{{{min_word - 1},}}")
+    words = _WORDS3 if min_word == 3 else _WORDS4
     return sum(len(w) for w in words.findall(value)) / max(len(value), 1)
 
 
