@@ -19,6 +19,7 @@ import hashlib
 import itertools
 import logging
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,8 +33,13 @@ log = logging.getLogger("gateway.scan")
 
 # How much text either side of a seam between two messages is re-scanned joined.
 SEAM = 96
-# Joins the two sides of a seam: a space, so the digits view glues "4111 1111" + "1111 1111".
-SEAM_JOINER = " "
+# How the two sides of a seam are joined: with a space, as two messages read (the digits view then
+# glues "4111 1111" + "1111 1111"), and with nothing, as a provider concatenates content parts.
+SEAM_JOINERS = (" ", "")
+
+
+class ScanDeadline(TimeoutError):
+    """The scan ran past its deadline: the request is unscanned, and the work stops here."""
 
 
 class Detector(Protocol):
@@ -131,12 +137,17 @@ class ScanEngine:
         return _merge(found)
 
     # -- a request ---------------------------------------------------------------------------
-    def scan(self, endpoint: str, body: dict[str, Any]) -> ScanResult:
+    def scan(self, endpoint: str, body: dict[str, Any], *, deadline: float | None = None) -> ScanResult:
+        """Scan a request.  ``deadline`` (``time.monotonic()``) is checked between pieces of work, so a
+        request that runs out of time stops using CPU instead of finishing in the background."""
         extracted = extract(endpoint, body)
         findings: list[Finding] = []
         for index, segment in enumerate(extracted.segments):
+            _check(deadline)
             findings.extend(self._segment(index, segment.text))
-        findings.extend(self._seams(extracted))
+        for finding in self._seams(extracted):
+            _check(deadline)
+            findings.append(finding)
         for item in extracted.unscannable:
             findings.append(Finding("unscannable", item.media.upper(), -1, 0, 0, 1.0, "extract"))
         return ScanResult(tuple(findings), extracted)
@@ -162,44 +173,67 @@ class ScanEngine:
         ]
 
     def _seams(self, extracted: Extracted) -> Iterable[Finding]:
-        """Hits that straddle the seam between consecutive conversation segments."""
-        segments = [(i, s) for i, s in enumerate(extracted.segments) if s.turn is not None and s.text]
-        for (left_index, left), (right_index, right) in itertools.pairwise(segments):
-            head = left.text[-SEAM:]
-            tail = right.text[:SEAM]
-            joined = head + SEAM_JOINER + tail
-            seam = len(head)
-            try:
-                located = self._cached(joined, self._seam_detectors, b"j")
-            except _Failure as failure:
-                log.error("detector %s failed on a seam: %s", failure.detector, failure.error_class)
-                yield Finding("scan_failed", "SCAN_FAILED", right_index, 0, len(tail), 1.0, failure.detector)
-                continue
-            offset = len(left.text) - len(head)
-            for loc in located:
-                hit = loc.hit
-                if not (hit.start < seam and hit.end > seam + len(SEAM_JOINER)):
-                    continue  # wholly inside one segment: already found there
-                yield Finding(
-                    hit.kind,
-                    hit.entity,
-                    left_index,
-                    offset + hit.start,
-                    len(left.text),
-                    hit.score,
-                    hit.detector,
-                    f"seam:{loc.view}",
-                )
-                yield Finding(
-                    hit.kind,
-                    hit.entity,
-                    right_index,
-                    0,
-                    hit.end - seam - len(SEAM_JOINER),
-                    hit.score,
-                    hit.detector,
-                    f"seam+:{loc.view}",
-                )
+        """Hits that straddle the seam between two conversation segments: consecutive ones, and
+        consecutive ones of the same role (a user's value split around an assistant turn)."""
+        conversation = [(i, s) for i, s in enumerate(extracted.segments) if s.turn is not None and s.text]
+        pairs = dict.fromkeys(itertools.pairwise(i for i, _ in conversation))
+        by_role: dict[str | None, list[int]] = {}
+        for i, s in conversation:
+            by_role.setdefault(s.role, []).append(i)
+        for indexes in by_role.values():
+            pairs.update(dict.fromkeys(itertools.pairwise(indexes)))
+        seen: set[tuple[str, int, int, int]] = set()
+        for left_index, right_index in sorted(pairs):
+            left = extracted.segments[left_index].text
+            right = extracted.segments[right_index].text
+            for joiner in SEAM_JOINERS:
+                for finding in self._seam(left_index, left, right_index, right, joiner):
+                    key = (finding.entity, finding.segment, finding.start, finding.end)
+                    if key not in seen:  # both joiners often reveal the same value
+                        seen.add(key)
+                        yield finding
+
+    def _seam(
+        self, left_index: int, left: str, right_index: int, right: str, joiner: str
+    ) -> Iterable[Finding]:
+        head, tail = left[-SEAM:], right[:SEAM]
+        seam = len(head)
+        try:
+            located = self._cached(head + joiner + tail, self._seam_detectors, b"j")
+        except _Failure as failure:
+            log.error("detector %s failed on a seam: %s", failure.detector, failure.error_class)
+            yield Finding("scan_failed", "SCAN_FAILED", right_index, 0, len(tail), 1.0, failure.detector)
+            return
+        offset = len(left) - len(head)
+        for loc in located:
+            hit = loc.hit
+            if not (hit.start < seam and hit.end > seam + len(joiner)):
+                continue  # wholly on one side: already found in that segment
+            yield Finding(
+                hit.kind,
+                hit.entity,
+                left_index,
+                offset + hit.start,
+                len(left),
+                hit.score,
+                hit.detector,
+                f"seam:{loc.view}",
+            )
+            yield Finding(
+                hit.kind,
+                hit.entity,
+                right_index,
+                0,
+                hit.end - seam - len(joiner),
+                hit.score,
+                hit.detector,
+                f"seam+:{loc.view}",
+            )
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise ScanDeadline("the scan ran past its deadline")
 
 
 def _merge(found: list[Located]) -> list[Located]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from gateway.scan.engine import ScanResult
 from gateway.scan.findings import Finding
-from gateway.scan.segments import Extracted
+from gateway.scan.segments import FIELD_NAMES, Extracted
 
 ENDPOINTS = (
     "chat.completions",
@@ -58,16 +58,23 @@ def _has_anthropic_blocks(messages: Any) -> bool:
     return False
 
 
-def _path(path: Sequence[str | int]) -> str:
+def _path(path: Sequence[str | int], *, show_values: bool) -> str:
+    """A JSON path for people.  Keys that are not API field names (user-chosen metadata keys, tool
+    argument names) can themselves be sensitive, so they are masked like values."""
     out = ""
     for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        if isinstance(part, int):
+            out += f"[{part}]"
+            continue
+        name = part if show_values or part in FIELD_NAMES else "<key>"
+        out += f".{name}" if out else name
     return out or "<body>"
 
 
 def _mask(value: str) -> str:
-    if len(value) <= 4:
-        return "*" * len(value)
+    # Short values are masked whole: showing four characters of a six-character PIN shows most of it.
+    if len(value) <= 12:
+        return f"<{len(value)} chars>"
     return f"{value[:2]}…{value[-2:]} ({len(value)} chars)"
 
 
@@ -86,7 +93,7 @@ def to_json(endpoint: str, result: ScanResult, *, show_values: bool) -> dict[str
             {
                 "kind": finding.kind,
                 "entity": finding.entity,
-                "path": _path(segment.path) if segment else None,
+                "path": _path(segment.path, show_values=show_values) if segment else None,
                 "role": segment.role if segment else None,
                 "start": finding.start,
                 "end": finding.end,
@@ -97,7 +104,8 @@ def to_json(endpoint: str, result: ScanResult, *, show_values: bool) -> dict[str
             }
         )
     unscannable = [
-        {"path": _path(u.path), "media": u.media, "size": u.size} for u in result.extracted.unscannable
+        {"path": _path(u.path, show_values=show_values), "media": u.media, "size": u.size}
+        for u in result.extracted.unscannable
     ]
     return {
         "endpoint": endpoint,

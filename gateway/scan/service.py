@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -32,9 +34,12 @@ class Scanner:
 
     async def scan(self, endpoint: str, body: dict[str, Any]) -> ScanResult:
         loop = asyncio.get_running_loop()
+        # The engine checks the same deadline between segments, so work abandoned here also stops there.
+        deadline = time.monotonic() + self._timeout
+        work = functools.partial(self._engine.scan, endpoint, body, deadline=deadline)
         try:
             async with asyncio.timeout(self._timeout):
-                return await loop.run_in_executor(self._pool, self._engine.scan, endpoint, body)
+                return await loop.run_in_executor(self._pool, work)
         except TimeoutError:
             log.error("scan exceeded %.1f s; request treated as unscanned", self._timeout)
             return failed_result("timeout")

@@ -130,3 +130,43 @@ def test_scanner_times_out_closed() -> None:
 @pytest.mark.parametrize("text", ["", "   ", "no data here"])
 def test_clean_text_has_no_findings(text: str) -> None:
     assert ScanEngine([email(), card()]).scan("chat.completions", chat(text)).findings == ()
+
+
+def test_value_split_around_an_assistant_turn_is_found() -> None:
+    engine = ScanEngine([card()])
+    body = {
+        "model": "m",
+        "messages": [
+            {"role": "user", "content": "my card is 4111 1111"},
+            {"role": "assistant", "content": "go on"},
+            {"role": "user", "content": "1111 1111"},
+        ],
+    }
+    result = engine.scan("chat.completions", body)
+    assert [(f.segment, f.view.split(":")[0]) for f in result.findings] == [(0, "seam"), (2, "seam+")]
+
+
+def test_value_split_across_content_parts_without_a_space() -> None:
+    engine = ScanEngine([email()])
+    body = {
+        "model": "m",
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "write to jane.doe@exa"},
+                    {"type": "text", "text": "mple.com"},
+                ],
+            }
+        ],
+    }
+    result = engine.scan("chat.completions", body)
+    assert result.counts() == {"EMAIL_ADDRESS": 1}
+
+
+def test_deadline_stops_the_scan() -> None:
+    from gateway.scan.engine import ScanDeadline
+
+    engine = ScanEngine([email()])
+    with pytest.raises(ScanDeadline):
+        engine.scan("chat.completions", chat("a", "b"), deadline=time.monotonic() - 1)
