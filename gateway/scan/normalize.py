@@ -7,17 +7,18 @@ runs its detectors on every view from :func:`views` and takes the union; a hit a
 findings carry them):
 
 * ``raw``       the text itself.
-* ``clean``     without Default_Ignorable and format (Cf) characters and C0/C1 controls but ``\\t\\n\\r``.
+* ``clean``     without Default_Ignorable and format (Cf) characters and C0/C1 controls but ``\\t\\n\\r``,
+                and without the combining marks past the 32nd in a row (zalgo).
 * ``nfkc``      NFKC of clean, one cluster (a character and its combining marks) at a time.
 * ``skeleton``  nfkc with homoglyphs, accents and other scripts' digits folded to ASCII, marks dropped.
 * ``digits``    skeleton without the separators inside digit-bearing tokens (cards, IBANs, phones).
 * ``base64``, ``hex``, ``percent``  clean with each encoded run replaced by its decoding.
 * ``json``      the string values of JSON found in clean, unescaped, one per line.
 
-A map is a list of segments, each either a run of characters copied one-to-one or a block of view
-characters that all come from one source span (a decoded blob, an NFKC expansion).  Maps are
-monotone by construction, so the span of ``view[a:b]`` is the first character's source start to
-the last one's source end: it covers everything that produced the slice, and costs two bisections.
+The offset maps are in :mod:`gateway.scan.offsets`.  Every step is linear in the text: runs of
+combining marks are capped (``clean`` keeps the first 32 after each base character), NFKC only
+ever sees bounded pieces, and decoding stops at a budget of runs and bytes per text, past which
+:class:`NormalizationLimit` is raised (the engine reports ``scan_failed``, never a partial scan).
 """
 
 from __future__ import annotations
@@ -28,171 +29,42 @@ import functools
 import json
 import re
 import unicodedata
-from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from gateway.scan.confusables import SKELETON
+from gateway.scan.offsets import MapBuilder, OffsetMap
 
-__all__ = ["View", "views"]
+__all__ = ["NormalizationLimit", "View", "views"]
 
 _MAX_DEPTH = 2  # base64 of base64, a JSON document inside a JSON string; no deeper
 _MAX_JSON_FAILURES = 64  # failed raw_decode calls per text: each may read to the end of the text
+_MAX_DECODED_RUNS = 256  # successful decodes per text (base64, hex, percent, nested ones too)
+_MAX_DECODED_BYTES = 1 << 20  # their decoded output per text
+_MAX_MARKS = 32  # combining marks kept after a base character: NFKC sorts a run in quadratic time
+_NFKC_PIECE = 4096  # the longest stretch handed to unicodedata at once
 
 
-class _Map:
-    """View offsets -> source offsets.  ``segs[k] = (start, end, one_to_one)`` covers the view from
-    ``vstarts[k]`` to the next segment; one-to-one: view ``i`` is source ``start + i - vstarts[k]``,
-    else every character comes from ``[start, end)``.  Appended to while its view is built only."""
-
-    __slots__ = ("length", "segs", "vstarts")
-
-    def __init__(self) -> None:
-        self.vstarts: list[int] = []
-        self.segs: list[tuple[int, int, bool]] = []
-        self.length = 0
-
-    def copy(self, n: int, o: int) -> None:
-        """``n`` view characters that are source ``[o, o+n)`` one-to-one."""
-        if n > 0:
-            if self.segs and self.segs[-1][2] and self.segs[-1][1] == o:
-                self.segs[-1] = (self.segs[-1][0], o + n, True)
-            else:
-                self._add(self.length, o, o + n, True)
-            self.length += n
-
-    def block(self, n: int, o: int, e: int) -> None:
-        """``n`` view characters that all come from source ``[o, e)``."""
-        if n == 1 and e - o == 1:
-            self.copy(1, o)
-        elif n > 0:
-            if not self.segs or self.segs[-1] != (o, e, False):
-                self._add(self.length, o, e, False)
-            self.length += n
-
-    def absorb(self, e: int) -> None:
-        """Widen the last character's source to end at ``e``: it swallows the invisible or combining
-        characters deleted after it, so that redacting a value removes them too."""
-        if not self.segs or e <= self.segs[-1][1]:
-            return
-        o, old, one_to_one = self.segs[-1]
-        if one_to_one and self.length - self.vstarts[-1] > 1:  # split the last character off
-            self.segs[-1] = (o, old - 1, True)
-            self._add(self.length - 1, old - 1, e, False)
-        else:
-            self.segs[-1] = (o, e, False)
-
-    def _add(self, v: int, o: int, e: int, one_to_one: bool) -> None:
-        self.vstarts.append(v)
-        self.segs.append((o, e, one_to_one))
-
-    def pieces(self) -> Iterator[tuple[int, int, int, bool]]:
-        """(view length, source start, source end, one-to-one) per segment."""
-        for k, (o, e, one_to_one) in enumerate(self.segs):
-            end = self.vstarts[k + 1] if k + 1 < len(self.vstarts) else self.length
-            yield end - self.vstarts[k], o, e, one_to_one
-
-    def char(self, i: int) -> tuple[int, int]:
-        k = bisect_right(self.vstarts, i) - 1
-        o, e, one_to_one = self.segs[k]
-        return (o + i - self.vstarts[k], o + i - self.vstarts[k] + 1) if one_to_one else (o, e)
-
-    def span(self, start: int, end: int) -> tuple[int, int]:
-        if start < end:
-            return self.char(start)[0], self.char(end - 1)[1]
-        # An empty span sits where the next character came from, or where the last one ended.
-        o = self.char(start)[0] if start < self.length else self.char(start - 1)[1] if start else 0
-        return o, o
-
-    def compose(self, source: _Map | None) -> _Map:
-        """This map followed by ``source``'s (``self`` points into the text that ``source`` maps)."""
-        if source is None:
-            return self
-        out = _Map()
-        for n, lo, hi, one_to_one in self.pieces():
-            if not one_to_one:
-                out.block(n, source.char(lo)[0], source.char(hi - 1)[1])
-                continue
-            k = bisect_right(source.vstarts, lo) - 1
-            while lo < hi:  # split the run where source's segments split
-                end = source.vstarts[k + 1] if k + 1 < len(source.vstarts) else source.length
-                step = min(end, hi) - lo
-                o, e, direct = source.segs[k]
-                out.copy(step, o + lo - source.vstarts[k]) if direct else out.block(step, o, e)
-                lo += step
-                k += 1
-        return out
-
-
-class _Builder:
-    """Builds a view from a source string: copies, replacements and deletions in source order."""
-
-    __slots__ = ("_parts", "_pos", "map", "src")
-
-    def __init__(self, src: str, start: int = 0) -> None:
-        self.src = src
-        self._parts: list[str] = []
-        self._pos = start  # the source is consumed up to here
-        self.map = _Map()
-
-    def replace(self, a: int, b: int, text: str, *, absorb: bool = False) -> None:
-        """Copy the source up to ``a``, then put ``text`` for source ``[a, b)`` ('' deletes it)."""
-        self.copy_to(a)
-        if text:
-            self.put(text, a, b)
-        elif absorb:
-            self.map.absorb(b)
-        self._pos = max(self._pos, b)
-
-    def put(self, text: str, a: int, b: int) -> None:
-        """Append ``text``, all of it coming from source ``[a, b)``; the position does not move."""
-        self._parts.append(text)
-        self.map.block(len(text), a, b)
-
-    def add(self, text: str, mapping: _Map) -> None:
-        """Append a piece built elsewhere whose ``mapping`` points into this builder's source."""
-        for n, o, e, one_to_one in mapping.pieces():
-            self.map.copy(n, o) if one_to_one else self.map.block(n, o, e)
-        self._parts.append(text)
-
-    def overwrite(self, a: int, text: str) -> None:
-        """Copy the source up to ``a``, then ``text`` in place of as many characters, one-to-one."""
-        self.copy_to(a)
-        self._parts.append(text)
-        self.map.copy(len(text), a)
-        self._pos = a + len(text)
-
-    def skip_to(self, a: int) -> None:
-        self._pos = max(self._pos, a)
-
-    def copy_to(self, a: int) -> None:
-        if a > self._pos:
-            self._parts.append(self.src[self._pos : a])
-            self.map.copy(a - self._pos, self._pos)
-            self._pos = a
-
-    def finish(self, *, rest: bool = True) -> tuple[str, _Map]:
-        if rest:
-            self.copy_to(len(self.src))
-        return "".join(self._parts), self.map
+class NormalizationLimit(ValueError):
+    """The text needs more decoding than a scan allows: scanning less would be failing open."""
 
 
 _Edits = list[tuple[int, int, str]]  # (start, end, replacement): ascending, disjoint
 
 
-def _edit(text: str, edits: Iterable[tuple[int, int, str]], *, absorb: bool = False) -> tuple[str, _Map]:
+def _edit(text: str, edits: Iterable[tuple[int, int, str]], *, absorb: bool = False) -> tuple[str, OffsetMap]:
     """``text`` with each ``(start, end, replacement)`` applied; edits ascending and disjoint."""
-    builder = _Builder(text)
+    builder = MapBuilder(text)
     for a, b, new in edits:
         builder.replace(a, b, new, absorb=absorb)
     return builder.finish()
 
 
-_Built = tuple[str, _Map | None]  # a view's text and its map to the original (None: identity)
+_Built = tuple[str, OffsetMap | None]  # a view's text and its map to the original (None: identity)
 
 
-def _on(source: _Built, local: tuple[str, _Map | None] | None) -> _Built:
+def _on(source: _Built, local: tuple[str, OffsetMap | None] | None) -> _Built:
     """Place a view built from ``source`` (``local`` maps into source's text) onto the original."""
     if local is None:
         return source
@@ -210,10 +82,43 @@ _INVISIBLE = re.compile(
 _ASCII_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # the same on ASCII, 4x faster
 
 
-def _clean(text: str) -> tuple[str, _Map] | None:
-    if (_ASCII_CONTROL if text.isascii() else _INVISIBLE).search(text) is None:
+def _mark_class() -> str:
+    """A regex class of the combining marks (Mn, Mc, Me) and the half-width kana voicing marks,
+    the only other characters whose NFKC starts with a mark.  Marks all lie in [U+0300, U+20000)
+    or in plane 14; scanning just those takes ~20 ms at import, against ~150 ms for all of Unicode."""
+    ranges: list[tuple[int, int]] = []
+    for cp in (*range(0x300, 0x20000), *range(0xE0000, 0xE1000)):
+        if unicodedata.category(chr(cp))[0] == "M" or cp in (0xFF9E, 0xFF9F):
+            if ranges and ranges[-1][1] == cp - 1:
+                ranges[-1] = (ranges[-1][0], cp)
+            else:
+                ranges.append((cp, cp))
+    return "[" + "".join(chr(a) if a == b else f"{chr(a)}-{chr(b)}" for a, b in ranges) + "]"
+
+
+_MARK = _mark_class()
+_MARK_RUN = re.compile(f"(?<!{_MARK}){_MARK}{{{_MAX_MARKS + 1},}}")  # from a run's start only
+
+
+def _clean(text: str) -> tuple[str, OffsetMap] | None:
+    if text.isascii():
+        return None if _ASCII_CONTROL.search(text) is None else _delete_invisible(text)
+    cleaned, mapping = _on((text, None), _delete_invisible(text))
+    cleaned, mapping = _on((cleaned, mapping), _cap_marks(cleaned))
+    return None if mapping is None else (cleaned, mapping)
+
+
+def _delete_invisible(text: str) -> tuple[str, OffsetMap] | None:
+    if _INVISIBLE.search(text) is None:
         return None
     return _edit(text, ((*m.span(), "") for m in _INVISIBLE.finditer(text)), absorb=True)
+
+
+def _cap_marks(text: str) -> tuple[str, OffsetMap] | None:
+    """``text`` without the marks past the first ``_MAX_MARKS`` of each run: the last one kept
+    swallows them, so a redaction removes them too.  After invisibles go: they can split a run."""
+    cuts = [(m.start() + _MAX_MARKS, m.end(), "") for m in _MARK_RUN.finditer(text)]
+    return _edit(text, cuts, absorb=True) if cuts else None
 
 
 # --- nfkc: per cluster, so that each output character knows which characters it came from.
@@ -227,27 +132,32 @@ def _continues(ch: str) -> bool:
     return unicodedata.category(ch)[0] == "M" or "\u1160" <= ch <= "\u11ff" or ch in "\uff9e\uff9f"
 
 
-def _nfkc(text: str) -> tuple[str, _Map] | None:
-    if text.isascii() or unicodedata.is_normalized("NFKC", text):
+def _nfkc(text: str) -> tuple[str, OffsetMap] | None:
+    if text.isascii():
         return None
-    builder = _Builder(text)
+    builder = MapBuilder(text)
     for m in _NON_ASCII.finditer(text):
         _nfkc_run(builder, text, *m.span())
-    return builder.finish()
+    normal, mapping = builder.finish()
+    return None if normal == text else (normal, mapping)
 
 
-def _nfkc_run(builder: _Builder, text: str, lo: int, hi: int) -> None:
-    # Halve until a stretch is normalised already (one C call) or short: CJK text with one
-    # full-width digit costs a few calls, not a Python step per character.
-    if unicodedata.is_normalized("NFKC", stretch := text[lo:hi]):
+def _nfkc_run(builder: MapBuilder, text: str, lo: int, hi: int) -> None:
+    # Halve until a stretch is normalised already (one C call on at most _NFKC_PIECE characters)
+    # or short: CJK text with one full-width digit costs a few calls, not a Python step per
+    # character.  A cut moves past at most _MAX_MARKS continuing characters (a cluster, unless
+    # it is a run of Hangul jamo), so both halves of 65+ characters are non-empty.
+    if hi - lo <= _NFKC_PIECE and unicodedata.is_normalized("NFKC", text[lo:hi]):
         return
-    mid = (lo + hi) // 2
-    while hi - lo > 64 and mid < hi and _continues(text[mid]):
-        mid += 1
-    if hi - lo > 64 and mid < hi:
+    if hi - lo > 64:
+        mid = (lo + hi) // 2
+        stop = mid + _MAX_MARKS
+        while mid < stop and _continues(text[mid]):
+            mid += 1
         _nfkc_run(builder, text, lo, mid)
         _nfkc_run(builder, text, mid, hi)
         return
+    stretch = text[lo:hi]
     # NFKC never deletes: one character for each and the same whole is a one-to-one map (full-width
     # letters and digits), done in one go.  Anything else goes cluster by cluster.
     if len(folded := "".join(map(_NFKC, stretch))) == hi - lo and folded == _NFKC(stretch):
@@ -269,7 +179,7 @@ _NON_ASCII_ONLY = re.compile(r"[^\x00-\x7f]+")
 _MARKS = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]+")
 
 
-def _skeleton(text: str) -> tuple[str, _Map | None] | None:
+def _skeleton(text: str) -> tuple[str, OffsetMap | None] | None:
     if text.isascii():
         return None
     if len(text.encode("utf-8", "surrogatepass")) - len(text) > len(text) // 8:  # dense non-ASCII
@@ -296,7 +206,7 @@ _DIGIT_GROUP = re.compile(r"[0-9][0-9A-Za-z]*")  # from a group's first digit: o
 _NEXT_GROUP = re.compile(_SEP + r"([0-9A-Za-z]+)")
 
 
-def _digits(text: str) -> tuple[str, _Map] | None:
+def _digits(text: str) -> tuple[str, OffsetMap] | None:
     if not any(digit in text for digit in "0123456789"):  # ten memchr calls beat one regex scan
         return None
     cuts: list[tuple[int, int, str]] = []
@@ -318,20 +228,77 @@ _B64_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z
 _HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?((?:[0-9A-Fa-f]{2}){8,})(?![0-9A-Za-z])")
 _PCT_TOKEN = re.compile(r"%[0-9A-Fa-f]{2}\S*")  # from the first escape on: a literal start is fast
 _PCT_GROUP = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
+_B64_TAIL = re.compile(r"[A-Za-z0-9+/_-]{1,15}={0,2}(?![A-Za-z0-9+/=_-])")  # shorter than a run
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+_Lines = list[tuple[int, int]]  # a candidate: one run, or the lines of a wrapped base64 block
 
 
-def _candidates(text: str) -> list[re.Match[str]]:
+class _Budget:
+    """Runs and bytes decoded for one text, by all the decoding views and their nested decodes.
+    Past either limit the text is not scanned at all: skipping the rest would fail open."""
+
+    __slots__ = ("max_bytes", "max_runs", "spent_bytes", "spent_runs")
+
+    def __init__(self, max_runs: int, max_bytes: int) -> None:
+        self.max_runs, self.max_bytes = max_runs, max_bytes
+        self.spent_runs = self.spent_bytes = 0
+
+    def charge(self, decoded: str) -> None:
+        self.spent_runs += 1
+        self.spent_bytes += len(decoded.encode("utf-8", "surrogatepass"))
+        if self.spent_runs > self.max_runs or self.spent_bytes > self.max_bytes:
+            raise NormalizationLimit(
+                f"more than {self.max_runs} encoded runs or {self.max_bytes} decoded bytes in one text"
+            )
+
+
+def _candidates(text: str) -> list[_Lines]:
     """Base64-alphabet runs, the candidates for both base64 and hex.  Looked for only in the
     whitespace-split words of 16+ characters: twice as fast as the regex over a whole prose text."""
-    runs: list[re.Match[str]] = []
+    runs: _Lines = []
     pos = 0
     for word in text.split():
         if len(word) >= 16:  # its first occurrence after the previous long word is this very word
             at = text.find(word, pos)
             pos = at + len(word)
-            runs += _B64_RUN.finditer(text, at, pos)
-    return runs
+            runs += (m.span() for m in _B64_RUN.finditer(text, at, pos))
+    return _wrapped(text, runs)
+
+
+def _wrapped(text: str, runs: _Lines) -> list[_Lines]:
+    """``runs`` grouped into wrapped base64 blocks (PEM, MIME): consecutive runs one line break
+    apart, all but the last as long as the first, a multiple of 4 without padding, the last no
+    longer.  Lines a multiple of 4 long decode joined to what they decode to one by one, so
+    joining never loses a value; a value split across a line break is found only joined."""
+    blocks: list[_Lines] = []
+    for a, b in runs:
+        if blocks:
+            block = blocks[-1]
+            (first, width_end), (start, end) = block[0], block[-1]
+            width = width_end - first
+            if (
+                end - start == width
+                and width % 4 == 0
+                and b - a <= width
+                and text[end - 1] != "="
+                and text[end:a] in ("\n", "\r\n")
+            ):
+                block.append((a, b))
+                continue
+        blocks.append([(a, b)])
+    for block in blocks:  # the last line may be too short to be a run itself: "cGFkZGluZw=="
+        (first, width_end), (start, end) = block[0], block[-1]
+        width = width_end - first
+        if (
+            end - start == width
+            and width % 4 == 0
+            and text[end - 1] != "="
+            and (len(block) > 1 or width >= 40)
+        ):
+            eol = end + 2 if text.startswith("\r\n", end) else end + 1 if text.startswith("\n", end) else end
+            if eol > end and (tail := _B64_TAIL.match(text, eol)) is not None:
+                block.append(tail.span())
+    return blocks
 
 
 def _utf8(raw: bytes, *, blob: bool) -> str | None:
@@ -346,8 +313,8 @@ def _utf8(raw: bytes, *, blob: bool) -> str | None:
     return None if _CONTROL.search(text) else text
 
 
-def _b64(m: re.Match[str]) -> str | None:
-    body = m.group().rstrip("=")
+def _b64(run: str) -> str | None:
+    body = run.rstrip("=")
     urlsafe = "-" in body or "_" in body
     if len(body) % 4 == 1 or (urlsafe and ("+" in body or "/" in body)):
         return None
@@ -361,22 +328,26 @@ def _b64(m: re.Match[str]) -> str | None:
     return _utf8(raw, blob=True)
 
 
-def _decodings(text: str, kind: str, runs: list[re.Match[str]]) -> Iterator[tuple[int, int, str | None]]:
-    for run in runs:
-        if kind == "base64":
-            yield run.start(), run.end(), _b64(run)
-        elif not run.group().isalpha():  # hex of text is at least half digits
-            for m in _HEX_RUN.finditer(text, *run.span()):
-                yield m.start(), m.end(), _utf8(bytes.fromhex(m[1]), blob=True)
+def _decodings(text: str, kind: str, runs: list[_Lines]) -> Iterator[tuple[int, int, str | None]]:
+    for lines in runs:
+        if kind == "base64":  # a wrapped block decodes joined, mapping to all its lines; else by line
+            joined = _b64("".join(text[a:b] for a, b in lines))
+            if joined is not None or len(lines) == 1:
+                yield lines[0][0], lines[-1][1], joined
+            else:
+                yield from ((a, b, _b64(text[a:b])) for a, b in lines)
+            continue
+        for a, b in lines:
+            if not text[a:b].isalpha():  # hex of text is at least half digits
+                for m in _HEX_RUN.finditer(text, a, b):
+                    yield m.start(), m.end(), _utf8(bytes.fromhex(m[1]), blob=True)
 
 
-def _blob_edits(text: str, kind: str, budget: list[int], depth: int, runs: list[re.Match[str]]) -> _Edits:
+def _blob_edits(text: str, kind: str, budget: _Budget, depth: int, runs: list[_Lines]) -> _Edits:
     edits: _Edits = []
     for a, b, decoded in _decodings(text, kind, runs):
-        if budget[0] <= 0:
-            break
         if decoded is not None:
-            budget[0] -= 1
+            budget.charge(decoded)
             if depth < _MAX_DEPTH:  # base64 of base64: decode inner runs in place, same mapping
                 inner = _blob_edits(decoded, kind, budget, depth + 1, _candidates(decoded))
                 decoded = _edit(decoded, inner)[0]
@@ -392,13 +363,11 @@ def _pct_groups(word: str) -> _Edits:
     return [(a, b, d) for a, b, d in groups if d is not None]
 
 
-def _pct_edits(text: str, budget: list[int]) -> _Edits:
+def _pct_edits(text: str, budget: _Budget) -> _Edits:
     edits: _Edits = []
     for token in _PCT_TOKEN.finditer(text) if "%" in text else ():
-        if budget[0] <= 0:
-            break
         if groups := _pct_groups(token.group()):
-            budget[0] -= 1
+            budget.charge("".join(d for _, _, d in groups))
             once = _edit(token.group(), groups)[0]
             if inner := _pct_groups(once):  # double-encoded (%2540): the token maps to the result
                 edits.append((*token.span(), _edit(once, inner)[0]))
@@ -407,8 +376,7 @@ def _pct_edits(text: str, budget: list[int]) -> _Edits:
     return edits
 
 
-def _decoded(text: str, kind: str, max_decoded: int, runs: list[re.Match[str]]) -> tuple[str, _Map] | None:
-    budget = [max_decoded]  # shared with the nested decodes
+def _decoded(text: str, kind: str, budget: _Budget, runs: list[_Lines]) -> tuple[str, OffsetMap] | None:
     edits = _pct_edits(text, budget) if kind == "percent" else _blob_edits(text, kind, budget, 1, runs)
     return _edit(text, edits) if edits else None
 
@@ -432,9 +400,9 @@ def _json_regions(text: str) -> list[tuple[int, int]]:
     return regions
 
 
-def _unescape(text: str, a: int, b: int) -> tuple[str, _Map]:
+def _unescape(text: str, a: int, b: int) -> tuple[str, OffsetMap]:
     """The value of the JSON string literal whose contents are ``text[a:b]`` (validated already)."""
-    builder = _Builder(text, a)
+    builder = MapBuilder(text, a)
     for m in _ESCAPE.finditer(text, a, b):
         high, low, code, simple = m.groups()
         if high:
@@ -449,7 +417,7 @@ def _unescape(text: str, a: int, b: int) -> tuple[str, _Map]:
     return builder.finish(rest=False)
 
 
-def _json_strings(out: _Builder, text: str, regions: list[tuple[int, int]], depth: int) -> bool:
+def _json_strings(out: MapBuilder, text: str, regions: list[tuple[int, int]], depth: int) -> bool:
     """Append the string values in ``regions`` to ``out``, one per line; True if any had escapes.
 
     The newline between two values maps to the JSON between them (closing quote to opening quote),
@@ -461,7 +429,7 @@ def _json_strings(out: _Builder, text: str, regions: list[tuple[int, int]], dept
         value, mapping = _unescape(text, literal.start() + 1, literal.end() - 1)
         escaped = escaped or "\\" in literal.group()
         if depth < _MAX_DEPTH and (nested := _json_regions(value)):
-            inner = _Builder(value)
+            inner = MapBuilder(value)
             for a, b in nested:
                 inner.copy_to(a)
                 before = inner.map.length
@@ -478,10 +446,10 @@ def _json_strings(out: _Builder, text: str, regions: list[tuple[int, int]], dept
     return escaped
 
 
-def _json(text: str) -> tuple[str, _Map] | None:
+def _json(text: str) -> tuple[str, OffsetMap] | None:
     if "\\" not in text or '"' not in text:  # nothing escaped: every value is in raw already
         return None
-    out = _Builder(text)
+    out = MapBuilder(text)
     return out.finish(rest=False) if _json_strings(out, text, _json_regions(text), 1) else None
 
 
@@ -491,7 +459,7 @@ class View:
 
     name: str  # "raw", "clean", "nfkc", "skeleton", "digits", "base64", "hex", "percent", "json"
     text: str
-    _map: _Map | None = field(default=None, repr=False, compare=False)  # None: the identity
+    _map: OffsetMap | None = field(default=None, repr=False, compare=False)  # None: the identity
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original that produced ``text[start:end]``: covering, never narrower."""
@@ -500,11 +468,16 @@ class View:
         return (start, end) if self._map is None else self._map.span(start, end)
 
 
-def views(text: str, *, max_decoded: int = 8) -> list[View]:
+def views(
+    text: str, *, max_decoded: int = _MAX_DECODED_RUNS, max_decoded_bytes: int = _MAX_DECODED_BYTES
+) -> list[View]:
     """``raw`` first, then each other view whose text differs from every view before it.
 
-    ``max_decoded`` bounds the runs decoded for each decoding view, nested ones included.
+    ``max_decoded`` runs and ``max_decoded_bytes`` bytes of output bound the decoding of the whole
+    text, all decoding views and nested runs together; past them it raises
+    :class:`NormalizationLimit` rather than scan a text only partly decoded.
     """
+    budget = _Budget(max_decoded, max_decoded_bytes)
     clean = _on((text, None), _clean(text))
     nfkc = _on(clean, _nfkc(clean[0]))
     skeleton = _on(nfkc, _skeleton(nfkc[0]))
@@ -514,9 +487,9 @@ def views(text: str, *, max_decoded: int = 8) -> list[View]:
         ("nfkc", nfkc),
         ("skeleton", skeleton),
         ("digits", _on(skeleton, _digits(skeleton[0]))),
-        ("base64", _on(clean, _decoded(clean[0], "base64", max_decoded, runs))),
-        ("hex", _on(clean, _decoded(clean[0], "hex", max_decoded, runs))),
-        ("percent", _on(clean, _decoded(clean[0], "percent", max_decoded, runs))),
+        ("base64", _on(clean, _decoded(clean[0], "base64", budget, runs))),
+        ("hex", _on(clean, _decoded(clean[0], "hex", budget, runs))),
+        ("percent", _on(clean, _decoded(clean[0], "percent", budget, runs))),
         ("json", _on(clean, _json(clean[0]))),
     ]
     out, seen = [View("raw", text)], {text}

@@ -4,10 +4,28 @@ Deny by default: :func:`extract` walks the whole parsed JSON body and every stri
 :class:`Segment`, except
 
 - values under a few structural keys (:data:`STRUCTURAL_KEYS`) that hold identifiers or enums, and only
-  while they have the shape of an identifier, so free text smuggled into ``role`` or ``id`` is still scanned;
-- binary payloads (data: URLs, base64 image/audio/file data, huge base64 blobs), which become
-  :class:`Unscannable` for policy to decide on.  A payload given by reference (https URL, file id) is both:
-  an Unscannable of size 0 and a Segment, because a URL can carry data too.
+  while they are clearly one (:func:`_is_structural_value`): a lowercase enum ("assistant", "gpt-4o-mini",
+  "image/png"), or an id of a known provider shape ("call_...", "toolu_..."), and in either case nothing
+  that looks like a key of a known secret family or a long run of digits.  Anything else under a
+  structural key -- free text, an arbitrary id, a ``model`` value with capitals or colons (a fine-tune
+  name) -- is a normal Segment, so secrets smuggled into ``role``, ``id`` or ``status`` are still scanned;
+- binary payloads, which become :class:`Unscannable` for policy to decide on: only in the known media
+  payload fields (image_url.url, input_audio.data, file_data, Anthropic base64 sources, ...) and only when
+  the value really is base64 (a ``;base64,`` data URL or a bare payload); and strings of at least
+  :data:`BINARY_MIN` characters anywhere that decode as base64 and look like encoded binary
+  ("unknown_binary").  A data URL anywhere else, or one that is not valid base64, is text.  A payload
+  given by reference (https URL, file id) is both: an Unscannable of size 0 and a Segment, because a URL
+  can carry data too.
+
+Numbers are content too: an integer with at least 6 digits (a card number, SSN or phone number typed as
+a JSON number) becomes a Segment of its decimal text, unless it sits under a known numeric API parameter
+(:data:`NUMERIC_PARAMS`) or is a token id of a completions/embeddings prompt.  Floats likewise when they
+have at least 6 digits before the decimal point.  Booleans are never content.
+
+Extraction fails closed: a body nested deeper than :data:`MAX_DEPTH` or with more than
+:data:`MAX_SEGMENTS` segments and unscannables raises :class:`ExtractionLimit`, which the scanner turns
+into ``scan_failed``.  Paths are kept as parent links while walking and only materialised as tuples for
+emitted segments, so memory stays proportional to the output, not to depth times breadth.
 
 Dict keys are field names, not content, only when they are known API field names (:data:`FIELD_NAMES`)
 in a place where the API puts field names.  User-chosen names (JSON-schema property names, metadata keys,
@@ -17,14 +35,26 @@ value under an unknown key is walked with no structural exemptions at all.
 
 from __future__ import annotations
 
+import math
 import re
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
 Path = tuple[str | int, ...]
+# A path while walking: (parent link, key) or None at the root; see _path.
+_Link = tuple[Any, str | int] | None
+
+MAX_DEPTH = 64  # containers nested deeper than this: ExtractionLimit
+MAX_SEGMENTS = 20_000  # more segments + unscannables than this: ExtractionLimit
+BINARY_MIN = 1 << 20  # below this a base64-looking string outside media fields is scanned as text
+
+
+class ExtractionLimit(ValueError):
+    """The body is too deep or has too many strings to extract safely; scan it as failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,7 +155,7 @@ FIELD_NAMES: Final = (
 
 # How the value under a key is walked.  NORMAL: API structure.  SCHEMA: a JSON schema.  FREE: opaque user
 # data, every key and string is content.  The *_MAP modes are objects keyed by user-chosen names.
-_NORMAL, _SCHEMA, _FREE, _SCHEMA_MAP, _NORMAL_MAP, _TOKEN_MAP = range(6)
+_NORMAL, _SCHEMA, _FREE, _SCHEMA_MAP, _NORMAL_MAP, _TOKEN_MAP, _TOKENS = range(7)
 _NORMAL_CHILD: Final = MappingProxyType(
     {
         "metadata": _FREE, "env": _FREE, "headers": _FREE, "input_examples": _FREE,
@@ -143,7 +173,7 @@ _SCHEMA_CHILD: Final = MappingProxyType(
         "dependentRequired": _FREE, "dependencies": _FREE,
     }
 )  # fmt: skip
-_MAP_CHILD: Final = (0, 0, _FREE, _SCHEMA, _NORMAL, _FREE)  # indexed by the map's own mode
+_MAP_CHILD: Final = (0, 0, _FREE, _SCHEMA, _NORMAL, _FREE, _FREE)  # indexed by the map's own mode
 
 # A content part or key that carries media, and the fields that hold its payload.
 _MEDIA: Final = MappingProxyType(
@@ -158,12 +188,51 @@ _MEDIA: Final = MappingProxyType(
 _PAYLOAD_KEYS: Final = frozenset({"data", "file_data", "result"})
 _REFERENCE_KEYS: Final = frozenset({"url", "image_url", "file_url", "file_id", "video_url", "audio_url"})
 
-_IDENTIFIER: Final = re.compile(r"[\w.:/#$+-]{1,128}", re.ASCII)
-_DATA_URL: Final = re.compile(r"\s*data:([\w.+-]+/[\w.+-]+)?(?:;[\w.+-]+(?:=[^;,]*)?)*,", re.ASCII | re.I)
-_BASE64: Final = re.compile(r"[A-Za-z0-9+/=_\-\r\n]+")
-_BINARY_MIN: Final = 1 << 20  # below this a base64-looking string is scanned (the normaliser decodes it)
+# A structural value is skipped only when it is an enum or an id of a known provider shape.
+_ENUM: Final = re.compile(r"[a-z][a-z0-9_.\-]{0,63}", re.ASCII)  # roles, types, statuses, model names
+_MIME: Final = re.compile(r"[a-z]{1,32}/[a-z0-9][a-z0-9.+\-]{0,63}", re.ASCII)  # media_type
+_POINTER: Final = re.compile(r"#(?:/[A-Za-z0-9_.$\-]{1,64}){0,8}", re.ASCII)  # a schema's local $ref
+# Id prefixes of the openai and anthropic APIs (tool calls, responses items, messages, prompts, files).
+_ID: Final = re.compile(
+    r"(?:call|toolu|srvtoolu|resp|msg|fc|rs|item|chatcmpl|ws|mcp|mcpr|mcpl|ctc|cu|ig|lsh|sh|tool|ci|fs"
+    r"|wsc|cimg|file|pmpt|conv|apr|ish|audio)_[A-Za-z0-9]{8,64}",
+    re.ASCII,
+)
+# Cheap signs of a credential: well-known key prefixes (AWS, Google, GitHub, GitLab, Slack, OpenAI,
+# Anthropic, Stripe, Hugging Face, npm, PyPI, SendGrid, JWT, PEM).  A hit means "scan it", never "skip".
+_SECRET_HINT: Final = re.compile(
+    r"AKIA|ASIA|AGPA|AIDA|AROA|AIza|eyJ|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|sk-|sk_|rk_|pk_live"
+    r"|pk_test|whsec_|hf_|npm_|pypi-|SG\.|-----BEGIN",
+    re.ASCII,
+)
+_LONG_DIGITS: Final = re.compile(r"\d{9,}")  # SSN, phone or card digits inside an "id"
+_RANDOM_TOKEN: Final = re.compile(r"[a-z0-9]{16,}")  # a lowercase hex/base36 key posing as an enum
 
-_TEXT, _BIN, _REF, _KEY = range(4)  # what a string on the stack is
+_DATA_URL: Final = re.compile(r"\s*data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+(?:=[^;,]*)?)*),", re.ASCII | re.I)
+_B64_STD: Final = re.compile(r"(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?", re.ASCII)
+_B64_URL: Final = re.compile(
+    r"(?:[A-Za-z0-9_\-]{4})*(?:[A-Za-z0-9_\-]{2}(?:==)?|[A-Za-z0-9_\-]{3}=?)?", re.ASCII
+)
+_B64_SAMPLE: Final = 1 << 16  # characters looked at to tell encoded binary from text
+
+# Numeric request parameters (openai and anthropic SDK params, JSON-schema bounds): their integers are
+# counts, limits, seeds and coordinates, not content.  Anywhere else a long number is scanned.
+NUMERIC_PARAMS: Final = frozenset(
+    """max_tokens max_completion_tokens max_output_tokens seed n top_k dimensions budget_tokens created
+    index logprobs top_logprobs max_tool_calls best_of max_uses max_num_results max_characters
+    max_content_tokens timeout_ms ttl display_width display_height display_width_px display_height_px
+    display_number x y scroll_x scroll_y start_index end_index start_char_index end_char_index
+    start_page_number end_page_number start_block_index end_block_index document_index
+    search_result_index exit_code return_code input_tokens output_tokens total_tokens reasoning_tokens
+    partial_images output_compression compact_threshold memory_limit size_bytes frame_count
+    frame_duration_ms max_output_length num_lines total_lines start_line new_start old_start new_lines
+    old_lines temperature top_p frequency_penalty presence_penalty score score_threshold embedding_weight
+    text_weight minimum maximum exclusiveMinimum exclusiveMaximum multipleOf minLength maxLength minItems
+    maxItems minProperties maxProperties minContains maxContains""".split()  # noqa: SIM905
+)
+_LONG_NUMBER: Final = 100_000  # six digits: the shortest SSN/phone/card-like number worth scanning
+
+_TEXT, _BIN, _REF, _KEY, _NUM = range(5)  # what a value on the stack is
 
 _ROLES: Final = frozenset({"system", "developer", "user", "assistant", "tool"})
 _TURN_KEYS: Final = MappingProxyType(
@@ -181,8 +250,8 @@ _ROOT_ROLES: Final = MappingProxyType(
 )  # fmt: skip
 _TOOL_RESULT_SUFFIXES: Final = ("tool_result", "_output")  # tool_result, function_call_output, ...
 
-# value, path, role, turn, mode, media, action
-_Item = tuple[Any, Path, str | None, int | None, int, str | None, int]
+# value, path link, depth (path length), role, turn, mode, media, action
+_Item = tuple[Any, _Link, int, str | None, int | None, int, str | None, int]
 
 
 def extract(endpoint: str, body: Mapping[str, Any]) -> Extracted:
@@ -190,18 +259,27 @@ def extract(endpoint: str, body: Mapping[str, Any]) -> Extracted:
 
     ``endpoint`` is a gateway endpoint name ("chat.completions", "messages", ...); it only decides which
     top-level fields are the conversation.  Any other name still has its whole body walked, without roles.
+
+    Raises :class:`ExtractionLimit` when the body nests deeper than :data:`MAX_DEPTH` or yields more than
+    :data:`MAX_SEGMENTS` segments and unscannables.
     """
     segments: list[Segment] = []
     unscannable: list[Unscannable] = []
     stack: list[_Item] = []
+    max_depth, max_out = MAX_DEPTH, MAX_SEGMENTS
     for key in reversed(tuple(body)):
         _push_root(stack, endpoint, key, body[key])
     # Iterative, children pushed in reverse, so the output is in document order without recursion limits.
     while stack:
-        value, path, role, turn, mode, media, action = stack.pop()
-        if isinstance(value, str):
-            _emit(value, path, role, turn, media, action, segments, unscannable)
-        elif isinstance(value, dict):
+        value, link, depth, role, turn, mode, media, action = stack.pop()
+        if isinstance(value, str) or action == _NUM:
+            _emit(value, link, role, turn, media, action, segments, unscannable)
+            if len(segments) + len(unscannable) > max_out:
+                raise ExtractionLimit(f"more than {max_out} segments")
+            continue
+        if depth >= max_depth and isinstance(value, dict | list):  # the body itself is level 1
+            raise ExtractionLimit(f"JSON nested deeper than {max_depth}")
+        if isinstance(value, dict):
             kind = value.get("type") if mode == _NORMAL else None
             if isinstance(kind, str):
                 # The innermost block names the media (an image inside a document is an image), but an
@@ -213,26 +291,57 @@ def extract(endpoint: str, body: Mapping[str, Any]) -> Extracted:
                     role = "tool"
             text_source = kind == "text"  # Anthropic {"type": "text", "data": ...} document source
             for key in reversed(value):
-                _push_entry(stack, key, value[key], path, role, turn, mode, media, text_source)
+                _push_entry(stack, key, value[key], link, depth, role, turn, mode, media, text_source)
         elif isinstance(value, list):
             for i in range(len(value) - 1, -1, -1):
                 item = value[i]
-                if isinstance(item, str | dict | list):  # token ids and numbers are not text
-                    stack.append((item, (*path, i), role, turn, mode, media, _TEXT))
+                if isinstance(item, str | dict | list):
+                    stack.append((item, (link, i), depth + 1, role, turn, mode, media, _TEXT))
+                elif mode != _TOKENS and _number_text(item) is not None:  # token ids are not text
+                    stack.append((item, (link, i), depth + 1, role, turn, mode, media, _NUM))
     return Extracted(tuple(segments), tuple(unscannable))
+
+
+def _path(link: _Link) -> Path:
+    """Materialise a parent-link path; only done for what is emitted."""
+    steps: list[str | int] = []
+    while link is not None:
+        link, step = link
+        steps.append(step)
+    steps.reverse()
+    return tuple(steps)
+
+
+def _number_text(value: Any) -> str | None:
+    """The decimal text of a number long enough to be an SSN, phone or card number, else None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value) if abs(value) >= _LONG_NUMBER else None
+    if isinstance(value, float) and math.isfinite(value) and abs(value) >= _LONG_NUMBER:
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
 
 
 def _push_root(stack: list[_Item], endpoint: str, key: str, value: Any) -> None:
     if key == _TURN_KEYS.get(endpoint):
         if isinstance(value, str):
-            stack.append((value, (key,), "user", 0, _NORMAL, None, _TEXT))
+            stack.append((value, (None, key), 1, "user", 0, _NORMAL, None, _TEXT))
             return
         if isinstance(value, list):
+            tokens = endpoint in ("embeddings", "completions")  # ints there are token ids
             for i in range(len(value) - 1, -1, -1):
                 item = value[i]
-                stack.append((item, (key, i), _turn_role(endpoint, item), i, _NORMAL, None, _TEXT))
+                mode = _TOKENS if tokens and isinstance(item, list) else _NORMAL
+                action = _TEXT
+                if not isinstance(item, str | dict | list):
+                    if tokens or _number_text(item) is None:
+                        continue
+                    action = _NUM
+                role = _turn_role(endpoint, item)
+                stack.append((item, ((None, key), i), 2, role, i, mode, None, action))
             return
-    _push_entry(stack, key, value, (), _ROOT_ROLES.get((endpoint, key)), None, _NORMAL, None, False)
+    _push_entry(stack, key, value, None, 0, _ROOT_ROLES.get((endpoint, key)), None, _NORMAL, None, False)
 
 
 def _turn_role(endpoint: str, item: Any) -> str:
@@ -256,7 +365,8 @@ def _push_entry(
     stack: list[_Item],
     key: str,
     value: Any,
-    path: Path,
+    link: _Link,
+    depth: int,
     role: str | None,
     turn: int | None,
     mode: int,
@@ -277,36 +387,71 @@ def _push_entry(
             and child == mode
             and (key in STRUCTURAL_KEYS if mode == _NORMAL else key in SCHEMA_STRUCTURAL_KEYS)
         )
+        numeric = not key_is_text and key in NUMERIC_PARAMS
     else:
         key_is_text = mode != _TOKEN_MAP or not key.isdigit()  # logit_bias keys are token ids
         child = _MAP_CHILD[mode]
-        structural = False
-    vpath = (*path, key)
+        structural = numeric = False
+    vlink = (link, key)
     if isinstance(value, str):
-        if value and not (structural and _IDENTIFIER.fullmatch(value)):
+        if value and not (structural and _is_structural_value(value)):
             action = _TEXT
             if mode == _NORMAL and media is not None:
                 if key in _PAYLOAD_KEYS and not text_source:
                     action = _BIN
                 elif key in _REFERENCE_KEYS:
                     action = _REF
-            stack.append((value, vpath, role, turn, child, media, action))
+            stack.append((value, vlink, depth + 1, role, turn, child, media, action))
     elif isinstance(value, dict | list):
-        skip = structural and isinstance(value, list) and all(_is_identifier(v) for v in value)
+        skip = structural and isinstance(value, list) and all(_is_structural_value(v) for v in value)
         if not skip:
             child_media = (media or _MEDIA.get(key)) if mode == _NORMAL else media
-            stack.append((value, vpath, role, turn, child, child_media, _TEXT))
+            stack.append((value, vlink, depth + 1, role, turn, child, child_media, _TEXT))
+    elif not numeric and _number_text(value) is not None:
+        stack.append((value, vlink, depth + 1, role, turn, child, None, _NUM))
     if key_is_text and key:
-        stack.append((key, vpath, role, turn, child, None, _KEY))
+        stack.append((key, vlink, depth + 1, role, turn, child, None, _KEY))
 
 
-def _is_identifier(value: Any) -> bool:
-    return isinstance(value, str) and _IDENTIFIER.fullmatch(value) is not None
+def _is_structural_value(value: Any) -> bool:
+    """Whether a value under a structural key is clearly an enum or a known-shape id, so safe to skip."""
+    if not isinstance(value, str) or len(value) > 128:
+        return False
+    if _SECRET_HINT.search(value) or _LONG_DIGITS.search(value):
+        return False
+    if _ID.fullmatch(value) or _MIME.fullmatch(value) or _POINTER.fullmatch(value):
+        return True
+    # An enum word; a lowercase hex or base36 run mixing letters and digits is a key, not an enum.
+    return _ENUM.fullmatch(value) is not None and not any(
+        not t.isdigit() and not t.isalpha() for t in _RANDOM_TOKEN.findall(value)
+    )
+
+
+def _is_base64(text: str) -> bool:
+    """Strict base64 (standard or urlsafe alphabet, line breaks allowed), as ``b64decode(validate=True)``."""
+    if "\n" in text or "\r" in text:
+        text = text.replace("\r", "").replace("\n", "")
+    if not text:
+        return False
+    if _B64_STD.fullmatch(text):
+        return True
+    return _B64_URL.fullmatch(text) is not None
+
+
+def _looks_binary(text: str) -> bool:
+    """A huge string that decodes as base64 and whose symbols are spread like encoded bytes: no single
+    symbol is more than 1/16 of a sample (random base64 spreads them ~1/64; words, separators and
+    repeated records do not)."""
+    if not _is_base64(text):
+        return False
+    sample = text[:_B64_SAMPLE].replace("\r", "").replace("\n", "")
+    top = Counter(sample).most_common(1)
+    return bool(top) and top[0][1] * 16 <= len(sample)
 
 
 def _emit(
-    text: str,
-    path: Path,
+    value: Any,
+    link: _Link,
     role: str | None,
     turn: int | None,
     media: str | None,
@@ -314,17 +459,30 @@ def _emit(
     segments: list[Segment],
     unscannable: list[Unscannable],
 ) -> None:
+    path = _path(link)
+    if action == _NUM:
+        segments.append(Segment(path, str(_number_text(value)), role, turn))
+        return
+    text: str = value
     if not text:
         return
-    data_url = _DATA_URL.match(text) if "data:" in text[:64].lower() else None
-    if data_url is not None:  # never a Segment: its bytes are not text, whatever field it sits in
-        unscannable.append(Unscannable(path, media or _mime_media(data_url.group(1) or ""), len(text)))
-    elif action == _BIN or (len(text) >= _BINARY_MIN and _BASE64.fullmatch(text)):
-        unscannable.append(Unscannable(path, media or "unknown_binary", len(text)))
-    else:
-        if action == _REF:
+    if action in (_BIN, _REF):  # a known media payload field
+        data_url = _DATA_URL.match(text) if "data:" in text[:64].lower() else None
+        if data_url is not None:
+            params = data_url.group(2).lower().split(";")
+            if "base64" in params and _is_base64(text[data_url.end() :]):
+                media = media or _mime_media(data_url.group(1) or "")
+                unscannable.append(Unscannable(path, media, len(text)))
+                return
+        elif action == _BIN and _is_base64(text):
+            unscannable.append(Unscannable(path, media or "unknown_binary", len(text)))
+            return
+        elif action == _REF:
             unscannable.append(Unscannable(path, media or "unknown_binary", 0))
-        segments.append(Segment(path, text, role, turn, action == _KEY))
+    elif len(text) >= BINARY_MIN and _looks_binary(text):
+        unscannable.append(Unscannable(path, media or "unknown_binary", len(text)))
+        return
+    segments.append(Segment(path, text, role, turn, action == _KEY))
 
 
 def _mime_media(mime: str) -> str:

@@ -9,9 +9,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from gateway.errors import BadRequest
 from gateway.scan.engine import ScanEngine, ScanResult
 from gateway.scan.findings import Finding
-from gateway.scan.segments import Extracted
+from gateway.scan.segments import Extracted, ExtractionLimit
 
 log = logging.getLogger("gateway.scan")
 
@@ -43,6 +44,9 @@ class Scanner:
         except TimeoutError:
             log.error("scan exceeded %.1f s; request treated as unscanned", self._timeout)
             return failed_result("timeout")
+        except ExtractionLimit as exc:
+            # The client's request is out of bounds, not the gateway broken: say so with a 400.
+            raise BadRequest(f"The request cannot be inspected: {exc}.", code="request_too_complex") from None
         except Exception as exc:  # never "nothing found" because the scanner broke
             log.error("scan failed: %s", type(exc).__name__)
             return failed_result("engine")

@@ -135,6 +135,19 @@ def test_malformed_bodies(gateway: Gateway, body: bytes, message: str) -> None:
     assert gateway.audit(response.headers["x-request-id"])["status"] == 400
 
 
+def test_too_deeply_nested_body_is_refused(gateway: Gateway) -> None:
+    nested: object = "hi"
+    for _ in range(100):
+        nested = {"x": nested}
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "metadata": nested}
+    response = gateway.http().post(
+        "/v1/chat/completions", json=body, headers={"authorization": f"Bearer {gateway.key}"}
+    )
+    assert response.status_code == 400
+    assert "nested deeper than 64" in _openai_error(response)["message"]
+    assert gateway.fakes.openai.received == []
+
+
 def test_anthropic_malformed_body_is_anthropic_shaped(gateway: Gateway) -> None:
     response = gateway.http().post(
         "/v1/messages",

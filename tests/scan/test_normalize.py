@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import itertools
 import random
+import time
 import unicodedata
+import urllib.parse
 
 import pytest
 
 from gateway.scan.confusables import SKELETON
-from gateway.scan.normalize import View, views
+from gateway.scan.normalize import NormalizationLimit, View, views
 
 B64_SSN = base64.b64encode(b"my ssn is 123-45-6789").decode()
 B64_B64_SSN = base64.b64encode(B64_SSN.encode()).decode()
@@ -192,8 +194,98 @@ def test_not_payloads() -> None:
     runs = " ".join(base64.b64encode(f"secret number {i:04d}".encode()).decode() for i in range(5))
     decoded = view(runs, "base64").text
     assert decoded.count("secret number") == 5
-    limited = {v.name: v for v in views(runs, max_decoded=2)}["base64"].text
-    assert limited.count("secret number") == 2
+    with pytest.raises(NormalizationLimit):  # never a partly decoded text that looks scanned
+        views(runs, max_decoded=2)
+    with pytest.raises(NormalizationLimit):
+        views(runs, max_decoded_bytes=50)
+
+
+SECRET = "my card is 4111 1111 1111 1111 and key AKIAIOSFODNN7EXAMPLE"
+
+
+def decoys(n: int) -> str:
+    """``n`` harmless encoded runs of each kind: base64, hex and percent, in turn."""
+    kinds = [
+        lambda i: base64.b64encode(f"harmless note number {i:05d}".encode()).decode(),
+        lambda i: f"harmless {i:05d}".encode().hex(),
+        lambda i: "q=" + urllib.parse.quote(f"a b/{i}", safe=""),
+    ]
+    return " ".join(kind(i) for i in range(n) for kind in kinds)
+
+
+@pytest.mark.parametrize("n", [8, 50])
+def test_decoys_do_not_use_up_the_decode_budget(n: int) -> None:
+    text = f"{decoys(n)} {base64.b64encode(SECRET.encode()).decode()} {SECRET.encode().hex()}"
+    for name in ("base64", "hex"):
+        assert SECRET in view(text, name).text
+    percent = urllib.parse.quote(SECRET, safe="")
+    assert SECRET in view(f"{decoys(n)} s={percent}", "percent").text
+
+
+def test_too_many_encoded_runs_fail_closed() -> None:
+    with pytest.raises(NormalizationLimit):  # 900 runs: over the 256 a text may hold
+        views(f"{decoys(300)} {base64.b64encode(SECRET.encode()).decode()}")
+    huge = base64.b64encode(b"x " * 700_000).decode()  # 1.4 MB decoded in one run
+    with pytest.raises(NormalizationLimit):
+        views(huge)
+
+
+@pytest.mark.parametrize("width", [16, 64, 76])
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_wrapped_base64_decodes_as_one_block(width: int, newline: str) -> None:
+    message = f"{'padding, ' * 12}{SECRET}{', more padding' * 10}".encode()
+    encoded = base64.b64encode(message).decode()
+    lines = [encoded[i : i + width] for i in range(0, len(encoded), width)]
+    assert len(lines) > 3
+    block = newline.join(lines)
+    text = f"-----BEGIN DATA-----{newline}{block}{newline}-----END DATA-----"
+    v = view(text, "base64")
+    assert message.decode() in v.text
+    i = v.text.index("4111 1111 1111 1111")
+    assert v.to_original(i, i + 1) == (text.index(block), text.index(block) + len(block))
+    check_map(text, v) if width == 76 else None
+
+
+def test_unwrapped_lines_still_decode_one_by_one() -> None:
+    first = base64.b64encode(b"first line of text here!").decode()  # 32 characters
+    second = base64.b64encode(b"\xff\xfe binary, not text at all").decode()
+    ragged = f"{first}\n{base64.b64encode(b'ssn 123-45-6789').decode()}x\n{first}"
+    assert "first line of text here!" in view(f"{first}\n{second}", "base64").text
+    assert view(ragged, "base64").text.count("first line of text here!") == 2
+
+
+STACKED = [
+    "a" + "\u0301" * 50_000 + "\u0316" * 50_000,  # 200 KB: one base, two combining classes
+    ("\u0316\u0301") * 50_000,  # marks with no base at all
+    ("a" + "\u0301" * 500 + "\u0316" * 500) * 100,  # bases between long runs
+    ("\u0301" * 31 + "\u0316" + "\uff9e") * 3_000,  # half-width voicing marks continue a run
+    "\u1100" + "\u1161" * 70_000,  # Hangul jamo: one cluster to NFKC
+    "\u1100" + "\u1161\u0301" * 35_000,
+]
+
+
+@pytest.mark.parametrize(
+    "text", STACKED, ids=["stacked", "no-base", "alternating", "kana", "jamo", "jamo-marks"]
+)
+def test_stacked_combining_marks_take_linear_time(text: str) -> None:
+    start = time.perf_counter()
+    got = views(text)
+    assert time.perf_counter() - start < 2.0  # quadratic NFKC took ~25 s on the first
+    assert all(len(v.text) <= len(text) for v in got)
+    small = text[: 1 + len(text) // 100]
+    for v in views(small):
+        check_map(small, v)
+
+
+def test_marks_past_the_cap_are_swallowed_by_the_last_kept_one() -> None:
+    text = "x" + "\u0301" * 40 + " y"
+    clean = view(text, "clean")
+    assert clean.text == "x" + "\u0301" * 32 + " y"
+    assert clean.to_original(32, 33) == (32, 41)  # the 32nd mark and the 8 deleted after it
+    assert clean.to_original(0, 33) == (0, 41)
+    assert view(text, "skeleton").text == "x y"
+    short = "x" + "\u0301" * 32
+    assert [v.name for v in views(short)] == ["raw", "skeleton"]  # nothing cut: no clean view
 
 
 def test_sparse_and_dense_non_ascii_fold_alike() -> None:

@@ -6,11 +6,15 @@ The corpus in ``requests/`` holds real-shaped bodies, one per file named ``<endp
 
 from __future__ import annotations
 
+import base64
 import collections.abc
 import copy
 import json
+import random
 import re
+import time
 import timeit
+import tracemalloc
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +23,13 @@ from typing import Any
 
 import pytest
 
+from gateway.scan import segments
 from gateway.scan.segments import (
     FIELD_NAMES,
     SCHEMA_STRUCTURAL_KEYS,
     STRUCTURAL_KEYS,
     Extracted,
+    ExtractionLimit,
     Segment,
     Unscannable,
     conversation_text,
@@ -243,7 +249,10 @@ def test_every_planted_value_marker_is_found(path: Path) -> None:
         assert extracted.segments == ()
     assert sum(len(re.findall(r"ZZMARK\d+ZZ", v)) for _, _, v in strings(planted)) == len(markers)
     assert not lost
-    assert not [s for s in extracted.segments if s.text.lstrip().lower().startswith("data:")]
+    # A planted marker breaks a payload's base64, and a data URL that is not base64 is text.
+    for s in extracted.segments:
+        if s.text.lstrip().lower().startswith("data:"):
+            assert re.search(r"ZZMARK\d+ZZ", s.text), s.path
 
 
 @pytest.mark.parametrize("path", CORPUS, ids=lambda p: p.stem)
@@ -518,11 +527,12 @@ def test_audio_and_video_parts() -> None:
     assert [(u.path[3:], u.media, u.size) for u in extracted.unscannable] == [
         ((0, "source", "data"), "video", 16),
         ((1, "source", "url"), "audio", 0),
-        ((2, "text"), "video", 38),
     ]
+    # A data URL in a text field is text: the sender picks the "type", so it is scanned.
+    assert segment_at(extracted, "messages", 0, "content", 2, "text").text.startswith("data:video/mp4")
 
 
-def test_data_urls_are_never_segments() -> None:
+def test_data_urls_are_text_outside_media_fields() -> None:
     body = {
         "messages": [
             {"role": "user", "content": PNG},
@@ -530,21 +540,250 @@ def test_data_urls_are_never_segments() -> None:
         ]
     }
     extracted = extract("chat.completions", body)
-    assert [u.path for u in extracted.unscannable] == [("messages", 0, "content")]
-    assert [s.path for s in extracted.segments] == [("messages", 1, "content")]  # inline mention is text
-    for path in CORPUS:
+    assert extracted.unscannable == ()
+    assert [s.path for s in extracted.segments] == [("messages", 0, "content"), ("messages", 1, "content")]
+    for path in CORPUS:  # every real payload in the corpus sits in a media field and is valid base64
         for s in extract(*load(path)).segments:
             assert not s.text.lower().startswith("data:"), (path.name, s.path)
 
 
+SMUGGLED = "data:image/png,my key is AKIAIOSFODNN7EXAMPLE card 4111111111111111"
+
+
+@pytest.mark.parametrize(
+    ("content", "path"),
+    [
+        (SMUGGLED, ("messages", 0, "content")),
+        ([{"type": "text", "text": SMUGGLED}], ("messages", 0, "content", 0, "text")),
+        ([{"type": "image_url", "image_url": {"url": SMUGGLED}}],
+         ("messages", 0, "content", 0, "image_url", "url")),
+        ([{"type": "image_url", "image_url": {"url": "data:image/png;base64,my key is AKIA card 4111"}}],
+         ("messages", 0, "content", 0, "image_url", "url")),
+        ([{"type": "input_audio", "input_audio": {"data": "my key AKIAIOSFODNN7EXAMPLE", "format": "wav"}}],
+         ("messages", 0, "content", 0, "input_audio", "data")),
+        ([{"type": "file", "file": {"file_data": "data:application/pdf,card 4111111111111111"}}],
+         ("messages", 0, "content", 0, "file", "file_data")),
+    ],
+)  # fmt: skip
+def test_data_url_that_is_not_base64_is_text(content: Any, path: tuple[str | int, ...]) -> None:
+    extracted = extract("chat.completions", {"messages": [{"role": "user", "content": content}]})
+    assert path not in binary_paths(extracted)
+    assert segment_at(extracted, *path).role == "user"
+
+
+def test_base64_data_urls_in_media_fields_are_unscannable() -> None:
+    audio = "UklGRiQAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQAAAAA="
+    body = {"messages": [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": PNG}},
+        {"type": "input_audio", "input_audio": {"data": audio, "format": "wav"}},
+        {"type": "file", "file": {"file_data": "data:application/pdf;base64,JVBERi0xLjQK"}},
+    ]}]}  # fmt: skip
+    extracted = extract("chat.completions", body)
+    assert [(u.path[3:], u.media) for u in extracted.unscannable] == [
+        ((0, "image_url", "url"), "image"),
+        ((1, "input_audio", "data"), "audio"),
+        ((2, "file", "file_data"), "file"),
+    ]
+    assert extracted.segments == ()
+    anthropic = extract("messages", {"messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": PNG[22:]}},
+        {"type": "document", "source": {"type": "base64", "media_type": "application/pdf",
+                                        "data": "card 4111111111111111"}},
+    ]}]})  # fmt: skip
+    assert [u.path[3:] for u in anthropic.unscannable] == [(0, "source", "data")]
+    assert segment_at(anthropic, "messages", 0, "content", 1, "source", "data").text.startswith("card")
+
+
 def test_huge_base64_is_unknown_binary_but_huge_text_is_scanned() -> None:
-    blob = "QUJD" * (1 << 18)  # 1 MiB of base64
+    # Item 4 of the review changed this test: "QUJD" * n repeats four symbols, which is how text looks, so
+    # the blob is now random bytes, as a real encoded file is.
+    blob = base64.b64encode(random.Random(0).randbytes(3 << 18)).decode()  # 1 MiB of base64
     prose = "word " * (1 << 18)
     extracted = extract("chat.completions", {"messages": [{"role": "user", "content": blob}], "x": prose})
     assert extracted.unscannable == (Unscannable(("messages", 0, "content"), "unknown_binary", len(blob)),)
     assert segment_at(extracted, "x").text == prose
     small = extract("chat.completions", {"messages": [{"role": "user", "content": blob[:1000]}]})
     assert small.unscannable == ()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda n: "customer_John_Smith_card_4111111111111111_key_AKIAIOSFODNN7EXAMPLE\n" * n,
+        lambda n: "customerJohnSmithcard4111111111111111keyAKIAIOSFODNN7EXAMPLE" * n,
+        lambda n: "QUJD" * (16 * n),
+        lambda n: base64.b64encode(random.Random(1).randbytes(48 * n)).decode() + "!",
+    ],
+)
+def test_huge_text_without_spaces_is_scanned(make: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segments, "BINARY_MIN", 4096)
+    text = make(200)
+    assert len(text) >= 4096
+    extracted = extract("chat.completions", {"messages": [{"role": "user", "content": text}]})
+    assert extracted.unscannable == ()
+    assert segment_at(extracted, "messages", 0, "content").text == text
+
+
+def test_base64_with_line_breaks_and_urlsafe_is_unknown_binary(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segments, "BINARY_MIN", 4096)
+    raw = random.Random(2).randbytes(6000)
+    for blob in (base64.encodebytes(raw).decode(), base64.urlsafe_b64encode(raw).decode().rstrip("=")):
+        extracted = extract("chat.completions", {"x": blob})
+        assert [u.media for u in extracted.unscannable] == ["unknown_binary"]
+        assert extracted.segments == ()
+
+
+# --- secrets under structural keys ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"messages": [{"role": "assistant", "tool_calls": [{"id": "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+          "type": "function", "function": {"name": "f", "arguments": "{}"}}]}]},
+         ("messages", 0, "tool_calls", 0, "id")),
+        ({"messages": [{"role": "tool", "tool_call_id": "4111-1111-1111-1111", "content": "ok"}]},
+         ("messages", 0, "tool_call_id")),
+        ({"messages": [{"role": "tool", "tool_call_id": "call_4111111111111111", "content": "ok"}]},
+         ("messages", 0, "tool_call_id")),
+        ({"messages": [{"role": "tool", "tool_call_id": "call_AKIAIOSFODNN7EXAMPLE", "content": "ok"}]},
+         ("messages", 0, "tool_call_id")),
+        ({"input": [{"type": "message", "role": "user", "status": "AKIAIOSFODNN7EXAMPLE", "content": "hi"}]},
+         ("input", 0, "status")),
+        ({"input": [{"type": "function_call", "call_id": "sk-proj-abc123def456ghi789", "name": "f",
+                     "arguments": "{}"}]}, ("input", 0, "call_id")),
+        ({"model": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFU"},
+         ("model",)),
+        ({"model": "078-05-1120"}, ("model",)),
+        ({"model": "+14155552671"}, ("model",)),
+        ({"model": "ft:gpt-4o-mini:acme-corp:jane-roe:9aBcDeF1"}, ("model",)),
+        ({"service_tier": "a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6"}, ("service_tier",)),
+        ({"modalities": ["text", "AKIAIOSFODNN7EXAMPLE"]}, ("modalities", 1)),
+        ({"tools": [{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "object", "properties": {"a": {"type": "string", "format": "AKIAIOSFODNN7EXAMPLE"}}}}}]},
+         ("tools", 0, "function", "parameters", "properties", "a", "format")),
+    ],
+)  # fmt: skip
+def test_secrets_under_structural_keys_are_scanned(body: dict[str, Any], path: tuple[str | int, ...]) -> None:
+    endpoint = "responses" if "input" in body else "chat.completions"
+    assert segment_at(extract(endpoint, body), *path).is_key is False
+
+
+def test_enums_and_known_ids_are_still_skipped() -> None:
+    body = {
+        "model": "gpt-4o-mini",
+        "service_tier": "auto",
+        "reasoning_effort": "low",
+        "modalities": ["text", "audio"],
+        "messages": [
+            {"role": "assistant", "tool_calls": [{"id": "call_abc123DEF456ghi789JKL012", "type": "function",
+                                                  "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_abc123DEF456ghi789JKL012", "content": "ok"},
+            {"role": "user", "content": [{"type": "image_url", "image_url": {"url": PNG, "detail": "high"}}]},
+        ],
+        "tools": [{"type": "function", "function": {"name": "f", "parameters": {
+            "type": "object", "properties": {"a": {"type": "string", "format": "date-time"},
+                                             "b": {"$ref": "#/$defs/b"}}}}}],
+    }  # fmt: skip
+    extracted = extract("chat.completions", body)
+    skipped = {"id", "type", "tool_call_id", "model", "service_tier", "reasoning_effort", "modalities",
+               "detail", "format", "$ref"}  # fmt: skip
+    assert not [s for s in extracted.segments if not s.is_key and set(s.path) & skipped]
+    for model in ("claude-sonnet-4-5-20250929", "text-embedding-3-small", "gpt-4o-2024-08-06", "o3-mini"):
+        assert extract("chat.completions", {"model": model}).segments == ()
+    for value in ("toolu_01A09q90qw90lq917835lq9", "resp_68af4c3b2f8c8190a1b2c3d4e5f60718", "image/png"):
+        got = extract(
+            "messages",
+            {"messages": [{"role": "user", "content": [{"type": "tool_result", "tool_use_id": value}]}]},
+        )
+        assert got.segments == (), value  # fmt: skip
+
+
+# --- numbers ----------------------------------------------------------------------------------------
+
+
+def test_long_numbers_are_scanned() -> None:
+    body = {"messages": [{"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01A09q90qw90",
+            "name": "pay", "input": {"card": 4111111111111111, "ssn": 123456789, "phone": 14155552671,
+                                     "amount": 12, "ok": True, "ratio": 0.5, "big": 4111111111111111.0,
+                                     "list": [123456789, 1, -987654321]}}]}]}  # fmt: skip
+    extracted = extract("messages", body)
+    values = [(s.path[-1], s.text, s.role) for s in extracted.segments if not s.is_key and s.text != "pay"]
+    assert values == [
+        ("card", "4111111111111111", "assistant"),
+        ("ssn", "123456789", "assistant"),
+        ("phone", "14155552671", "assistant"),
+        ("big", "4111111111111111", "assistant"),
+        (0, "123456789", "assistant"),
+        (2, "-987654321", "assistant"),
+    ]
+
+
+def test_numeric_parameters_and_token_ids_are_not_scanned() -> None:
+    body = {"model": "gpt-4o", "max_tokens": 1000000, "seed": 123456789, "max_completion_tokens": 200000,
+            "top_logprobs": 5, "messages": [{"role": "user", "content": "hi"}],
+            "user_ref": 987654321}  # fmt: skip
+    extracted = extract("chat.completions", body)
+    assert [(s.path, s.text) for s in extracted.segments] == [
+        (("messages", 0, "content"), "hi"),
+        (("user_ref",), "user_ref"),
+        (("user_ref",), "987654321"),
+    ]
+    assert extract("embeddings", {"model": "m", "input": [[100257, 199999], [123456]]}).segments == ()
+    assert extract("completions", {"model": "m", "prompt": [100257, 199999]}).segments == ()
+    thinking = extract("messages", {"thinking": {"type": "enabled", "budget_tokens": 1000000}})
+    assert thinking.segments == ()
+
+
+# --- limits ---------------------------------------------------------------------------------------------
+
+
+def nested(depth: int) -> dict[str, Any]:
+    node: Any = "leaf"
+    for _ in range(depth):
+        node = {"x": node}
+    return {"messages": [{"role": "user", "content": "hi"}], "metadata": node}
+
+
+def test_depth_limit() -> None:
+    extract("chat.completions", nested(segments.MAX_DEPTH - 2))
+    with pytest.raises(ExtractionLimit):
+        extract("chat.completions", nested(segments.MAX_DEPTH))
+    deep_list: Any = ["x"]
+    for _ in range(100):
+        deep_list = [deep_list]
+    with pytest.raises(ExtractionLimit):
+        extract("messages", {"messages": deep_list})
+
+
+def test_segment_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    body = {"messages": [{"role": "user", "content": [{"type": "text", "text": f"t{i}"} for i in range(50)]}]}
+    assert len(extract("messages", body).segments) == 50
+    monkeypatch.setattr(segments, "MAX_SEGMENTS", 49)
+    with pytest.raises(ExtractionLimit):
+        extract("messages", body)
+    monkeypatch.undo()
+    many = {"input": [f"s{i}" for i in range(segments.MAX_SEGMENTS + 1)]}
+    with pytest.raises(ExtractionLimit):
+        extract("embeddings", many)
+
+
+def test_deep_wide_body_fails_fast_and_small() -> None:
+    node: Any = "leaf"
+    for i in range(900):
+        node = {"x": node, "y": ["s"] * (20_000 // 900)} if i % 1 == 0 else node
+    raw = json.dumps({"metadata": node})
+    body = json.loads(raw)
+    tracemalloc.start()
+    started = time.perf_counter()
+    try:
+        with pytest.raises(ExtractionLimit):
+            extract("chat.completions", body)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert time.perf_counter() - started < 1.0
+    assert peak < 50 << 20, peak
 
 
 # --- whole conversation -----------------------------------------------------------------------------
