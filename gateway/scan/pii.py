@@ -21,13 +21,20 @@ Entity names follow presidio's where presidio has one; see :data:`ENTITIES` for 
 
 from __future__ import annotations
 
+import importlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presidio_analyzer import AnalyzerEngine, EntityRecognizer, RecognizerRegistry, RecognizerResult
+from presidio_analyzer import (
+    AnalyzerEngine,
+    EntityRecognizer,
+    PatternRecognizer,
+    RecognizerRegistry,
+    RecognizerResult,
+)
 from presidio_analyzer.predefined_recognizers import (
     CryptoRecognizer,
     DeIdCardRecognizer,
@@ -50,17 +57,21 @@ from presidio_analyzer.predefined_recognizers import (
     UsPassportRecognizer,
     UsSsnRecognizer,
 )
+from spacy.lang.en.stop_words import STOP_WORDS
 
 from gateway.scan.findings import Hit
 from gateway.scan.model_files import lemma_dictionary, load_nlp
 from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
 from gateway.scan.pii_names import NameLists
 from gateway.scan.pii_nlp import LoadedSpacyNlpEngine, WordWindowContextEnhancer, run_ner
+from gateway.scan.pii_places import CLEAR, COUNTRY, Gazetteer
 from gateway.scan.recognizers.pii_address import StreetAddressRecognizer
 from gateway.scan.recognizers.pii_dob import DateOfBirthRecognizer
 from gateway.scan.recognizers.pii_email import OfflineEmailRecognizer
 from gateway.scan.recognizers.pii_eu_ids import BeNationalNumberRecognizer, FrNirRecognizer, NlBsnRecognizer
 from gateway.scan.recognizers.pii_finance import CardNumberRecognizer, IbanAnyCaseRecognizer
+from gateway.scan.recognizers.pii_location import PlaceRecognizer, PostcodeRecognizer
+from gateway.scan.recognizers.pii_org import OrganizationRecognizer
 from gateway.scan.recognizers.pii_person import NamedEntityRecognizer
 from gateway.scan.recognizers.pii_phone import InternationalPhoneRecognizer
 
@@ -78,7 +89,8 @@ TRIGGERS: Mapping[str, str] = {
     "CRYPTO": r"\b(?:bc1|[13])[a-zA-HJ-NP-Z0-9]{25}",
     "DATE_OF_BIRTH": r"(?i)\b(?:d\.?\s?o\.?\s?b|birth|born|b\.|geboren|geburt|n[ée]e?\s+le|naissance"
     r"|nacimiento|nascita|nat[oa]\s+il|f[öo]d)",
-    "STREET_ADDRESS": r"\d",
+    "STREET_ADDRESS": r"\d|(?i:corner\s+of)|Street|Road|Avenue|Lane|Drive|Boulevard|Terrace|Crescent|"
+    r"Parkway|Highway",
     "PHONE_NUMBER": _DIGIT_RUN,
     "CREDIT_CARD": _DIGIT_RUN,
     "IBAN_CODE": r"(?i)\b[a-z]{2}\d{2}",
@@ -102,6 +114,45 @@ TRIGGERS: Mapping[str, str] = {
     "NL_BSN": _DIGIT_RUN,
     "BE_NATIONAL_NUMBER": _DIGIT_RUN,
 }
+# Capitalised words that never need the NER (see ``PiiDetector._explained``).
+_NO_NER_WORDS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "miss",
+        "dr",
+        "prof",
+        "sir",
+        "madam",
+        "street",
+        "st",
+        "road",
+        "rd",
+        "avenue",
+        "ave",
+        "lane",
+        "ln",
+        "drive",
+        "dr",
+        "boulevard",
+        "blvd",
+        "apt",
+        "apartment",
+        "suite",
+        "ste",
+        "unit",
+        "floor",
+        "box",
+        "p.o",
+        "po",
+        "dear",
+        "hi",
+        "hello",
+        "thanks",
+        "regards",
+    ]
+)
 # Always run: the NER-based entities (the NER itself is gated by ``run_ner``).
 ALWAYS = ("PERSON", "ORGANIZATION", "LOCATION", "NRP")
 ENTITIES = (*ALWAYS, *TRIGGERS)
@@ -177,12 +228,24 @@ class PiiDetector:
         self._timeouts = RegexTimeoutGuard.install()
         self._nlp = load_nlp(model=model, path=model_path, expected_hashes=model_hashes)
         self._names = NameLists.from_faker(dictionary=lemma_dictionary(self._nlp))
+        names = self._names
+        self._places = Gazetteer.build(
+            common=names.common.__contains__,
+            dictionary=names.is_dictionary_word,
+            personal=lambda w: w in names.first or w in names.last,
+            first_name=names.first.__contains__,
+        )
         self._full_ner = full_ner
         self._threshold = threshold
         self._thresholds = {**THRESHOLDS, **(thresholds or {})}
-        self._triggers = {entity: re.compile(pattern) for entity, pattern in TRIGGERS.items()}
+        # One search per distinct trigger pattern (several entities share the digit-run trigger).
+        patterns = {pattern: re.compile(pattern) for pattern in set(TRIGGERS.values())}
+        self._triggers = [
+            (patterns[pattern], tuple(e for e, p in TRIGGERS.items() if p == pattern)) for pattern in patterns
+        ]
         self._engine = LoadedSpacyNlpEngine(self._nlp, LANGUAGE)
         registry = RecognizerRegistry(recognizers=self._recognizers(), supported_languages=[LANGUAGE])
+        _precompile(registry.recognizers)
         self._analyzer = AnalyzerEngine(
             registry=registry,
             nlp_engine=self._engine,
@@ -196,12 +259,15 @@ class PiiDetector:
         # prompts arrive in English or mixed, so they are registered for the one language we analyse.
         return [
             NamedEntityRecognizer(self._names),
+            PlaceRecognizer(self._places, self._known_word),
+            PostcodeRecognizer(self._places),
+            OrganizationRecognizer(self._names, self._places),
             OfflineEmailRecognizer(),
             UrlRecognizer(),
             IpRecognizer(),
             CryptoRecognizer(),
             InternationalPhoneRecognizer(),
-            StreetAddressRecognizer(),
+            StreetAddressRecognizer(self._names.is_dictionary_word),
             DateOfBirthRecognizer(),
             CardNumberRecognizer(),
             IbanRecognizer(),
@@ -227,6 +293,21 @@ class PiiDetector:
             BeNationalNumberRecognizer(),
         ]
 
+    def _known_word(self, word: str) -> bool:
+        names = self._names
+        return word in names.common or names.is_dictionary_word(word) or word in names.first
+
+    def _explained(self, word: str) -> bool:
+        """A capitalised word that needs no NER: an unambiguous country/major place, a demonym or
+        religion, a title, a street or unit word, a short acronym ("ZIP", "SSN", "NO")."""
+        folded = word.casefold().rstrip(".")
+        if folded in _NO_NER_WORDS or folded in STOP_WORDS or (word.isupper() and len(word) <= 3):
+            return True
+        place = self._places.place(folded)
+        if place is not None and place[1] == CLEAR and place[0] == COUNTRY:
+            return True
+        return self._places.nrp_word(word)
+
     @property
     def entities(self) -> tuple[str, ...]:
         return ENTITIES
@@ -237,11 +318,18 @@ class PiiDetector:
     def detect_many(self, texts: Sequence[str]) -> list[list[Hit]]:
         tokenizer = self._nlp.tokenizer
         docs = run_ner(
-            self._nlp, [tokenizer(text) for text in texts], self._names.is_ordinary_word, full=self._full_ner
+            self._nlp,
+            [tokenizer(text) for text in texts],
+            self._names.is_ordinary_word,
+            full=self._full_ner,
+            explained=self._explained,
         )
         out = []
         for text, doc in zip(texts, docs, strict=True):
-            entities = [*ALWAYS, *(e for e, trigger in self._triggers.items() if trigger.search(text))]
+            entities = [
+                *ALWAYS,
+                *(e for trigger, group in self._triggers if trigger.search(text) for e in group),
+            ]
             self._timeouts.reset()
             results: list[RecognizerResult] = self._analyzer.analyze(
                 text=text, language=LANGUAGE, entities=entities, nlp_artifacts=self._engine.artifacts(doc)
@@ -268,14 +356,66 @@ class PiiDetector:
                 for c in containers
             ):
                 continue
+            if _shadowed(r, kept):
+                continue
             final.append(r)
         final.sort(key=lambda r: (r.start, -r.end, r.entity))
         return [Hit("pii", r.entity, r.start, r.end, round(r.score, 3), r.detector) for r in final]
 
 
+def _precompile(recognizers: Iterable[EntityRecognizer]) -> None:
+    """Compile presidio's pattern regexes now, as its ``PatternRecognizer`` would on first use, so
+    that no request pays for compiling ~60 patterns (tens of milliseconds) on its first trigger."""
+    compile_: Any = importlib.import_module("regex").compile  # presidio compiles with ``regex``
+    for recognizer in recognizers:
+        if not isinstance(recognizer, PatternRecognizer):
+            continue
+        flags = recognizer.global_regex_flags
+        patterns: list[Any] = getattr(recognizer, "patterns", None) or []
+        for pattern in patterns:
+            if not pattern.compiled_regex or pattern.compiled_with_flags != flags:
+                pattern.compiled_with_flags = flags
+                pattern.compiled_regex = compile_(pattern.regex, flags=flags)
+
+
 def _detector(result: RecognizerResult) -> str:
     metadata = result.recognition_metadata or {}
     return str(metadata.get(RecognizerResult.RECOGNIZER_NAME_KEY, "presidio"))
+
+
+# Gazetteer and pattern findings that lose to a containing finding of another kind: a place name
+# inside a person's name ("Sofia Lima"), a surname inside a firm's name ("Davis, Reynolds and Williamson").
+_SHADOWS: Mapping[tuple[str, str], str] = {
+    ("LOCATION", "PERSON"): "PlaceRecognizer",
+    ("PERSON", "ORGANIZATION"): "OrganizationRecognizer",
+}
+
+
+def _shadowed(r: _Result, kept: Sequence[_Result]) -> bool:
+    for c in kept:
+        if c is r or c.entity == r.entity or not (c.start <= r.start and r.end <= c.end):
+            continue
+        required = _SHADOWS.get((r.entity, c.entity))
+        if required is None:
+            continue
+        # The place must be the gazetteer's and strictly inside; the firm must be the pattern's.
+        if r.entity == "LOCATION" and r.detector == required and (c.end - c.start) > (r.end - r.start):
+            return True
+        if r.entity == "PERSON" and c.detector == required and r.score < 0.9 and c.score >= 0.6:
+            return True
+    if r.entity == "LOCATION" and r.detector == "NamedEntityRecognizer":
+        # The NER's GPE over what the company patterns call a firm ("support Factset in ...").
+        return any(
+            c.detector == "OrganizationRecognizer" and c.start <= r.start and r.end <= c.end for c in kept
+        )
+    if r.entity == "ORGANIZATION" and r.detector == "NamedEntityRecognizer":
+        # The small NER's ORG over a known place ("Southern Tunisia", "Velenje") is the place,
+        # unless the company patterns agree it is an organisation.
+        overlapping = [c for c in kept if c is not r and _overlaps(r, c)]
+        return any(c.detector == "PlaceRecognizer" for c in overlapping) and not any(
+            c.detector == "OrganizationRecognizer" for c in overlapping
+        )
+    return False
 
 
 def _overlaps(a: _Result, b: _Result) -> bool:

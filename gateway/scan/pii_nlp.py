@@ -149,11 +149,15 @@ class WordWindowContextEnhancer(ContextAwareEnhancer):
         return raw_results
 
 
-def _is_candidate(doc: Doc, i: int, ordinary: Callable[[str], bool]) -> bool:
+def _is_candidate(
+    doc: Doc, i: int, ordinary: Callable[[str], bool], explained: Callable[[str], bool] | None = None
+) -> bool:
     token = doc[i]
     text = token.text
     first = text[0]
     if not first.isupper() or not any(ch.isalpha() for ch in text) or text == "I":
+        return False
+    if explained is not None and explained(text):
         return False
     if _sentence_initial(doc, i):
         # "Summarise the notes", "Please ...": a capitalised first word that is an ordinary word.
@@ -168,12 +172,17 @@ def _sentence_initial(doc: Doc, i: int) -> bool:
     return "\n" in previous.whitespace_ or previous.is_space or previous.text[-1] in _SENTENCE_END
 
 
-def ner_windows(doc: Doc, ordinary: Callable[[str], bool]) -> list[tuple[int, int]]:
-    """Token ranges [start, end) worth running the NER on, merged and sorted."""
+def ner_windows(
+    doc: Doc, ordinary: Callable[[str], bool], explained: Callable[[str], bool] | None = None
+) -> list[tuple[int, int]]:
+    """Token ranges [start, end) worth running the NER on, merged and sorted.
+
+    ``explained(word)``: a capitalised word the gazetteers and patterns already account for (a
+    country, a demonym, "Street", "Mr", an acronym), which needs no NER of its own."""
     windows: list[tuple[int, int]] = []
     n = len(doc)
     for i in range(n):
-        if not _is_candidate(doc, i, ordinary):
+        if not _is_candidate(doc, i, ordinary, explained):
             continue
         start, end = max(0, i - WINDOW), min(n, i + WINDOW + 1)
         if windows and start <= windows[-1][1] + MERGE_GAP:
@@ -184,7 +193,12 @@ def ner_windows(doc: Doc, ordinary: Callable[[str], bool]) -> list[tuple[int, in
 
 
 def run_ner(
-    nlp: Language, docs: Sequence[Doc], ordinary: Callable[[str], bool], *, full: bool = False
+    nlp: Language,
+    docs: Sequence[Doc],
+    ordinary: Callable[[str], bool],
+    *,
+    full: bool = False,
+    explained: Callable[[str], bool] | None = None,
 ) -> list[Doc]:
     """Set ``doc.ents`` on tokenised docs, running the NER on their candidate windows only.
 
@@ -195,7 +209,7 @@ def run_ner(
         return list(_pipe_components(nlp, docs))
     pieces: list[tuple[int, int, Doc]] = []
     for index, doc in enumerate(docs):
-        for start, end in ner_windows(doc, ordinary):
+        for start, end in ner_windows(doc, ordinary, explained):
             pieces.append((index, start, doc[start:end].as_doc()))
     entities: list[list[Span]] = [[] for _ in docs]
     for (index, start, _), window in zip(pieces, _pipe_components(nlp, [p[2] for p in pieces]), strict=True):

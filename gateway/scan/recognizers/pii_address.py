@@ -21,6 +21,7 @@ up to four capitalised words, a state code, a postcode, a country), at most six 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -36,7 +37,7 @@ _NUM = r"\d{1,5}(?:[-/]\d{1,4})?[a-zA-Z]?\b"
 
 # USPS Publication 28 street suffixes (the common ones, with plurals) and British street words.
 _STREET_TYPES = (
-    r"streets?|st|roads?|rd|avenue|ave|av|boulevard|blvd|lanes?|ln|drives?|dr|courts?|ct|place|pl|squares?|"
+    r"streets?|st|str|roads?|rd|avenue|ave|av|boulevard|blvd|lanes?|ln|drives?|dr|courts?|ct|place|pl|squares?|"
     r"sq|terrace|ter|ways?|close|crescent|cres|highway|hwy|parkways?|pkwy|circles?|cir|trail|trl|row|mews|"
     r"gardens?|groves?|parks?|walks?|hills?|heights|alley|path|pike|plaza|points?|ridges?|route|rte|run|"
     r"views?|vista|wharf|greens?|flats?|fields?|village|junction|loop|estates?|broadway|quay|parade|"
@@ -73,12 +74,25 @@ _ANCHORS = re.compile(
     | (?P<box>(?<!\w)(?:p\.?[ ]?o\.?[ ]?box|post[ ]?box|postbus|postfach|boîte[ ]postale|bp|
               psc[ ]\d{{1,5}},?[ ]box|unit[ ]\d{{1,5}}[ ]box|box)[ ]\d{{1,6}}\b)
     | (?P<military>(?<!\w)(?:apo|fpo|dpo)[ ](?:aa|ae|ap)[ ]\d{{5}}\b)
-    | (?P<ship>(?<!\w)(?:usns|usnv|uss|usnsc|uscgc)[ ]{_CAP}\w+)
+    | (?P<ship>(?<!\w)(?:usns|usnv|uss|usnsc|uscgc)[ ](?-i:{_CAP})\w+)
     """
 )
 # "6750 Koskikatu 25": house number, capitalised name (no street word), building number.
 _NUMBER_NAME_NUMBER = re.compile(
     rf"(?<![\w.,:/-]){_NUM}[ ]+(?:{_CAP}[\w'\u2019.-]*[ ]+){{1,4}}{_NUM}(?![\w/-]|[.:,]\d)"
+)
+# After an address cue: "lives at 9816 214 Pavlou Drandaki", "is on Pod Floriánem 1677" (two or
+# more capitalised words with a number before or after them, up to the end of the clause).
+_CUED_NUMBER_NAME = re.compile(
+    rf"(?P<address>(?:{_NUM}[ ]+){{1,2}}(?P<words>{_CAP}[\w'\u2019.-]*(?:[ ]{_CAP}[\w'\u2019.-]*){{1,3}})"
+    rf"|(?P<words2>{_CAP}[\w'\u2019-]*(?:[ ]{_CAP}[\w'\u2019-]*){{1,3}})[ ]+{_NUM})"
+    r"(?=[ ]*(?:$|[\n,;!?)]|\.(?:[ ]|$)))",
+    re.MULTILINE,
+)
+_STRONG_CUE = re.compile(
+    r"(?i)\b(?:address(?:\s+is)?|live[sd]?\s+(?:at|on)|living\s+(?:at|on)|located\s+(?:at|on)|resides?\s+at|"
+    r"ship(?:ped)?\s+to|deliver(?:ed|y)?\s+to|send\s+(?:it\s+|this\s+|them\s+)?to|sent\s+to|moved\s+to|"
+    r"mail(?:ed)?\s+to|is\s+(?:at|on)|enter\s+(?:at|on)|meet\s+(?:me\s+)?at|drops?\s+(?:you\s+)?off\s+at)\s*:?\s*$"
 )
 _CUE = re.compile(
     r"(?i)\b(?:address(?:es)?|addr\.?|live[sd]?\s+(?:at|in|on)|living\s+(?:at|on)|located\s+(?:at|on)|"
@@ -122,7 +136,10 @@ _MAX_PARTS = 6
 
 
 class StreetAddressRecognizer(OwnRecognizer):
-    def __init__(self) -> None:
+    def __init__(self, ordinary: Callable[[str], bool] | None = None) -> None:
+        """``ordinary(casefolded)``: an English dictionary word; a cued name made only of such words
+        ("is on Windows Server 10") is not a street."""
+        self.ordinary = ordinary
         super().__init__(supported_entities=["STREET_ADDRESS"], name="StreetAddressRecognizer")
 
     def analyze(
@@ -130,22 +147,35 @@ class StreetAddressRecognizer(OwnRecognizer):
     ) -> list[RecognizerResult]:
         spans: list[tuple[int, int, float]] = []
         for lo, hi in _digit_windows(text):
-            spans.extend(self._anchors(text, lo, hi))
+            spans.extend(self._anchors(text, lo, hi, self.ordinary))
         results = []
+        spans.extend(_corners(text))
+        spans.extend(_named_streets(text))
         for start, end, score in _merge(spans):
             start = _grow_back(text, start)
+            end = _tail(text, end)
             end, parts = _grow(text, end)
             score = min(1.0, score + 0.05 * parts)
             results.append(self.result("STREET_ADDRESS", start, end, score, "street address"))
         return results
 
     @staticmethod
-    def _anchors(text: str, lo: int, hi: int) -> list[tuple[int, int, float]]:
+    def _anchors(
+        text: str, lo: int, hi: int, ordinary: Callable[[str], bool] | None = None
+    ) -> list[tuple[int, int, float]]:
         spans: list[tuple[int, int, float]] = []
         for match in _ANCHORS.finditer(text, lo, hi):
             kind = match.lastgroup or ""
             score = 0.6 if kind == "box" and match.group().lower().startswith("box") else 0.85
             spans.append((match.start(), match.end(), score))
+        for match in _CUED_NUMBER_NAME.finditer(text, lo, hi):
+            words = (match.group("words") or match.group("words2") or "").split()
+            if any(_CALENDAR.match(word) for word in words):
+                continue
+            if ordinary is not None and all(ordinary(word.casefold().strip(".")) for word in words):
+                continue
+            if _STRONG_CUE.search(text, max(0, match.start() - 40), match.start()):
+                spans.append((match.start("address"), match.end(), 0.6))
         for match in _NUMBER_NAME_NUMBER.finditer(text, lo, hi):
             words = match.group().split()[1:-1]
             if any(_CALENDAR.match(word) for word in words):
@@ -187,7 +217,68 @@ def _merge(spans: list[tuple[int, int, float]]) -> list[tuple[int, int, float]]:
     return merged
 
 
-_HOUSE_NUMBER_BEFORE = re.compile(rf"(?<![\w.,:/-]){_NUM}[ ]+$")
+_HOUSE_NUMBER_BEFORE = re.compile(rf"(?<![\w.,:/-])(?:{_UNIT}[ ]+)?{_NUM}[ ]+$|(?<!\w){_UNIT}[ ]+$")
+
+# The rest of the anchor's line when it still reads as an address: "31 Zezig Streets", "Dr Reuquén
+# Extensions", "du Golf Arabe Suite 910", "94 Apt. 615 Moosleerau Switzerland": capitalised words,
+# particles, numbers and units, up to the end of the line or a comma (no sentence words).
+_TAIL_TOKEN = rf"(?:{_UNIT}|{_PLACE}\.?|{_NUM}\.?|(?:{_STREET_TYPES})\.?)"
+_TAIL = re.compile(rf"(?:[ ]{_TAIL_TOKEN}){{1,8}}(?=[ ]*(?:$|[\n,;!?)]|\.(?:[ ]|$)))", re.MULTILINE)
+
+# "the corner of 5th Avenue and Main St.", "corner of Dalbraut 99 and Frederikke Coves".
+_CORNER_PART = r"(?:(?!(?:and|or|to|for|in|at|on|with|from|then|where|because)\b)[\w'\u2019./-]+)"
+_CORNER = re.compile(
+    rf"(?i:(?:the[ ])?corner[ ]of[ ])({_CORNER_PART}(?:[ ]{_CORNER_PART}){{0,5}})[ ](?:and|&)[ ]"
+    rf"({_CORNER_PART}(?:[ ]{_CORNER_PART}){{0,5}})"
+)
+
+
+# A named street without a number after a place preposition: "lives on Baker Street", "shows on Isaac
+# Lodge Street".  Full street words only ("St" is also "Saint").
+_NAMED_STREET = re.compile(
+    rf"\b(?:on|at|off|along|down|up|near|in)[ ](?P<street>(?:{_CAP}[\w'\u2019-]*[ ]){{1,3}}"
+    r"(?:Street|Road|Avenue|Lane|Drive|Boulevard|Terrace|Crescent|Parkway|Highway)s?)\b"
+)
+_STREET_WORDS = (
+    "Street",
+    "Road",
+    "Avenue",
+    "Lane",
+    "Drive",
+    "Boulevard",
+    "Terrace",
+    "Crescent",
+    "Parkway",
+    "Highway",
+)
+
+
+def _named_streets(text: str) -> list[tuple[int, int, float]]:
+    if not any(word in text for word in _STREET_WORDS):
+        return []
+    return [(m.start("street"), m.end("street"), 0.6) for m in _NAMED_STREET.finditer(text)]
+
+
+def _corners(text: str) -> list[tuple[int, int, float]]:
+    out: list[tuple[int, int, float]] = []
+    if "orner of" not in text and "ORNER OF" not in text:
+        return out  # one substring test instead of a regex scan of every prompt
+    for match in _CORNER.finditer(text):
+        end = match.end()
+        while end > match.start(2) and text[end - 1] in ".,":
+            end -= 1
+        # "St." keeps its dot
+        if text[end : end + 1] == "." and re.search(r"(?i)\b(?:st|rd|ave|dr|ln|blvd|ct|str)$", text[:end]):
+            end += 1
+        out.append((match.start(), end, 0.8))
+    return out
+
+
+def _tail(text: str, end: int) -> int:
+    match = _TAIL.match(text, end)
+    if match is None or _SENTENCE_WORDS.match(match.group().strip()):
+        return end
+    return match.end()
 
 
 def _grow_back(text: str, start: int) -> int:

@@ -136,6 +136,8 @@ class NamedEntityRecognizer(OwnRecognizer):
                 continue  # "GB02RVXB0127..." as a GPE: identifiers are the pattern recognizers' job
             if label == "ORGANIZATION" and _unlikely_organisation(span.text, names=self.names):
                 continue
+            if label == "NRP" and (span.text.isupper() or self._title_like(span)):
+                continue  # "Pedestrians", "LEPPEN": demonyms and religions are the gazetteer's (pii_location)
             results.append(self.result(label, span.start_char, span.end_char, NER_SCORES[label], "spaCy NER"))
         return results
 
@@ -376,7 +378,12 @@ def _coordinated(
                 _is_word(token)
                 and token.lower_ not in names.common
                 and token.lower_ not in names.places
-                and not (token.ent_type_ and token.ent_type_ not in ("PERSON", "PER"))
+                and not (
+                    token.ent_type_
+                    and token.ent_type_ not in ("PERSON", "PER")
+                    and token.lower_ not in names.last
+                    and token.lower_ not in names.first
+                )
             ):
                 found.append((token.idx, token.idx + len(token), 0.55))
                 claimed.add(j)
@@ -404,6 +411,21 @@ def _is_word(token: Token) -> bool:
 def _is_initial(token: Token) -> bool:
     text = token.text
     return (len(text) == 1 and text.isupper()) or (len(text) == 2 and text[0].isupper() and text[1] == ".")
+
+
+_UNIT_WORDS = frozenset(
+    {"apt", "apartment", "suite", "ste", "unit", "flat", "floor", "room", "bldg", "building"}
+)
+
+
+def _is_unit(doc: Doc, i: int) -> bool:
+    """``doc[i]`` is a unit word before a number ("Apt. 675", "Suite 541")."""
+    if doc[i].lower_.rstrip(".") not in _UNIT_WORDS:
+        return False
+    j = i + 1
+    if j < len(doc) and doc[j].text == ".":
+        j += 1
+    return j < len(doc) and doc[j].text[:1].isdigit()
 
 
 def _is_run_token(token: Token) -> bool:
@@ -457,6 +479,8 @@ def _runs(doc: Doc) -> list[_Run]:
         start, end = i, i + 1
         while end < n and "\n" not in doc[end - 1].whitespace_:
             current = doc[end]
+            if _is_unit(doc, end):
+                break  # "Barbara Yudina Apt. 675": the address starts at the unit
             if _is_run_token(current):
                 end += 1
                 continue
