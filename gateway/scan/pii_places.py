@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import json
 import pkgutil
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,8 +156,28 @@ class Gazetteer:
             add(name, kind, major)
         for name, kind in _faker_places():
             add(name, kind)
+        # The same names typed without their diacritics ("Malmo", "Sao Paulo", "Koln"), as people do on
+        # English keyboards; a spelling that is already a name of its own keeps its own entry.
+        for key, (kind, ambiguity) in list(places.items()):
+            if not key.isascii():
+                folded = ascii_fold(key)
+                if folded.isascii() and folded not in places:
+                    parts = [w.strip(".,'-") for w in folded.split(" ")]
+                    everyday = all(common(w) or dictionary(w) for w in parts)
+                    places[folded] = (kind, WORD if everyday and ambiguity == CLEAR else ambiguity)
         nrp = frozenset(w.replace("-", " ") for w in _DEMONYMS_TEXT.split())
         return cls(places=places, nrp=nrp, nrp_lower_ok=nrp - _CAPITALISED_ONLY)
+
+
+_FOLD_EXTRA = str.maketrans(
+    {"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe", "ß": "ss", "\u0131": "i"}
+)
+
+
+def ascii_fold(text: str) -> str:
+    """``text`` without diacritics: "københavn" -> "kobenhavn", "łódź" -> "lodz"."""
+    decomposed = unicodedata.normalize("NFKD", text.translate(_FOLD_EXTRA))
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 _MAJOR_POPULATION = 300_000

@@ -9,6 +9,8 @@ no URLs to fetch and no cache directory: it reads the snapshot shipped inside th
 from __future__ import annotations
 
 import tldextract
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
 from presidio_analyzer.predefined_recognizers import EmailRecognizer
 
 
@@ -16,6 +18,18 @@ class OfflineEmailRecognizer(EmailRecognizer):
     def __init__(self) -> None:
         self._extract = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None, fallback_to_snapshot=True)
         super().__init__(name="EmailRecognizer")
+
+    def analyze(
+        self,
+        text: str,
+        entities: list[str],
+        nlp_artifacts: NlpArtifacts | None = None,
+        regex_flags: int | None = None,
+    ) -> list[RecognizerResult]:
+        if "@" not in text:  # every address the pattern takes has one: skip the scan of most text
+            return []
+        result: list[RecognizerResult] = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        return result
 
     def validate_result(self, pattern_text: str) -> bool:
         return self._extract(pattern_text).fqdn != ""

@@ -115,7 +115,9 @@ _TRAVEL_CUE = re.compile(
     r"(?i)\b(?:fl(?:ew|y|ying|ies)\s+(?:to|from|into)|mov(?:ed|ing|e)\s+(?:to|from)|arriv(?:ed|ing|es?)\s+(?:at|in)|"
     r"born\s+in|(?:live[sd]?|living|based|located|headquartered|settled|raised|grew\s+up|stay(?:ed|ing)?)\s+in|"
     r"trip\s+to|travel(?:l?ed|l?ing|s)?\s+to|(?:city|town|village|municipality)\s+of|relocat(?:ed|ing|e)\s+to|"
-    r"visit(?:ed|ing)?|drove\s+to|road\s+trip\s+to|hometown\s+(?:is|of)|home\s+city)\s*:?\s*$"
+    r"visit(?:ed|ing)?|drove\s+to|road\s+trip\s+to|hometown\s+(?:is|of)|home\s+city|originally\s+from|"
+    r"(?:i'?m|i\s+am|we'?re|we\s+are|currently|staying|stuck)\s+(?:in|at)|(?:return(?:ed|ing)?|coming|came|"
+    r"heading|headed|going|went|commut(?:e|ed|ing))\s+(?:back\s+)?to)\s*:?\s*$"
 )
 _UNKNOWN_RUN = re.compile(r"[^\W\d_a-z][\w'\u2019-]*(?:[ ][^\W\d_a-z][\w'\u2019-]*){0,2}")
 
@@ -144,6 +146,12 @@ class PlaceRecognizer(OwnRecognizer):
                     results.append(self.result("NRP", start, end, 0.6, "nationality or religion"))
                 elif "LOCATION" in entities and _lower_country(g, first):
                     results.append(self.result("LOCATION", start, end, 0.6, "country name"))
+                elif "LOCATION" in entities and (found_end := self._lower_place(text, words, i)) is not None:
+                    results.append(
+                        self.result("LOCATION", start, found_end, 0.55, "place after a travel cue")
+                    )
+                    while i + 1 < n and words[i + 1][0] < found_end:
+                        i += 1
                 i += 1
                 continue
             match = self._place_at(text, words, i)
@@ -205,6 +213,26 @@ class PlaceRecognizer(OwnRecognizer):
             return j, (0.85 if kind == COUNTRY else 0.7)
         return None
 
+    def _lower_place(self, text: str, words: list[tuple[int, int]], i: int) -> int | None:
+        """End of a known place written in lower case right after a travel or residence cue ("my friend
+        lives in harburg"), or None: only names no list knows as an everyday word or a person's name."""
+        start, end = words[i]
+        entry = self.gazetteer.place(text[start:end])
+        if i + 1 < len(words) and text[end : words[i + 1][0]] in _JOINERS:
+            longer = self.gazetteer.place(text[start : words[i + 1][1]])
+            if longer is not None and longer[1] == CLEAR:
+                entry, end = longer, words[i + 1][1]
+        if entry is None or entry[1] != CLEAR or len(text[start:end]) < 4:
+            return None
+        if self.known_word is not None and self.known_word(text[start:end]):
+            return None
+        if not (
+            _TRAVEL_CUE.search(text, max(0, start - 30), start)
+            or _STRONG_PLACE_CUE.search(text, max(0, start - 25), start)
+        ):
+            return None
+        return end
+
     def _unlisted(self, text: str, start: int) -> int | None:
         """End of an unlisted place name at ``start`` after a travel cue, or None."""
         if self.known_word is None or not _TRAVEL_CUE.search(text, max(0, start - 30), start):
@@ -250,6 +278,30 @@ def _sentence_start(text: str, start: int) -> bool:
     return not before or before[-1] in ".!?:\n"
 
 
+# The last lines of a postal address: "   Wrocław\n   53-320", "FAUSKE 8200", "Estonia 62031": an
+# optional town or country (one to four words), then a postcode, alone on its line.
+_POSTCODE_LINE = re.compile(
+    rf"(?m)^[ \t>]*(?:[^\W\d_][\w'\u2019.()-]*(?:[ ][^\W\d_][\w'\u2019.()-]*){{0,3}}[ ,]+)?"
+    rf"(?P<code>{_POSTCODE})[ \t]*$"
+)
+# A street line above it: a house number next to a word ("Skogstien 106", "31401 ul. Słowicza 10").
+_STREET_NUMBER_LINE = re.compile(r"(?m)^.{0,80}?(?:\d+[ ][^\W\d_]|[^\W\d_][ ]\d+).{0,80}$")
+
+
+def _block_postcodes(text: str) -> list[tuple[int, int]]:
+    """Postcodes on the closing line of an address block: within three lines below a street line."""
+    out = []
+    for match in _POSTCODE_LINE.finditer(text):
+        code = match.group("code")
+        if not code[0].isdigit() or _YEAR.fullmatch(code):
+            continue
+        line_start = text.rfind("\n", 0, match.start("code")) + 1
+        above = text[max(0, line_start - 200) : line_start].split("\n")[-4:-1]
+        if any(len(line) <= 80 and _STREET_NUMBER_LINE.match(line) for line in above):
+            out.append((match.start("code"), match.end("code")))
+    return out
+
+
 class PostcodeRecognizer(OwnRecognizer):
     def __init__(self, gazetteer: Gazetteer) -> None:
         self.gazetteer = gazetteer
@@ -266,6 +318,9 @@ class PostcodeRecognizer(OwnRecognizer):
         for match in _AFTER_STATE.finditer(text):
             if match.group("state") in _US_STATES:
                 results.append(self.result("STREET_ADDRESS", match.start(), match.end(), 0.6, "postcode"))
+        if "\n" in text:
+            for start, end in _block_postcodes(text):
+                results.append(self.result("STREET_ADDRESS", start, end, 0.5, "postcode of an address block"))
         for follow in _AFTER_PLACE.finditer(text):
             if not follow.group("code")[0].isdigit():
                 continue

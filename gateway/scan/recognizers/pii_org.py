@@ -46,35 +46,61 @@ _INSTITUTION_OF = re.compile(
     r"\b(?:University|Bank|Institute|College|Academy|Ministry|Department|Museum|School|Hospital|Church)"
     r"[ ]of[ ](?:the[ ])?[A-Z][\w'-]+(?:[ ][A-Z][\w'-]+){0,3}"
 )
+# One word boundary up front (then a first-letter check) lets the scan skip the inside of words fast.
 _EMPLOYER_CUE = re.compile(
-    r"(?i)(?:\b(?:work(?:s|ed|ing)?|intern(?:s|ed|ing)?|volunteer(?:s|ed|ing)?)\s+(?:at|for|with)|"
-    r"\bemployed\s+(?:at|by)|\bemployer(?:\s+is)?\s*:?|\bjoin(?:s|ed|ing)?|\bhired\s+by|"
-    r"\b(?:company|firm|startup|employer|organi[sz]ation|client|vendor|supplier)\s+(?:called|named|is|:)|"
-    r"\b(?:ceo|cto|cfo|coo|founder|co-founder|director|head|vp|president|chairman|manager|engineer)\s+(?:of|at)|"
-    r"\bspent\s+(?:a|one|two|three|\d+)\s+years?\s+at|\bcontract(?:ed)?\s+with|\bacquired\s+by|"
-    r"\bsupport)[ \t]+"
+    r"(?i)\b(?=[acdefhijmostvw])(?:(?:work(?:s|ed|ing)?|intern(?:s|ed|ing)?|volunteer(?:s|ed|ing)?)\s+(?:at|for|with)|"
+    r"employed\s+(?:at|by)|employer(?:\s+is)?\s*:?|join(?:s|ed|ing)?|hired\s+by|"
+    r"(?:company|firm|startup|employer|organi[sz]ation|client|vendor|supplier)\s+(?:called|named|is|:)|"
+    r"(?:ceo|cto|cfo|coo|founder|co-founder|director|head|vp|president|chairman|manager|engineer)\s+(?:of|at)|"
+    r"spent\s+(?:a|one|two|three|\d+)\s+years?\s+at|contract(?:ed)?\s+with|acquired\s+by|"
+    r"support|(?:address|headquarters|head[ ]office|offices|website|customers?|clients?|shareholders?|"
+    r"employees?|staff|subsidiary|competitors?)[ ]of)[ \t]+"
 )
 _FIRM_CUE = re.compile(r"(?:(?i:\b(?:at|from|for|of|by|with|join(?:s|ed)?|support))|\bThe)\s*$")
 # After a single unfamiliar capitalised word, what makes it a company: "Zillow's headquarters",
-# "Evidera is a biotech company", "Transunion announced".
+# "Transunion announced", "Verdafero is the brainchild of ...".
 _COMPANY_AFTER = re.compile(
     r"(?:'s)?[ ](?:office|offices|headquarters|hq|is[ ]headquartered|shares|stock|invested|announced|"
-    r"acquired|launched|raised|reported|was[ ]founded|went[ ]public|filed[ ]for|(?:is|was)[ ]an?[ ]"
-    r"(?:[\w-]+[ ]){0,3}(?:company|startup|firm|corporation|multinational|non-?profit|charity|brand|"
-    r"manufacturer|provider|retailer|bank|insurer|publisher|agency|platform|app|website|501\(c\)))\b",
+    r"acquired|launched|raised|reported|was[ ]founded|went[ ]public|filed[ ]for|"
+    r"(?:is|was)[ ]the[ ]brainchild|"
+    r"(?:is|was)[ ]an?[ ](?:[\w-]+[ ]){0,3}(?:company|startup|firm|corporation|multinational|non-?profit|"
+    r"charity|brand|manufacturer|provider|retailer|bank|insurer|publisher|agency|platform|app|website|"
+    r"501\(c\)))\b|'s[ ](?:ceo|cfo|cto|founders?|website|customers|clients|employees|shareholders|board)\b",
     re.IGNORECASE,
+)
+# Saying outright what it is: "Berkshire Hathaway is a design agency", "X is an American multinational
+# investment bank".  Any capitalised name that is not a person's or a place's.
+_IS_A_COMPANY = re.compile(
+    r"[ ](?:is|was)[ ]an?[ ](?:[\w-]+[ ]){0,3}(?:company|startup|firm|corporation|multinational|"
+    r"non-?profit|charity|manufacturer|retailer|bank|insurer|publisher|agency|consultancy|conglomerate)\b",
+    re.IGNORECASE,
+)
+# "according to the Roadify Transit website", "on the Zillow app".
+_THE_X_SITE = re.compile(
+    r"\b[Tt]he[ ](?P<name>[A-Z][\w'\u2019&-]*(?:[ ][A-Z][\w'\u2019&-]*){0,2})[ ]"
+    r"(?:website|web[ ]site|homepage|app|web[ ]app|online[ ]store|customer[ ]portal)\b"
+)
+# "Thomas and Sons", "Warner Bros.", "Smith & Partners".
+_AND_SONS = re.compile(
+    r"\b[A-Z][\w'\u2019-]+(?:[ ][A-Z][\w'\u2019-]+)?[ ](?:and|&)[ ]"
+    r"(?:Sons|Brothers|Daughters|Bros\.?)(?![\w])"
 )
 _SINGLE = re.compile(
     r"(?<![\w.-])[A-Z][a-z]+[A-Z]?[a-z]*(?:-[A-Z][a-z]+)?(?:[ ](?:And[ ]|&[ ])?[A-Z][a-z]+){0,2}(?![\w-])"
 )
 # "Abby Holloway of Opencounter": a person's full name, "of", then their organisation.
 _PERSON_OF = re.compile(
-    r"\b[A-Z][\w'\u2019-]+[ ][A-Z][\w'\u2019-]+[ ]of[ ]"
+    r"\b[A-Z][\w'\u2019-]+[ ](?:[A-Z]\.[ ])?[A-Z][\w'\u2019-]+[ ](?:of|from)[ ]"
     r"(?P<org>[A-Z][\w'\u2019&-]*(?:[ ][A-Z][\w'\u2019&-]*){0,2})"
 )
 # Signature and address blocks: a person's name line, then a short line, then an address line.
 _LINE_PREFIX = re.compile(r"^[ \t>*?•-]*")
 _NAME_LINE = re.compile(r"^(?:[A-Z][\w'\u2019.-]*|[a-z][\w'\u2019.-]*)(?:[ ][\w'\u2019.-]+){1,3}$")
+# A company line: one to six words, commas, "&" and hyphens allowed ("Owens, Duran and Oneal").
+_ORG_LINE = re.compile(r"^[^\W\d_][\w'\u2019.&-]*(?:,?[ ][\w'\u2019.&-]+){0,5}$")
+_TITLE_LINE = re.compile(r"^[^\W\d_][\w'\u2019.-]*(?:[ ][\w'\u2019.-]+){0,4}$")
+# A street line: words, then a house number at the end ("Ul. Miła 53", "Koskikatu 25 B").
+_STREET_LINE = re.compile(r"^[^\W\d_][\w'\u2019. -]{2,40}[ ]\d{1,4}[a-zA-Z]?\.?$")
 _ADDRESS_LINE = re.compile(
     r"(?i)^(?:\d|p\.?\s?o\.?\s?box|psc\b|unit\s\d|usns\b|usnv\b|uss\b|uscgc\b|apo\b|fpo\b|dpo\b|the\s+corner)"
 )
@@ -111,6 +137,11 @@ class OrganizationRecognizer(OwnRecognizer):
             if found is not None:
                 spans.append(found)
         for match in _SINGLE.finditer(text):
+            if _IS_A_COMPANY.match(text, match.end()):
+                found = self._said_company(match.group(), match.start())
+                if found is not None:
+                    spans.append(found)
+                    continue
             if not _COMPANY_AFTER.match(text, match.end()):
                 continue
             parts = [p for p in re.split(r"[ -]", match.group()) if p not in ("And", "&")]
@@ -131,6 +162,17 @@ class OrganizationRecognizer(OwnRecognizer):
                 spans.append(
                     (match.start("org"), match.start("org") + len(org), 0.55, "organisation of a person")
                 )
+        for match in _THE_X_SITE.finditer(text):
+            name = match.group("name")
+            words = [w.casefold() for w in name.split(" ")]
+            if (
+                self.places.place(name.casefold()) is None
+                and not all(w in self.names.common for w in words)
+                and not any(self.places.nrp_word(w) for w in words)
+            ):
+                spans.append((match.start("name"), match.end("name"), 0.6, "company's website"))
+        for match in _AND_SONS.finditer(text):
+            spans.append((match.start(), match.end(), 0.75, "family firm"))
         if "\n" in text:
             spans.extend(self._block_lines(text))
         return [self.result("ORGANIZATION", s, e, score, why) for s, e, score, why in _merge(spans)]
@@ -169,6 +211,18 @@ class OrganizationRecognizer(OwnRecognizer):
             end = offset + len(" ".join(words[: k + 1]))
             out.append((start, end, 0.85 if legal else 0.7, "company name"))
         return out
+
+    def _said_company(self, name: str, start: int) -> tuple[int, int, float, str] | None:
+        """A capitalised name the text calls a company: not a person's name, a place or a common word."""
+        words = [w for w in re.split(r"[ -]", name) if w not in ("And", "&")]
+        folded = [w.casefold() for w in words]
+        if self.places.place(name.casefold()) is not None or folded[0] in ("the", "a", "an", "it", "this"):
+            return None
+        if folded[0] in self.names.first or all(w in self.names.common for w in folded):
+            return None
+        if len(words) == 1 and not self._unfamiliar(words[0]):
+            return None
+        return start, start + len(name), 0.65, "named as a company"
 
     def _firm(self, text: str, start: int, end: int) -> tuple[int, int, float, str] | None:
         members = [
@@ -221,18 +275,29 @@ class OrganizationRecognizer(OwnRecognizer):
             offset += len(raw) + 1
         for k in range(1, len(lines) - 1):
             start, line = lines[k]
-            if not line or not _NAME_LINE.match(line) or len(line) > 60:
+            if not line or not _ORG_LINE.match(line) or len(line) > 60:
                 continue
             previous, following = lines[k - 1][1], lines[k + 1][1]
-            if not _NAME_LINE.match(previous) or not _ADDRESS_LINE.match(following):
+            if not _NAME_LINE.match(previous) and not _TITLE_LINE.match(previous):
                 continue
-            words = [w.strip(".,").casefold() for w in line.split(" ")]
-            if line.casefold() == previous.casefold() or self.places.place(line.casefold()) is not None:
+            if not (_ADDRESS_LINE.match(following) or _STREET_LINE.match(following)):
+                # "Name / Company / Name / address": the name line repeated after the company
+                repeated = following == previous and k + 2 < len(lines)
+                if not (repeated and _ADDRESS_LINE.match(lines[k + 2][1])):
+                    continue
+            words = [w.strip(".,").casefold() for w in line.replace(",", " ").split(" ") if w]
+            before = lines[k - 2][1].casefold() if k >= 2 else ""
+            if (
+                line.casefold() in (previous.casefold(), before)
+                or self.places.place(line.casefold()) is not None
+            ):
                 continue
             if words[0] in self.names.first and len(words) > 1:
                 continue  # another person's name
             if all(self._ordinary(w) and w not in _BUSINESS and w not in _LEGAL for w in words):
                 continue  # a job title ("Echocardiographer", "Account Manager")
+            if len(words) == 1 and not self._unfamiliar(words[0]) and words[0] not in self.names.last:
+                continue
             out.append((start, start + len(line), 0.55, "company line of a signature block"))
         return out
 
