@@ -326,6 +326,10 @@ def test_slow_stream_drips_until_disconnect(oai: OpenAIEnv) -> None:
     stream.close()
     assert [c.choices[0].delta.content for c in chunks[1:]] == ["."] * 5
     assert oai.fake.wait_for_disconnects(1)
+    # The request's handler notes the disconnect, then unwinds: give it a moment to finish.
+    deadline = time.monotonic() + 5
+    while oai.fake.active and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert oai.fake.active == 0
 
 
