@@ -24,7 +24,7 @@ from presidio_analyzer.context_aware_enhancers import ContextAwareEnhancer
 from presidio_analyzer.nlp_engine import NerModelConfiguration, NlpArtifacts, SpacyNlpEngine
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 
 # Tokens of context either side of a candidate token.  The CNN NER sees 4 tokens either side
 # (4 layers of window-1 convolutions); 6 keeps a margin for the transition system's lookahead.
@@ -150,7 +150,7 @@ class WordWindowContextEnhancer(ContextAwareEnhancer):
 
 
 def _is_candidate(
-    doc: Doc, i: int, ordinary: Callable[[str], bool], explained: Callable[[str], bool] | None = None
+    doc: list[Token], i: int, ordinary: Callable[[str], bool], explained: Callable[[str], bool] | None = None
 ) -> bool:
     token = doc[i]
     text = token.text
@@ -165,7 +165,7 @@ def _is_candidate(
     return True
 
 
-def _sentence_initial(doc: Doc, i: int) -> bool:
+def _sentence_initial(doc: list[Token], i: int) -> bool:
     if i == 0:
         return True
     previous = doc[i - 1]
@@ -180,9 +180,10 @@ def ner_windows(
     ``explained(word)``: a capitalised word the gazetteers and patterns already account for (a
     country, a demonym, "Street", "Mr", an acronym), which needs no NER of its own."""
     windows: list[tuple[int, int]] = []
-    n = len(doc)
+    tokens = list(doc)  # one Token object per token, not one per lookup
+    n = len(tokens)
     for i in range(n):
-        if not _is_candidate(doc, i, ordinary, explained):
+        if not _is_candidate(tokens, i, ordinary, explained):
             continue
         start, end = max(0, i - WINDOW), min(n, i + WINDOW + 1)
         if windows and start <= windows[-1][1] + MERGE_GAP:
@@ -210,7 +211,7 @@ def run_ner(
     pieces: list[tuple[int, int, Doc]] = []
     for index, doc in enumerate(docs):
         for start, end in ner_windows(doc, ordinary, explained):
-            pieces.append((index, start, doc[start:end].as_doc()))
+            pieces.append((index, start, _window_doc(doc, start, end)))
     entities: list[list[Span]] = [[] for _ in docs]
     for (index, start, _), window in zip(pieces, _pipe_components(nlp, [p[2] for p in pieces]), strict=True):
         doc = docs[index]
@@ -220,6 +221,17 @@ def run_ner(
         # Windows overlap only after merging, so spans never conflict; sort for spaCy's invariant.
         doc.ents = sorted(ents, key=lambda span: span.start)
     return list(docs)
+
+
+def _window_doc(doc: Doc, start: int, end: int) -> Doc:
+    """``doc[start:end].as_doc()`` for a tokenised-only doc, ~15x faster: a window needs only its
+    words, spaces and token norms (the NER's one token-level feature; the rest are lexeme features)."""
+    tokens = list(doc[start:end])
+    window = Doc(doc.vocab, words=[t.text for t in tokens], spaces=[bool(t.whitespace_) for t in tokens])
+    for token, copy in zip(tokens, window, strict=True):
+        if token.norm != copy.norm:  # tokenizer exceptions: "n't" -> "not"
+            copy.norm_ = token.norm_
+    return window
 
 
 def _pipe_components(nlp: Language, docs: Iterable[Doc]) -> Iterator[Doc]:

@@ -20,6 +20,7 @@ surname, or follows a cue.  Each hit keeps its score; ``gateway.scan.pii`` appli
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 
@@ -84,6 +85,10 @@ _NAME_CUE = re.compile(
     r"(?:last|first|given|family|maiden|middle)\s+name(?:\s+is)?\??|surname(?:\s+is)?\??)\s*[,:.]?\s*$"
 )
 _LINE_LABEL = re.compile(r"(?im)^[ \t>]*(?:name|full\s+name|contact|from|to|signed|patient|author)\s*:\s*$")
+# Prefilters, exact supersets: every ``_NAME_CUE`` match contains one of these words (its end is within
+# the match), and every ``_LINE_LABEL`` match starts with this (``_line_label`` matches from a line start).
+_NAME_CUE_WORD = re.compile(r"(?i)name|call|known|goes")
+_LINE_LABEL_HEAD = re.compile(r"(?im)^[ \t>]*(?:name|full\s+name|contact|from|to|signed|patient|author)\s*:")
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,9 +265,13 @@ class NamedEntityRecognizer(OwnRecognizer):
         """``patricia desrosiers``: a known first name then a known surname, both lower-case."""
         names = self.names
         found = []
-        for token in doc[:-1]:
-            following = doc[token.i + 1]
-            if token.i in claimed or not token.is_lower or not following.is_lower or token.whitespace_ != " ":
+        tokens = list(doc)  # one Token object per token, not one per lookup
+        lower = [t.is_lower for t in tokens]
+        for i in range(len(tokens) - 1):
+            if i in claimed or not lower[i] or not lower[i + 1]:
+                continue
+            token, following = tokens[i], tokens[i + 1]
+            if token.whitespace_ != " ":
                 continue
             first, last = token.lower_, following.lower_
             if (
@@ -275,25 +284,37 @@ class NamedEntityRecognizer(OwnRecognizer):
             ):
                 cue = context_before(text, token.idx, _STRONG_CUE, 30) or _line_label(text, token.idx)
                 found.append((token.idx, following.idx + len(following), 0.8 if cue else 0.55))
-                claimed.update((token.i, following.i))
+                claimed.update((i, i + 1))
         # "my name is vitoria", "name: hyuuma t. maida": lower-case words right after a strong cue.
-        for token in doc:
-            if token.i in claimed or not token.is_lower or not token.is_alpha or token.lower_ in names.common:
+        # Every cue contains one of ``_NAME_CUE_WORD`` and every line label one of ``_LINE_LABEL_HEAD``,
+        # so a token with no such keyword in the 30 characters before it (and no label line) has no cue.
+        keywords = [m.end() for m in _NAME_CUE_WORD.finditer(text)]
+        labels = _LINE_LABEL_HEAD.search(text) is not None
+        if not keywords and not labels:
+            return found
+        for i, token in enumerate(tokens):
+            if i in claimed or not lower[i] or not token.is_alpha or token.lower_ in names.common:
                 continue
-            if not (context_before(text, token.idx, _NAME_CUE, 30) or _line_label(text, token.idx)):
+            idx = token.idx
+            near = bisect.bisect_right(keywords, idx)
+            has_keyword = near > 0 and keywords[near - 1] > idx - 30
+            if not (
+                (has_keyword and context_before(text, idx, _NAME_CUE, 30))
+                or (labels and _line_label(text, idx))
+            ):
                 continue
-            end = token.i + 1
-            while end < len(doc) and end - token.i < 4 and "\n" not in doc[end - 1].whitespace_:
-                nxt = doc[end]
+            end = i + 1
+            while end < len(tokens) and end - i < 4 and "\n" not in tokens[end - 1].whitespace_:
+                nxt = tokens[end]
                 if (
                     not (nxt.is_lower and (nxt.is_alpha or _is_lower_initial(nxt)))
                     or nxt.lower_ in names.common
                 ):
                     break
                 end += 1
-            final = doc[end - 1]
-            found.append((token.idx, final.idx + len(final), 0.75))
-            claimed.update(range(token.i, end))
+            final = tokens[end - 1]
+            found.append((idx, final.idx + len(final), 0.75))
+            claimed.update(range(i, end))
         return found
 
 
@@ -313,18 +334,19 @@ def _name_lists(doc: Doc, claimed: set[int], names: NameLists) -> list[tuple[int
     "at", "of" is a firm ("from Hawkins, Richardson and Santana") and left to the NER.
     """
     found: list[tuple[int, int, float]] = []
-    i, n = 0, len(doc)
+    all_tokens = list(doc)  # one Token object per token, not one per lookup
+    i, n = 0, len(all_tokens)
     while i < n:
         members = [i]
         j = i
-        while j + 2 < n and doc[j + 1].text in (",", "and", "&"):
+        while j + 2 < n and all_tokens[j + 1].text in (",", "and", "&"):
             k = j + 2
-            if doc[j + 1].text == "," and doc[k].text in ("and", "&") and k + 1 < n:
+            if all_tokens[j + 1].text == "," and all_tokens[k].text in ("and", "&") and k + 1 < n:
                 k += 1
             members.append(k)
             j = k
         i = j + 1
-        tokens = [doc[m] for m in members]
+        tokens = [all_tokens[m] for m in members]
         if len(tokens) < 2 or any(t.i in claimed for t in tokens):
             continue
         lower = all(t.is_lower and t.is_alpha for t in tokens)
@@ -418,7 +440,7 @@ _UNIT_WORDS = frozenset(
 )
 
 
-def _is_unit(doc: Doc, i: int) -> bool:
+def _is_unit(doc: list[Token], i: int) -> bool:
     """``doc[i]`` is a unit word before a number ("Apt. 675", "Suite 541")."""
     if doc[i].lower_.rstrip(".") not in _UNIT_WORDS:
         return False
@@ -461,14 +483,15 @@ def _line_label(text: str, start: int) -> bool:
 def _runs(doc: Doc) -> list[_Run]:
     """Maximal runs of capitalised tokens on one line, with titles before them noted."""
     runs = []
-    i, n = 0, len(doc)
+    doc_tokens = list(doc)  # one Token object per token, not one per lookup
+    i, n = 0, len(doc_tokens)
     while i < n:
-        token = doc[i]
+        token = doc_tokens[i]
         title = False
         if token.lower_.rstrip(".") in _TITLES and token.text[:1].isupper() and i + 1 < n:
-            nxt = doc[i + 1]
+            nxt = doc_tokens[i + 1]
             if nxt.text == "." and i + 2 < n:
-                nxt = doc[i + 2]
+                nxt = doc_tokens[i + 2]
             if _is_word(nxt) and "\n" not in token.whitespace_:
                 title = True
                 i = nxt.i
@@ -477,26 +500,31 @@ def _runs(doc: Doc) -> list[_Run]:
             i += 1
             continue
         start, end = i, i + 1
-        while end < n and "\n" not in doc[end - 1].whitespace_:
-            current = doc[end]
-            if _is_unit(doc, end):
+        while end < n and "\n" not in doc_tokens[end - 1].whitespace_:
+            current = doc_tokens[end]
+            if _is_unit(doc_tokens, end):
                 break  # "Barbara Yudina Apt. 675": the address starts at the unit
             if _is_run_token(current):
                 end += 1
                 continue
-            if current.is_space and "\n" not in current.text and end + 1 < n and _is_run_token(doc[end + 1]):
+            if (
+                current.is_space
+                and "\n" not in current.text
+                and end + 1 < n
+                and _is_run_token(doc_tokens[end + 1])
+            ):
                 end += 2  # "Lara  Fiorentino": a doubled space is a space token in spaCy
                 continue
             # "Anne-Lotte", "ten Pas", "van der Berg": hyphens and particles inside a name, when a
             # capitalised word follows them.
-            previous = doc[end - 1]
+            previous = doc_tokens[end - 1]
             if current.text == "-" and not previous.whitespace_ and not current.whitespace_:
                 skip = 1
             else:
                 skip = 0
-                while end + skip < n and skip < 3 and doc[end + skip].lower_ in _PARTICLES:
+                while end + skip < n and skip < 3 and doc_tokens[end + skip].lower_ in _PARTICLES:
                     skip += 1
-            if skip and end + skip < n and _is_word(doc[end + skip]):
+            if skip and end + skip < n and _is_word(doc_tokens[end + skip]):
                 end += skip + 1
                 continue
             break
