@@ -82,9 +82,6 @@ class Route:
     upstream_path: str
     upstream_model: str
 
-    def translates_from(self, wire: Wire) -> bool:
-        return self.destination.wire != wire
-
 
 class DestinationTable:
     """Maps a requested model to a destination by the ``models:`` globs, in config order."""

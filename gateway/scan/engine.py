@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from gateway.scan.findings import Finding, Hit, Kind
+from gateway.scan.findings import Finding, Hit
 from gateway.scan.normalize import views
 from gateway.scan.segments import Extracted, extract
 
@@ -57,9 +57,6 @@ class ScanResult:
     @property
     def failed(self) -> bool:
         return any(f.kind == "scan_failed" for f in self.findings)
-
-    def kinds(self) -> frozenset[Kind]:
-        return frozenset(f.kind for f in self.findings)
 
     def counts(self) -> dict[str, int]:
         """Entity -> number of values found: what the audit record keeps (classes and counts, no values).
@@ -96,10 +93,6 @@ class ScanEngine:
         self._cache: OrderedDict[bytes, tuple[Located, ...]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
-
-    @property
-    def detector_names(self) -> tuple[str, ...]:
-        return tuple(d.name for d in self._detectors)
 
     # -- one text ----------------------------------------------------------------------------
     def scan_text(self, text: str) -> list[Located]:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import math
 import re
-from bisect import bisect_right
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -350,7 +349,7 @@ def _turn_role(endpoint: str, item: Any) -> str:
     role = item.get("role")
     if isinstance(role, str):
         # Legacy "function" messages are tool results; an unknown role is still conversation, and
-        # counting it as the user's keeps it in conversation_text.
+        # counting it as the user's keeps it in the conversation (seams between turns).
         return "tool" if role == "function" else role if role in _ROLES else "user"
     kind = item.get("type")  # Responses items without a role
     if isinstance(kind, str):
@@ -491,40 +490,3 @@ def _mime_media(mime: str) -> str:
     if major in ("image", "audio", "video"):
         return major
     return "document" if mime == "application/pdf" else "file"
-
-
-def conversation_text(extracted: Extracted) -> tuple[str, list[tuple[int, int, int]]]:
-    """Join the conversation's segments (those with a role) with "\\n", so that a value split across
-    turns (a card number typed over two messages) is one span for the detectors.
-
-    Returns the joined text and runs ``(joined_start, segment_index, segment_start_offset)``, one per
-    joined segment, for :func:`locate`.
-    """
-    parts: list[str] = []
-    runs: list[tuple[int, int, int]] = []
-    pos = 0
-    for index, segment in enumerate(extracted.segments):
-        if segment.role is None:
-            continue
-        if parts:
-            parts.append("\n")
-            pos += 1
-        runs.append((pos, index, 0))
-        parts.append(segment.text)
-        pos += len(segment.text)
-    return "".join(parts), runs
-
-
-def locate(runs: list[tuple[int, int, int]], start: int, end: int) -> list[tuple[int, int, int]]:
-    """Map the joined span ``[start, end)`` to ``(segment_index, start, end)`` pieces, dropping separators."""
-    pieces: list[tuple[int, int, int]] = []
-    k = max(bisect_right(runs, start, key=lambda run: run[0]) - 1, 0)
-    while k < len(runs) and runs[k][0] < end:
-        joined_start, segment, offset = runs[k]
-        # A run ends one character (the separator) before the next begins; the last one at the span's end.
-        stop = runs[k + 1][0] - 1 if k + 1 < len(runs) else end
-        lo, hi = max(start, joined_start), min(end, stop)
-        if lo < hi:
-            pieces.append((segment, offset + lo - joined_start, offset + hi - joined_start))
-        k += 1
-    return pieces

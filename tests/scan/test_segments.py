@@ -32,9 +32,7 @@ from gateway.scan.segments import (
     ExtractionLimit,
     Segment,
     Unscannable,
-    conversation_text,
     extract,
-    locate,
 )
 
 CORPUS = sorted((Path(__file__).parent / "requests").glob("*.json"))
@@ -787,36 +785,6 @@ def test_deep_wide_body_fails_fast_and_small() -> None:
 
 
 # --- whole conversation -----------------------------------------------------------------------------
-
-
-def test_card_number_split_across_two_turns() -> None:
-    body = {
-        "model": "gpt-4o",
-        "messages": [
-            {"role": "system", "content": "Be helpful."},
-            {"role": "user", "content": "4111 1111"},
-            {"role": "user", "content": "1111 1111"},
-        ],
-        "tools": [{"type": "function", "function": {"name": "pay", "description": "Take a payment"}}],
-    }
-    extracted = extract("chat.completions", body)
-    text, runs = conversation_text(extracted)
-    assert text == "Be helpful.\n4111 1111\n1111 1111"  # tool definitions are not conversation
-    start = text.index("4111")
-    end = len(text)
-    assert re.sub(r"\D", "", text[start:end]) == "4111111111111111"
-    first = extracted.segments.index(segment_at(extracted, "messages", 1, "content"))
-    assert locate(runs, start, end) == [(first, 0, 9), (first + 1, 0, 9)]
-    # A span starting and ending inside segments maps to partial pieces.
-    assert locate(runs, start + 5, end - 2) == [(first, 5, 9), (first + 1, 0, 7)]
-    # The separator alone maps to nothing; a span inside one segment maps to one piece.
-    assert locate(runs, start + 9, start + 10) == []
-    assert locate(runs, 0, 2) == [(0, 0, 2)]
-
-
-def test_conversation_text_of_nothing() -> None:
-    assert conversation_text(extract("embeddings", {"model": "m"})) == ("", [])
-    assert locate([], 0, 5) == []
 
 
 # --- performance ------------------------------------------------------------------------------------
