@@ -58,12 +58,13 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.tokens import Doc
 
 from gateway.scan.findings import Hit
 from gateway.scan.model_files import lemma_dictionary, load_nlp
 from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
 from gateway.scan.pii_names import NameLists
-from gateway.scan.pii_nlp import LoadedSpacyNlpEngine, WordWindowContextEnhancer, run_ner
+from gateway.scan.pii_nlp import LoadedSpacyNlpEngine, WordWindowContextEnhancer, release_tokens, run_ner
 from gateway.scan.pii_places import CLEAR, COUNTRY, Gazetteer
 from gateway.scan.recognizers.pii_address import StreetAddressRecognizer
 from gateway.scan.recognizers.pii_dob import DateOfBirthRecognizer
@@ -317,27 +318,27 @@ class PiiDetector:
 
     def detect_many(self, texts: Sequence[str]) -> list[list[Hit]]:
         tokenizer = self._nlp.tokenizer
-        docs = run_ner(
-            self._nlp,
-            [tokenizer(text) for text in texts],
-            self._names.is_ordinary_word,
-            full=self._full_ner,
-            explained=self._explained,
+        docs = [tokenizer(text) for text in texts]
+        try:
+            ordinary = self._names.is_ordinary_word
+            run_ner(self._nlp, docs, ordinary, full=self._full_ner, explained=self._explained)
+            return [self._analyze(text, doc) for text, doc in zip(texts, docs, strict=True)]
+        finally:
+            for doc in docs:
+                release_tokens(doc)
+
+    def _analyze(self, text: str, doc: Doc) -> list[Hit]:
+        entities = [
+            *ALWAYS,
+            *(e for trigger, group in self._triggers if trigger.search(text) for e in group),
+        ]
+        self._timeouts.reset()
+        results: list[RecognizerResult] = self._analyzer.analyze(
+            text=text, language=LANGUAGE, entities=entities, nlp_artifacts=self._engine.artifacts(doc)
         )
-        out = []
-        for text, doc in zip(texts, docs, strict=True):
-            entities = [
-                *ALWAYS,
-                *(e for trigger, group in self._triggers if trigger.search(text) for e in group),
-            ]
-            self._timeouts.reset()
-            results: list[RecognizerResult] = self._analyzer.analyze(
-                text=text, language=LANGUAGE, entities=entities, nlp_artifacts=self._engine.artifacts(doc)
-            )
-            if self._timeouts.tripped():
-                raise RegexTimedOut("a PII pattern timed out; the text was not fully scanned")
-            out.append(self._finish(results))
-        return out
+        if self._timeouts.tripped():
+            raise RegexTimedOut("a PII pattern timed out; the text was not fully scanned")
+        return self._finish(results)
 
     def _finish(self, results: Sequence[RecognizerResult]) -> list[Hit]:
         kept = [

@@ -29,7 +29,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.tokens import Doc, Span, Token
 
 from gateway.scan.pii_names import NameLists
-from gateway.scan.pii_nlp import NER_LABELS
+from gateway.scan.pii_nlp import NER_LABELS, token_list
 from gateway.scan.recognizers.pii_base import OwnRecognizer, context_after, context_before
 
 NER_ENTITIES = ("PERSON", "ORGANIZATION", "LOCATION", "NRP")
@@ -150,7 +150,8 @@ class NamedEntityRecognizer(OwnRecognizer):
         self, doc: Doc, text: str, run: _Run, ner: list[tuple[int, int, str]]
     ) -> tuple[int, int, float] | None:
         names = self.names
-        tokens = [doc[i] for i in range(run.start, run.end)]
+        all_tokens = token_list(doc)
+        tokens = all_tokens[run.start : run.end]
         words = [t for t in tokens if _is_word(t)]
         if not words:
             return None
@@ -175,8 +176,8 @@ class NamedEntityRecognizer(OwnRecognizer):
             (w.lower_ in names.last and w.lower_ not in names.common) or _SURNAME_SHAPE.search(w.lower_)
             for w in later
         )
-        has_initial = any(_is_initial(doc[i]) for i in range(start, end))
-        char_start = doc[start].idx
+        has_initial = any(_is_initial(t) for t in all_tokens[start:end])
+        char_start = all_tokens[start].idx
         cue = context_before(text, char_start, _CUE_BEFORE, 40) or _line_label(text, char_start)
         strong_cue = (
             run.title or context_before(text, char_start, _STRONG_CUE, 30) or _line_label(text, char_start)
@@ -265,7 +266,7 @@ class NamedEntityRecognizer(OwnRecognizer):
         """``patricia desrosiers``: a known first name then a known surname, both lower-case."""
         names = self.names
         found = []
-        tokens = list(doc)  # one Token object per token, not one per lookup
+        tokens = token_list(doc)
         lower = [t.is_lower for t in tokens]
         for i in range(len(tokens) - 1):
             if i in claimed or not lower[i] or not lower[i + 1]:
@@ -334,7 +335,7 @@ def _name_lists(doc: Doc, claimed: set[int], names: NameLists) -> list[tuple[int
     "at", "of" is a firm ("from Hawkins, Richardson and Santana") and left to the NER.
     """
     found: list[tuple[int, int, float]] = []
-    all_tokens = list(doc)  # one Token object per token, not one per lookup
+    all_tokens = token_list(doc)
     i, n = 0, len(all_tokens)
     while i < n:
         members = [i]
@@ -483,7 +484,7 @@ def _line_label(text: str, start: int) -> bool:
 def _runs(doc: Doc) -> list[_Run]:
     """Maximal runs of capitalised tokens on one line, with titles before them noted."""
     runs = []
-    doc_tokens = list(doc)  # one Token object per token, not one per lookup
+    doc_tokens = token_list(doc)
     i, n = 0, len(doc_tokens)
     while i < n:
         token = doc_tokens[i]
