@@ -101,6 +101,10 @@ class DestinationTable:
                 return dest
         return None
 
+    def local(self) -> Destination | None:
+        """Where ``route_local`` sends: the first destination of type ``local``."""
+        return next((d for d in self._destinations if d.settings.type == "local"), None)
+
     def route(self, endpoint: Endpoint, model: str) -> Route:
         dest = self.for_model(model)
         if dest is None:
@@ -108,6 +112,9 @@ class DestinationTable:
                 f"The model '{_printable(model)}' does not exist or is not served by this gateway.",
                 param="model",
             )
+        return self.route_to(dest, endpoint, model)
+
+    def route_to(self, dest: Destination, endpoint: Endpoint, model: str) -> Route:
         path = endpoint.upstream.get(dest.wire)
         if path is None:
             raise BadRequest(

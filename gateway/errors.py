@@ -15,7 +15,9 @@
     ├── UpstreamRejected              4xx     invalid_request_error (destination's own 4xx)
     ├── UpstreamError                 502     api_error        (destination failed or broke the protocol)
     │   └── UpstreamTimeout           504     timeout_error
+    ├── PolicyBlocked                 403     policy_violation / permission_error (the data policy said block)
     ├── ServiceUnavailable            503     overloaded_error (gateway side: store down, no credentials)
+    │   └── LocalUnavailable          503     overloaded_error (policy keeps it local; local is down)
     ├── ScanFailed                    503     api_error (detection failed: nothing was sent)
     └── InternalError                 500     api_error
 
@@ -150,6 +152,21 @@ class ServiceUnavailable(GatewayError):
     openai_type = "api_error"
     anthropic_type = "overloaded_error"
     default_code = "service_unavailable"
+
+
+class LocalUnavailable(ServiceUnavailable):
+    """Policy keeps this request local and the local destination cannot take it: never sent elsewhere."""
+
+    default_code = "local_unavailable"
+
+
+class PolicyBlocked(GatewayError):
+    """The data policy blocks this request; nothing was sent anywhere."""
+
+    status = 403
+    openai_type = "policy_violation"
+    anthropic_type = "permission_error"
+    default_code = "blocked_by_policy"
 
 
 class ScanFailed(GatewayError):

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from gateway.endpoints import Endpoint, Route
+    from gateway.policy.decide import Decision
     from gateway.scan.engine import ScanResult
 
 Role = Literal["user", "auditor", "admin"]
@@ -55,6 +56,8 @@ class Exchange:
     model: str | None = None
     stream: bool = False
     scan: ScanResult | None = None
+    decision: Decision | None = None
+    rewritten: bool = False  # stage 6 changed ``body``; ``raw_body`` is the client's original
     route: Route | None = None
     status: int | None = None
     usage: Usage = field(default_factory=Usage)

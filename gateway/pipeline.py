@@ -2,11 +2,11 @@
 
     1 ingress    path/method allow-list, content type, bounded body, JSON
     2 auth       gateway key -> Principal
-    3 dialect    model, stream flag
-    4 scan       every text-bearing part, several normalised views, all detectors; failure blocks
-    5 policy     (not yet: policy engine)
-    6 transform  (not yet)
-    7 route      model -> destination by the ``models:`` globs
+    3 dialect    model, stream flag; the requested destination by the ``models:`` globs
+    4 scan       every text-bearing part, several normalised views, all detectors
+    5 policy     (principal, destination, findings) -> decision; block raises here
+    6 transform  redact / hash / pseudonymize the matched values in the body
+    7 route      route_local: the local destination, or 503; never the offshore one
     8 forward    to the destination through the shared client, provider key injected
     9 relay      answer back to the client, translated and streamed as needed
    10 audit      one record per request, in ``finally``, whatever happened
@@ -28,10 +28,12 @@ from gateway import ingress
 from gateway.asgi import Message, Receive, Scope, Send, header_map, send_bytes
 from gateway.audit.record import audit_row
 from gateway.dialects.base import read_request
-from gateway.errors import GatewayError, InternalError, ScanFailed, error_body
+from gateway.errors import GatewayError, InternalError, error_body
 from gateway.exchange import Exchange
+from gateway.policy.stage import decide_exchange, enforce
 from gateway.relay import relay
 from gateway.runtime import Runtime
+from gateway.transform.apply import Replacer, apply_values
 from gateway.upstream.forward import build_outbound
 
 log = logging.getLogger("gateway.request")
@@ -69,11 +71,16 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         await ingress.read_body(ex, receive, rt.settings.server.max_body_bytes)
         body = ingress.parse_json(ex)
         read_request(ex, body)
+        ex.route = rt.destinations.route(endpoint, body["model"])
         if rt.scanner is not None:
             ex.scan = await rt.scanner.scan(endpoint.name, body)
-            if ex.scan.failed:
-                raise ScanFailed("The gateway could not inspect this request, so it was not sent anywhere.")
-        ex.route = rt.destinations.route(endpoint, body["model"])
+        # One policy object for the whole request, so a reload mid-stream cannot split it in two.
+        ex.decision = decide_exchange(ex, rt.policies.current, rt.destinations)
+        enforce(ex, ex.decision, rt.destinations)
+        if ex.decision.values and ex.scan is not None:
+            replacer = Replacer(rt.secret, conversation=ex.principal.user)
+            apply_values(body, ex.scan.extracted, ex.scan.findings, ex.decision.values, replacer)
+            ex.rewritten = True
         outbound = build_outbound(ex, rt.settings.credentials)
         await _until_disconnect(
             ex,

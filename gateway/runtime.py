@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from sqlalchemy import Engine
 
+from gateway.audit.record import event_row
 from gateway.audit.store import AuditWriter
 from gateway.auth import KeyStore
 from gateway.database import create_db_engine, metadata
 from gateway.endpoints import DestinationTable
 from gateway.models_catalog import ModelCatalog
+from gateway.policy.store import PolicyEvent, PolicyStore
 from gateway.scan.build import build_engine
 from gateway.scan.service import Scanner
+from gateway.secret import load_or_create_secret
 from gateway.settings import Settings
 from gateway.upstream.client import make_client
 
@@ -29,14 +32,21 @@ class Runtime:
     client: httpx.AsyncClient
     models: ModelCatalog
     scanner: Scanner | None
+    policies: PolicyStore
+    secret: bytes = field(repr=False)
 
     @classmethod
     async def start(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
+        # First: a bad policy stops the start-up before anything else is opened.
+        policies = await asyncio.to_thread(PolicyStore, settings.file.policies)
         engine = create_db_engine(settings.database_url)
         try:
             await asyncio.to_thread(metadata.create_all, engine)
             keys = KeyStore(engine)
             await asyncio.to_thread(keys.load)
+            secret = settings.secret
+            if secret is None:
+                secret = await asyncio.to_thread(load_or_create_secret, engine)
         except BaseException:
             engine.dispose()
             raise
@@ -54,9 +64,18 @@ class Runtime:
             # Seconds of model loading and hash checking: off the event loop, once.
             scan_engine = await asyncio.to_thread(build_engine, settings.file.scan, source=settings.source)
             scanner = Scanner(scan_engine, timeout=settings.file.scan.timeout)
-        return cls(settings, destinations, engine, keys, audit, client, models, scanner)
+
+        def record(event: PolicyEvent) -> None:
+            problem = "policy_invalid" if event.kind == "policy.rejected" else None
+            audit.submit(event_row(event.kind, policy_version=event.version, error=problem))
+
+        policies.report_to(record)
+        if settings.file.policy_watch_interval > 0:
+            policies.watch(settings.file.policy_watch_interval)
+        return cls(settings, destinations, engine, keys, audit, client, models, scanner, policies, secret)
 
     async def close(self) -> None:
+        self.policies.close()
         if self.scanner is not None:
             self.scanner.close()
         await self.client.aclose()

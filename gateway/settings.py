@@ -16,6 +16,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from gateway.yaml_lines import line_of
+
 DEFAULT_CONFIG_FILE = "gateway.yaml"
 MiB = 1024 * 1024
 
@@ -107,6 +109,8 @@ class FileSettings(_Strict):
     server: ServerSettings = ServerSettings()
     database_url: str = "sqlite:///gateway.db"
     policies: tuple[str, ...] = ("policies/default.yaml",)
+    # Seconds between checks of the policy files for edits (0: reload only on SIGHUP).
+    policy_watch_interval: float = Field(default=1.0, ge=0)
     destinations: dict[str, DestinationSettings] = Field(
         default_factory=lambda: {
             "openai": DestinationSettings(
@@ -147,6 +151,8 @@ class Settings:
     source: str
     # Provider keys by destination name.  Kept out of repr so they never reach a log or traceback.
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+    # Keys value digests and pseudonyms ($GATEWAY_SECRET); None: a random one kept in the database.
+    secret: bytes | None = field(default=None, repr=False)
 
     @property
     def server(self) -> ServerSettings:
@@ -217,7 +223,7 @@ def settings_from_mapping(
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = tuple(first["loc"])
-        line = _line_of(node, loc)
+        line = line_of(node, loc)
         where = f"{source}:{line}" if line else source
         key = ".".join(str(part) for part in loc) or "<top level>"
         raise ConfigError(f"{where}: {key}: {first['msg']}") from None
@@ -241,7 +247,12 @@ def settings_from_mapping(
                         "contains whitespace or control characters"
                     )
                 credentials[name] = value
-    return Settings(file=parsed, source=source, credentials=credentials)
+    secret = env.get("GATEWAY_SECRET", "").strip()
+    if secret and len(secret) < 16:
+        raise ConfigError(
+            f"{source}: GATEWAY_SECRET: use at least 16 characters (32 random bytes, hex, is best)"
+        )
+    return Settings(file=parsed, source=source, credentials=credentials, secret=secret.encode() or None)
 
 
 def _check_database_url(url: str, source: str) -> None:
@@ -254,25 +265,3 @@ def _check_database_url(url: str, source: str) -> None:
         raise ConfigError(f"{source}: database_url: not a valid database URL") from None
     if backend not in ("sqlite", "postgresql"):
         raise ConfigError(f"{source}: database_url: use sqlite:/// or postgresql+psycopg://, not {backend}")
-
-
-def _line_of(node: yaml.Node | None, loc: tuple[Any, ...]) -> int | None:
-    """Line (1-based) of the YAML node at ``loc``, or of the deepest ancestor that exists."""
-    if node is None:
-        return None
-    line: int = node.start_mark.line + 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for key_node, value_node in node.value:
-                if key_node.value == str(part):
-                    node = value_node
-                    line = key_node.start_mark.line + 1
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line

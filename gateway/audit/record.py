@@ -8,10 +8,15 @@ the database refuse the row, which would lose the record of the request.
 from __future__ import annotations
 
 import json
-from typing import Any
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from gateway.audit.tables import audit_records
 from gateway.exchange import Exchange
+
+if TYPE_CHECKING:
+    from gateway.policy.decide import Decision
 
 _METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
 
@@ -52,4 +57,37 @@ def audit_row(ex: Exchange) -> dict[str, Any]:
         "truncated": ex.truncated,
         "data_classes": json.dumps(ex.scan.counts(), sort_keys=True) if ex.scan else None,
         "findings": len(ex.scan.findings) if ex.scan else None,
+        **_policy_columns(ex.decision),
+    }
+
+
+def _policy_columns(decision: Decision | None) -> dict[str, Any]:
+    if decision is None:
+        return {}
+    return {
+        "policy_version": decision.policy_version,
+        "action": decision.action,
+        "rules": json.dumps(list(decision.rules)),
+        "route_reason": _bounded("route_reason", decision.reason),
+        "shadow_action": decision.shadow_action if decision.shadow else None,
+        "shadow_rules": json.dumps([f.rule for f in decision.shadow]) if decision.shadow else None,
+    }
+
+
+def event_row(event: str, *, policy_version: str | None, error: str | None = None) -> dict[str, Any]:
+    """A gateway event (not a request) in the same trail: a policy reload, or a rejected policy edit."""
+    return {
+        "request_id": f"evt_{uuid.uuid4().hex}",
+        "time": datetime.now(UTC),
+        "method": "EVENT",
+        "endpoint": _bounded("endpoint", event),
+        "status": 0,
+        "latency_ms": 0.0,
+        "request_bytes": 0,
+        "response_bytes": 0,
+        "stream": False,
+        "disconnected": False,
+        "truncated": False,
+        "policy_version": policy_version,
+        "error": _bounded("error", error),
     }

@@ -34,4 +34,12 @@ audit_records = Table(
     Column("findings", Integer),
     Column("disconnected", Boolean, nullable=False, default=False),
     Column("truncated", Boolean, nullable=False, default=False),
+    # Policy (stage 5): the version (content hash) that decided, the enforced action, the rules that
+    # fired, why it went where it went, and what shadow rules would have done.
+    Column("policy_version", String(40)),
+    Column("action", String(20)),
+    Column("rules", Text),  # JSON list of rule ids
+    Column("route_reason", String(200)),
+    Column("shadow_action", String(20)),
+    Column("shadow_rules", Text),  # JSON list of rule ids
 )

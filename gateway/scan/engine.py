@@ -202,6 +202,8 @@ class ScanEngine:
             hit = loc.hit
             if not (hit.start < seam and hit.end > seam + len(joiner)):
                 continue  # wholly on one side: already found in that segment
+            if hit.entity in SEAM_UNSPLIT:
+                continue
             yield Finding(
                 hit.kind,
                 hit.entity,
@@ -222,6 +224,11 @@ class ScanEngine:
                 hit.detector,
                 f"seam+:{loc.view}",
             )
+
+
+# Entities the NER guesses from words: across a seam they are mostly two messages' words read as
+# one name ("Paris" + "sunny").  Values worth finding split over turns are structured ones.
+SEAM_UNSPLIT = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP"})
 
 
 def _check(deadline: float | None) -> None:

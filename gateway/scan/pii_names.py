@@ -44,7 +44,8 @@ _PLACE_NAMES_TEXT = """
 paris london berlin madrid rome vienna sydney melbourne dallas houston austin phoenix denver orlando
 jackson lincoln madison florence victoria georgia carolina virginia jordan israel india china kerry
 chelsea brooklyn savannah charlotte aurora nevada dakota montana lorraine valencia sofia alexandria
-adelaide regina marion eugene bristol chester lima santiago san santa salvador washington
+adelaide regina marion eugene bristol chester lima santiago san santa salvador washington france
+ireland kenya cuba oman
 """
 _PLACE_NAMES = _PLACE_NAMES_TEXT.split()
 

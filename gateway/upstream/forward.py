@@ -40,7 +40,7 @@ def build_outbound(ex: Exchange, credentials: Mapping[str, str]) -> Outbound:
     dest = route.destination
     auth = auth_for(dest, credentials)
     client_usage = _include_usage(body)
-    changed = False
+    changed = ex.rewritten  # the policy changed values: the original bytes must never be sent
     if dest.wire != endpoint.wire:
         try:
             if endpoint.wire == "anthropic":

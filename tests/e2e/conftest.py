@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -23,6 +24,14 @@ from tests.fakes.server import ThreadedServer
 
 OPENAI_KEY = "sk-fake-openai-provider-key"
 ANTHROPIC_KEY = "sk-ant-fake-provider-key"
+LOCAL_KEY = "sk-fake-local-engine-key"
+LOCAL_MODEL = "local-moe"
+DEFAULT_POLICY = str(Path(__file__).resolve().parents[2] / "policies" / "default.yaml")
+PROVIDER_ENV = {
+    "FAKE_OPENAI_KEY": OPENAI_KEY,
+    "FAKE_ANTHROPIC_KEY": ANTHROPIC_KEY,
+    "FAKE_LOCAL_KEY": LOCAL_KEY,
+}
 
 
 @dataclass
@@ -31,10 +40,14 @@ class Fakes:
     anthropic: FakeAnthropic
     openai_url: str
     anthropic_url: str
+    # The local model (an OpenAI-compatible server, as vLLM or llama-server would be).
+    local: FakeOpenAI
+    local_url: str
 
     def reset(self) -> None:
         self.openai.reset()
         self.anthropic.reset()
+        self.local.reset()
 
 
 @dataclass
@@ -95,13 +108,19 @@ class Gateway:
 def fakes() -> Iterator[Fakes]:
     fake_openai = FakeOpenAI(api_key=OPENAI_KEY)
     fake_anthropic = FakeAnthropic(api_key=ANTHROPIC_KEY)
-    with ThreadedServer(fake_openai) as openai_url, ThreadedServer(fake_anthropic) as anthropic_url:
-        yield Fakes(fake_openai, fake_anthropic, openai_url, anthropic_url)
+    fake_local = FakeOpenAI(api_key=LOCAL_KEY, models=[LOCAL_MODEL])
+    with (
+        ThreadedServer(fake_openai) as openai_url,
+        ThreadedServer(fake_anthropic) as anthropic_url,
+        ThreadedServer(fake_local) as local_url,
+    ):
+        yield Fakes(fake_openai, fake_anthropic, openai_url, anthropic_url, fake_local, local_url)
 
 
 def gateway_config(fakes: Fakes, database_url: str, **overrides: Any) -> dict[str, Any]:
     config: dict[str, Any] = {
         "database_url": database_url,
+        "policies": [DEFAULT_POLICY],
         "destinations": {
             "openai": {
                 "type": "openai",
@@ -131,6 +150,13 @@ def gateway_config(fakes: Fakes, database_url: str, **overrides: Any) -> dict[st
                 "jurisdiction": "US",
                 "models": ["down-*"],
             },
+            "local": {
+                "type": "local",
+                "base_url": f"{fakes.local_url}/v1",
+                "api_key_env": "FAKE_LOCAL_KEY",
+                "jurisdiction": "LOCAL",
+                "model": LOCAL_MODEL,
+            },
         },
     }
     for key, value in overrides.items():
@@ -142,7 +168,7 @@ def start_gateway(fakes: Fakes, database_url: str, **overrides: Any) -> Gateway:
     settings = settings_from_mapping(
         gateway_config(fakes, database_url, **overrides),
         source="<test>",
-        environ={"FAKE_OPENAI_KEY": OPENAI_KEY, "FAKE_ANTHROPIC_KEY": ANTHROPIC_KEY},
+        environ=PROVIDER_ENV,
     )
     engine = create_db_engine(database_url)
     metadata.create_all(engine)

@@ -17,7 +17,7 @@ def test_readyz_reports_database_and_destinations(gateway: Gateway) -> None:
     assert body == {
         "status": "ready",
         "database": "ok",
-        "destinations": 4,
+        "destinations": 5,
         "destinations_without_credentials": 1,
     }
     assert gateway.http().post("/readyz").status_code == 405

@@ -22,6 +22,13 @@ def test_findings_are_recorded_as_classes_and_counts_only(gateway: Gateway) -> N
         model="gpt-4o-mini", messages=[{"role": "user", "content": SENSITIVE}]
     )
     row = gateway.audit(raw.headers["x-request-id"])
+    # The default policy keeps a request with a key on the local model.
+    assert (row["destination"], row["action"], row["route_reason"]) == (
+        "local",
+        "route_local",
+        "credentials-stay-local",
+    )
+    assert gateway.fakes.openai.received == [] and len(gateway.fakes.local.received) == 1
     classes = json.loads(row["data_classes"])
     assert classes["EMAIL_ADDRESS"] == 1 and classes["AWS_ACCESS_KEY_ID"] == 1 and classes["PERSON"] >= 1
     assert row["findings"] >= 3
@@ -61,4 +68,5 @@ def test_failed_scan_blocks_and_nothing_leaves(gateway: Gateway) -> None:
     assert ainfo.value.status_code == 503
     assert gateway.fakes.openai.received == [] and gateway.fakes.anthropic.received == []
     row = gateway.audit(info.value.response.headers["x-request-id"])
-    assert (row["status"], row["error"], row["destination"]) == (503, "scan_failed", None)
+    assert (row["status"], row["error"], row["action"]) == (503, "scan_failed", "block")
+    assert json.loads(row["rules"]) == ["scan-failed-block"]

@@ -1,0 +1,48 @@
+"""Stage 5 (policy) and the routing half of stage 7: decide for one exchange, then act on it.
+
+Only this module turns a :class:`Decision` into consequences for the request: a block is an
+error in the client's format, ``route_local`` re-routes to the local destination or refuses (503),
+never falling back to the destination the client asked for.
+"""
+
+from __future__ import annotations
+
+from gateway.endpoints import Destination, DestinationTable
+from gateway.errors import LocalUnavailable, PolicyBlocked, ScanFailed
+from gateway.exchange import Exchange
+from gateway.policy.compile import Policy, Target
+from gateway.policy.decide import Decision, Facts, decide
+
+
+def target(dest: Destination) -> Target:
+    return Target(dest.name, dest.settings.type, dest.jurisdiction)
+
+
+def decide_exchange(ex: Exchange, policy: Policy, destinations: DestinationTable) -> Decision:
+    assert ex.principal is not None and ex.route is not None and ex.endpoint is not None
+    local = destinations.local()
+    facts = Facts(
+        principal=ex.principal,
+        destination=target(ex.route.destination),
+        model=ex.model or "",
+        endpoint=ex.endpoint.name,
+        findings=ex.scan.findings if ex.scan is not None else (),
+    )
+    return decide(policy, facts, local=target(local) if local is not None else None)
+
+
+def enforce(ex: Exchange, decision: Decision, destinations: DestinationTable) -> None:
+    assert ex.endpoint is not None and ex.model is not None
+    if decision.action == "block":
+        message = f"{decision.message} Request id: {ex.request_id}."
+        if ex.scan is not None and ex.scan.failed:
+            raise ScanFailed(message)  # 503: the gateway's failure, worth a retry
+        raise PolicyBlocked(message)
+    if decision.local:
+        local = destinations.local()
+        if local is None:
+            raise LocalUnavailable(
+                "The data policy keeps this request on the company's local model, and no local model is "
+                f"configured, so it was not sent anywhere. Request id: {ex.request_id}."
+            )
+        ex.route = destinations.route_to(local, ex.endpoint, ex.model)
