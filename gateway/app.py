@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
+from collections.abc import Callable
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +24,7 @@ class GatewayApp:
         self.settings = settings
         self._transport = transport
         self._runtime: Runtime | None = None
+        self._hangup: Callable[[], None] | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -33,8 +36,12 @@ class GatewayApp:
 
     async def startup(self) -> None:
         self._runtime = await Runtime.start(self.settings, self._transport)
+        self._hangup = _on_hangup(self._runtime)
 
     async def shutdown(self) -> None:
+        if self._hangup is not None:
+            self._hangup()
+            self._hangup = None
         if self._runtime is not None:
             await self._runtime.close()
             self._runtime = None
@@ -95,6 +102,27 @@ class GatewayApp:
         if not len(rt.destinations):
             ok = False
         await send_json(send, 200 if ok else 503, {"status": "ready" if ok else "not ready", **checks})
+
+
+def _on_hangup(rt: Runtime) -> Callable[[], None] | None:
+    """Reload the policy on SIGHUP, the signal daemons conventionally re-read their configuration on.
+
+    Returns the undo, or None where no handler can be installed (not the main thread, not POSIX):
+    the file watch still reloads there."""
+    loop = asyncio.get_running_loop()
+
+    def reload() -> None:
+        loop.run_in_executor(None, rt.policies.reload)
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, reload)
+    except (AttributeError, NotImplementedError, RuntimeError, ValueError):
+        return None
+
+    def undo() -> None:
+        loop.remove_signal_handler(signal.SIGHUP)
+
+    return undo
 
 
 def create_app(settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> GatewayApp:

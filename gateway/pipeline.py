@@ -30,7 +30,7 @@ from gateway.audit.record import audit_row
 from gateway.dialects.base import read_request
 from gateway.errors import GatewayError, InternalError, error_body
 from gateway.exchange import Exchange
-from gateway.policy.stage import decide_exchange, enforce
+from gateway.policy.stage import decide_exchange, enforce, policy_headers
 from gateway.relay import relay
 from gateway.runtime import Runtime
 from gateway.transform.apply import Replacer, apply_values
@@ -114,7 +114,12 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
 
 async def _send_error(ex: Exchange, err: GatewayError, send: Send) -> None:
     ex.status = err.http_status
-    headers = {"x-request-id": ex.request_id, "request-id": ex.request_id, **err.headers}
+    headers = {
+        "x-request-id": ex.request_id,
+        "request-id": ex.request_id,
+        **policy_headers(ex.decision),
+        **err.headers,
+    }
     body = error_body(err, ingress.wire_for(ex), ex.request_id)
     ex.response_bytes = len(body)
     await send_bytes(send, err.http_status, body, headers)

@@ -24,6 +24,7 @@ from gateway.dialects.sse import SSEParser, json_event
 from gateway.errors import GatewayError, InternalError, UpstreamError, error_event_payload
 from gateway.exchange import Exchange
 from gateway.jsonwire import dumps_bytes
+from gateway.policy.stage import policy_headers
 from gateway.upstream.client import MAX_UPSTREAM_BODY, returned_headers, upstream_call
 from gateway.upstream.forward import Outbound
 from gateway.upstream.replies import error_for_status
@@ -79,6 +80,7 @@ def _response_headers(ex: Exchange, upstream: httpx.Response) -> dict[str, str]:
     headers["x-request-id"] = ex.request_id
     headers["request-id"] = ex.request_id
     headers["x-gateway-destination"] = ex.route.destination.name
+    headers.update(policy_headers(ex.decision))
     return headers
 
 

@@ -31,6 +31,17 @@ def decide_exchange(ex: Exchange, policy: Policy, destinations: DestinationTable
     return decide(policy, facts, local=target(local) if local is not None else None)
 
 
+def policy_headers(decision: Decision | None) -> dict[str, str]:
+    """What the client may know about the decision: the version, the action, and why it went local.
+    Rule ids are names the policy's authors chose; they never hold request content."""
+    if decision is None:
+        return {}
+    headers = {"x-gateway-policy-version": decision.policy_version, "x-gateway-action": decision.action}
+    if decision.local:
+        headers["x-gateway-route"] = f"local; reason={decision.reason or 'policy'}"
+    return headers
+
+
 def enforce(ex: Exchange, decision: Decision, destinations: DestinationTable) -> None:
     assert ex.endpoint is not None and ex.model is not None
     if decision.action == "block":

@@ -81,3 +81,81 @@ destinations:
     assert "chat.completions -> openai 200" in output
     for secret in (OPENAI_KEY, key, 'yo"', "echo: yo"):
         assert secret not in output
+
+
+def test_sighup_reloads_the_policy_and_a_bad_policy_stops_the_start(fakes: Fakes, tmp_path: Path) -> None:
+    port = _free_port()
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("policy: open\nrules: []\n")
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        f"""\
+server: {{port: {port}}}
+database_url: sqlite:///{tmp_path / "gw.db"}
+policies: ["{policy}"]
+policy_watch_interval: 0
+scan: {{enabled: false}}
+destinations:
+  openai: {{type: openai, base_url: "{fakes.openai_url}/v1", api_key_env: FAKE_KEY, jurisdiction: US,
+            models: ["gpt-*"]}}
+"""
+    )
+    env = {**os.environ, "FAKE_KEY": OPENAI_KEY, "GATEWAY_CONFIG": str(config)}
+    created = subprocess.run(
+        [sys.executable, "-m", "gateway", "keys", "create", "--user", "dora"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    key = created.stdout.strip().splitlines()[-1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+
+    def version() -> str:
+        with openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0) as client:
+            raw = client.chat.completions.with_raw_response.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "yo"}]
+            )
+        return str(raw.headers["x-gateway-policy-version"])
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{base}/healthz").status_code == 200:
+                    break
+            except httpx.ConnectError:
+                pass
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            assert time.monotonic() < deadline, "gateway did not come up"
+            time.sleep(0.1)
+        first = version()
+        policy.write_text("policy: open-again\nrules: []\n")
+        time.sleep(0.3)
+        assert version() == first, "with policy_watch_interval 0 only SIGHUP reloads"
+        proc.send_signal(signal.SIGHUP)
+        deadline = time.monotonic() + 15
+        while version() == first:
+            assert proc.poll() is None, "SIGHUP must not stop the gateway"
+            assert time.monotonic() < deadline, "SIGHUP did not reload the policy"
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert "policy sha256:" in output and "active" in output
+
+    # A bad policy is a loud start-up failure naming the file and line, never a silent default.
+    policy.write_text("policy: broken\nrules:\n  - id: x\n    action: explode\n")
+    failed = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert failed.returncode == 2, failed.stderr
+    assert f"{policy}:4: rules.0.action:" in failed.stderr
