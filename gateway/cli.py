@@ -1,4 +1,4 @@
-"""Command line: ``gateway serve``, ``gateway keys create``.
+"""Command line: ``gateway serve``, ``gateway scan``, ``gateway policy check|test``, ``gateway keys ...``.
 
 Every command takes ``--config PATH`` (default ``$GATEWAY_CONFIG`` or
 ``./gateway.yaml``, else built-in defaults).  A bad config exits with status 2.
@@ -11,8 +11,13 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gateway.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from gateway.policy.compile import Policy
 
 EXIT_CONFIG = 2
 EXIT_FOUND = 1
@@ -54,6 +59,37 @@ def _parser() -> argparse.ArgumentParser:
     scan.add_argument(
         "--show-values", action="store_true", help="print matched values instead of masking them"
     )
+    scan.add_argument(
+        "--destination",
+        metavar="NAME",
+        help="decide for this configured destination (default: the one the model maps to, else the first)",
+    )
+    scan.add_argument("--model", help="the requested model (default: the request's model)")
+    scan.add_argument("--user", help="the sender, for principal conditions (default: cli)")
+    scan.add_argument("--team", help="the sender's team")
+    scan.add_argument("--role", choices=("user", "auditor", "admin"), default="user")
+
+    policy = commands.add_parser("policy", help="validate and test policy files")
+    policy_commands = policy.add_subparsers(dest="policy_command", required=True)
+    check = policy_commands.add_parser(
+        "check",
+        parents=[common],
+        help="validate policy files",
+        description="Exit status: 0 valid, 1 problems (printed as file:line: message), 2 bad config.",
+    )
+    check.add_argument(
+        "files", nargs="*", metavar="FILE", help="policy files (default: the config's policies)"
+    )
+    test = policy_commands.add_parser(
+        "test",
+        parents=[common],
+        help="run the examples embedded in policy files",
+        description="Each file's examples are decided by the combined policy of all the files given. "
+        "Exit status: 0 all passed, 1 a failure or an invalid file, 2 bad config.",
+    )
+    test.add_argument(
+        "files", nargs="*", metavar="FILE", help="policy files (default: the config's policies)"
+    )
 
     fingerprints = commands.add_parser("fingerprints", help="protected-document fingerprints")
     fp_commands = fingerprints.add_subparsers(dest="fingerprints_command", required=True)
@@ -80,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "fingerprints":
         return _fingerprints(args)
     try:
+        if args.command == "policy":
+            return _policy(args)
         settings = load_settings(args.config)
         if args.command == "serve":
             return _serve(settings, args.host, args.port)
@@ -98,6 +136,10 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     from gateway.app import create_app
 
+    # Uvicorn reports a failed start-up as exit 3 with a traceback-like line; a bad policy is a
+    # config mistake, so it gets the config exit status and one `file:line: message` per problem.
+    if _load_policy(settings.file.policies, settings) is None:
+        return EXIT_CONFIG
     level = settings.file.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every upstream URL at INFO; our own request line already says where each request went.
@@ -148,23 +190,125 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _scan(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.endpoints import DestinationTable
+    from gateway.exchange import Principal
+    from gateway.policy.decide import Facts, decide
+    from gateway.policy.stage import target
     from gateway.scan.build import build_engine
-    from gateway.scan.report import as_request, to_json, to_text
+    from gateway.scan.report import as_request, decision_to_json, decision_to_text, to_json, to_text
 
     try:
-        raw = sys.stdin.read() if args.file == "-" else open(args.file, encoding="utf-8").read()  # noqa: SIM115
+        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
     except OSError as exc:
         print(f"gateway: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG
+    # Policy and destination first: a mistake there is reported before seconds of engine loading.
+    policy = _load_policy(settings.file.policies, settings)
+    if policy is None:
+        return EXIT_CONFIG
     endpoint, body = as_request(raw, args.endpoint)
+    body_model = body.get("model")
+    model = args.model or (body_model if isinstance(body_model, str) else "")
+    table = DestinationTable(settings.destinations)
+    names = ", ".join(d.name for d in table) or "none"
+    if args.destination:
+        dest = next((d for d in table if d.name == args.destination), None)
+        if dest is None:
+            print(
+                f"gateway: no destination {args.destination!r} in {settings.source} (configured: {names})",
+                file=sys.stderr,
+            )
+            return EXIT_CONFIG
+    else:
+        dest = (table.for_model(model) if model else None) or next(iter(table), None)
+        if dest is None:
+            print(f"gateway: {settings.source} configures no destinations to decide for", file=sys.stderr)
+            return EXIT_CONFIG
+    local = table.local()
+
     result = build_engine(settings.file.scan, source=settings.source).scan(endpoint, body)
+    facts = Facts(
+        principal=Principal(args.user or "cli", args.team, args.role, "cli"),
+        destination=target(dest),
+        model=model,
+        endpoint=endpoint,
+        findings=result.findings,
+    )
+    decision = decide(policy, facts, local=target(local) if local is not None else None)
+    explained = decision_to_json(
+        decision, policy, destination=dest.name, model=model, local=local.name if local else None
+    )
     if args.json:
-        print(json.dumps(to_json(endpoint, result, show_values=args.show_values)))
+        report = to_json(endpoint, result, show_values=args.show_values)
+        report["decision"] = explained
+        print(json.dumps(report))
     else:
         print(to_text(endpoint, result, show_values=args.show_values))
+        print(decision_to_text(explained))
     if result.failed:
         return EXIT_SCAN_FAILED
     return EXIT_FOUND if result.findings else 0
+
+
+def _load_policy(paths: Sequence[str], settings: Settings | None) -> Policy | None:
+    """The policy of ``paths``, or None after printing every problem to stderr."""
+    from gateway.policy.load import PolicyError, load_policy
+
+    try:
+        return load_policy(paths)
+    except PolicyError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        if settings is not None and any("cannot read policy file" in p for p in exc.problems):
+            # The usual cause: the built-in `policies: [policies/default.yaml]` outside the repository.
+            print(
+                f"gateway: policy files are read relative to the working directory ({Path.cwd()}); "
+                f"run from the gateway's directory or set `policies:` in the config ({settings.source})",
+                file=sys.stderr,
+            )
+        return None
+
+
+def _policy(args: argparse.Namespace) -> int:
+    # `check FILE...` needs no config, so a broken config cannot stop a CI check of policy files.
+    settings = None if args.files and args.policy_command == "check" else load_settings(args.config)
+    paths: Sequence[str] = args.files or (settings.file.policies if settings is not None else ())
+    policy = _load_policy(paths, settings)
+    if policy is None:
+        return EXIT_FOUND
+    if args.policy_command == "check":
+        for source, file in zip(policy.sources, policy.files, strict=True):
+            print(f"{source}: ok, {len(file.rules)} rules")
+        if not paths:
+            print("no policy files configured: only the built-in guards apply")
+        print(f"policy {policy.label}, version {policy.version}")
+        return 0
+    assert settings is not None
+    return _policy_test(policy, settings)
+
+
+def _policy_test(policy: Policy, settings: Settings) -> int:
+    from gateway.policy.examples import run_examples
+    from gateway.scan.build import build_engine
+
+    if not any(file.examples for file in policy.files):
+        print(f"no examples in {', '.join(policy.sources) or 'the configured policies'}")
+        return 0
+    engine = build_engine(settings.file.scan, source=settings.source)
+    results = run_examples(policy, engine.scan, settings.destinations)
+    several = len(policy.sources) > 1
+    source = None
+    for result in results:
+        if several and result.source != source:
+            source = result.source
+            print(f"{source}:")
+        line = f"PASS {result.name}" if result.passed else f"FAIL {result.name}: {result.detail}"
+        print(f"  {line}" if several else line)
+    failed = sum(not r.passed for r in results)
+    print(
+        f"{len(results) - failed} passed, {failed} failed (policy {policy.label}, version {policy.version})"
+    )
+    return EXIT_FOUND if failed else 0
 
 
 def _fingerprints(args: argparse.Namespace) -> int:

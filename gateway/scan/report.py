@@ -1,4 +1,5 @@
-"""``gateway scan``: findings for a text or a request body, for people (default) or scripts (``--json``).
+"""``gateway scan``: findings for a text or a request body, and the policy decision for them, for
+people (default) or scripts (``--json``).
 
 Matched values are masked unless ``--show-values`` is given: the output of a scan
 is exactly where a secret should not be copied to by accident.
@@ -10,6 +11,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from gateway.policy.compile import Policy
+from gateway.policy.decide import Decision, Fired
 from gateway.scan.engine import ScanResult
 from gateway.scan.findings import Finding
 from gateway.scan.segments import FIELD_NAMES, Extracted
@@ -32,7 +35,18 @@ def as_request(raw: str, endpoint: str | None) -> tuple[str, dict[str, Any]]:
         body = None
     if isinstance(body, dict) and any(k in body for k in ("messages", "input", "prompt", "system")):
         return endpoint or guess_endpoint(body), body
-    return endpoint or "chat.completions", {"messages": [{"role": "user", "content": raw}]}
+    return text_request(raw, endpoint)
+
+
+def text_request(text: str, endpoint: str | None = None) -> tuple[str, dict[str, Any]]:
+    """Plain text as the request an endpoint would carry it in (default: one chat.completions user
+    message), so endpoint-specific extraction and ``endpoints:`` policy conditions see a real shape."""
+    endpoint = endpoint or "chat.completions"
+    if endpoint == "completions":
+        return endpoint, {"prompt": text}
+    if endpoint in ("embeddings", "responses"):
+        return endpoint, {"input": text}
+    return endpoint, {"messages": [{"role": "user", "content": text}]}
 
 
 def guess_endpoint(body: dict[str, Any]) -> str:
@@ -134,4 +148,70 @@ def to_text(endpoint: str, result: ScanResult, *, show_values: bool) -> str:
         lines.append("SCAN FAILED: the request could not be fully inspected and would not be forwarded.")
     counts = ", ".join(f"{k} x{v}" for k, v in sorted(report["counts"].items()))
     lines.append(f"{len(report['findings'])} findings" + (f": {counts}" if counts else ""))
+    return "\n".join(lines)
+
+
+def decision_to_json(
+    decision: Decision, policy: Policy, *, destination: str, model: str, local: str | None
+) -> dict[str, Any]:
+    """The decision as ``gateway scan --json`` prints it.  ``local``: the configured local destination."""
+    where = {rule.id: rule.where for rule in policy.rules}
+
+    def fired(f: Fired) -> dict[str, Any]:
+        # Built-in guards (scan failed, unchangeable content) are in no file: where is None.
+        return {
+            "id": f.rule,
+            "action": f.action,
+            "where": where.get(f.rule),
+            "count": f.count,
+            "classes": list(f.classes),
+        }
+
+    return {
+        "action": decision.action,
+        "policy": policy.label,
+        "policy_version": decision.policy_version,
+        "destination": destination,
+        "model": model,
+        "rules": [fired(f) for f in decision.fired],
+        "shadow": [fired(f) for f in decision.shadow],
+        "shadow_action": decision.shadow_action,
+        "local": decision.local,
+        "local_destination": local if decision.local else None,
+        "message": decision.message,
+    }
+
+
+def decision_to_text(report: dict[str, Any]) -> str:
+    """People's view of :func:`decision_to_json`."""
+    model = f", model {report['model']}" if report["model"] else ""
+    lines = [
+        f"decision: {report['action']} for destination {report['destination']}{model} "
+        f"(policy {report['policy']}, version {report['policy_version']})"
+    ]
+    for kind, rules in (("", report["rules"]), ("shadow ", report["shadow"])):
+        for rule in rules:
+            count = (
+                f"{rule['count']} value{'s' if rule['count'] != 1 else ''}" if rule["count"] else "request"
+            )
+            classes = f" ({', '.join(rule['classes'])})" if rule["classes"] else ""
+            lines.append(
+                f"  {kind}{rule['action']:<12} {rule['id']}  at {rule['where'] or 'built-in'}: "
+                f"{count}{classes}"
+            )
+    if report["shadow"] and report["shadow_action"] != report["action"]:
+        lines.append(f"  with shadow rules enforced the decision would be {report['shadow_action']}")
+    if report["local"]:
+        if report["local_destination"]:
+            lines.append(
+                f"  the request would be sent to the local destination {report['local_destination']!r} "
+                "instead"
+            )
+        else:
+            lines.append(
+                "  no local destination is configured, so the gateway would refuse the request (503); it "
+                "never falls back to the requested destination"
+            )
+    if report["message"]:
+        lines.append(f"  message: {report['message']}")
     return "\n".join(lines)
