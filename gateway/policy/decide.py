@@ -15,8 +15,9 @@ applying, rules that still apply there (a block, a redaction for every destinati
 
 Fail-closed guards that no policy can switch off:
 
-* a failed scan is blocked unless a rule blocks it or keeps it local;
-* a value action on something that cannot be changed (an image, a whole-request finding) blocks;
+* a failed scan is blocked unless a rule that matched the failure keeps it local;
+* a value action on something that cannot be changed (an image, a whole-request finding) blocks,
+  for the requested destination or the local one;
 * ``route_local`` with no local destination is still ``route_local``: the caller refuses the
   request (503), it never falls back to the original destination.
 
@@ -126,10 +127,15 @@ def decide(policy: Policy, facts: Facts, local: Target | None = None) -> Decisio
             fired.extend(m.fired() for m in again if m.rule.id not in known)
         else:
             values = {}
-    if action not in ("block", "route_local") and any(f.kind == "scan_failed" for f in facts.findings):
+    # The guards look at the requested destination as well, so that a finding that sends the request
+    # local (a key next to an image) can never lift a block: more findings, never a looser decision.
+    failed = {i for i, f in enumerate(facts.findings) if f.kind == "scan_failed"}
+    kept_local = any(m.rule.action == "route_local" and failed.intersection(m.findings) for m in enforced)
+    if action != "block" and failed and not (action == "route_local" and kept_local):
         action, message = "block", SCAN_FAILED_MESSAGE
         fired.append(Fired(SCAN_FAILED_RULE, "block", False, 0, ("scan_failed",)))
-    if action != "block" and any(facts.findings[i].segment < 0 for i in values):
+    wanted = {**_value_outcome(enforced, facts)[1], **values}
+    if action != "block" and any(facts.findings[i].segment < 0 for i in wanted):
         action, message = "block", UNCHANGEABLE_MESSAGE
         fired.append(Fired(UNCHANGEABLE_RULE, "block", False, 0, ()))
     if action == "block":

@@ -71,7 +71,8 @@ def parse_policy(data: bytes, source: str) -> tuple[PolicyFile, list[int]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise PolicyError([f"{source}: not UTF-8 (byte {exc.start})"]) from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise PolicyError([f"{source}:{line}: not UTF-8 (byte {exc.start})"]) from None
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         raw = yaml.safe_load(text)
@@ -93,9 +94,22 @@ def parse_policy(data: bytes, source: str) -> tuple[PolicyFile, list[int]]:
             message = error["msg"].removeprefix("Value error, ")
             problems.append(f"{source}:{line}: {key}: {message}")
         raise PolicyError(problems) from None
-    return parsed, [line_of(node, ("rules", i)) or 1 for i in range(len(parsed.rules))]
+    lines = [line_of(node, ("rules", i)) or 1 for i in range(len(parsed.rules))]
+    seen: set[str] = set()
+    duplicates = []
+    for i, (rule, line) in enumerate(zip(parsed.rules, lines, strict=True)):
+        if rule.id in seen:
+            duplicates.append(f"{source}:{line}: rules.{i}.id: rule id {rule.id!r} is used twice")
+        seen.add(rule.id)
+    if duplicates:
+        raise PolicyError(duplicates)
+    return parsed, lines
+
+
+# pydantic names the union member it tried ("str", "ExampleDestination") in an error's location;
+# those are not YAML keys.  Only these: a mistyped key such as "Action" must keep its name.
+_TYPE_TAGS = frozenset({"str", "int", "float", "bool", "ExampleDestination", "ExamplePrincipal"})
 
 
 def _is_type_tag(part: object) -> bool:
-    # pydantic names the union member it tried ("str", "ExampleDestination"); not a YAML key.
-    return isinstance(part, str) and (part in ("str", "int", "float", "bool") or part[:1].isupper())
+    return isinstance(part, str) and (part in _TYPE_TAGS or "[" in part)

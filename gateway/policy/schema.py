@@ -187,12 +187,4 @@ class PolicyFile(_Strict):
     mode: Mode = "enforce"
     rules: tuple[Rule, ...] = ()
     examples: tuple[Example, ...] = ()
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> PolicyFile:
-        seen: set[str] = set()
-        for rule in self.rules:
-            if rule.id in seen:
-                raise ValueError(f"rule id {rule.id!r} is used twice")
-            seen.add(rule.id)
-        return self
+    # Rule ids are unique across all loaded files: checked by the loader, which knows their lines.
