@@ -22,6 +22,31 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _create_key(env: dict[str, str]) -> str:
+    created = subprocess.run(
+        [sys.executable, "-m", "gateway", "keys", "create", "--user", "dora"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return created.stdout.strip().splitlines()[-1]
+
+
+def _wait_healthy(proc: subprocess.Popen[str], base: str) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz").status_code == 200:
+                return
+        except httpx.ConnectError:
+            pass
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+        assert time.monotonic() < deadline, "gateway did not come up"
+        time.sleep(0.1)
+
+
 def test_serve_process(fakes: Fakes, tmp_path: Path) -> None:
     port = _free_port()
     config = tmp_path / "gateway.yaml"
@@ -35,15 +60,7 @@ destinations:
 """
     )
     env = {**os.environ, "FAKE_KEY": OPENAI_KEY, "GATEWAY_CONFIG": str(config)}
-    created = subprocess.run(
-        [sys.executable, "-m", "gateway", "keys", "create", "--user", "dora"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    key = created.stdout.strip().splitlines()[-1]
+    key = _create_key(env)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve"],
         env=env,
@@ -53,16 +70,7 @@ destinations:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.ConnectError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "gateway did not come up"
-            time.sleep(0.1)
+        _wait_healthy(proc, base)
         ready = httpx.get(f"{base}/readyz").json()
         assert ready["status"] == "ready"
         assert ready["destinations"] == 1 and ready["destinations_without_credentials"] == 0
@@ -101,15 +109,7 @@ destinations:
 """
     )
     env = {**os.environ, "FAKE_KEY": OPENAI_KEY, "GATEWAY_CONFIG": str(config)}
-    created = subprocess.run(
-        [sys.executable, "-m", "gateway", "keys", "create", "--user", "dora"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    key = created.stdout.strip().splitlines()[-1]
+    key = _create_key(env)
     proc = subprocess.Popen(
         [sys.executable, "-m", "gateway", "serve"],
         env=env,
@@ -127,16 +127,7 @@ destinations:
         return str(raw.headers["x-gateway-policy-version"])
 
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz").status_code == 200:
-                    break
-            except httpx.ConnectError:
-                pass
-            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            assert time.monotonic() < deadline, "gateway did not come up"
-            time.sleep(0.1)
+        _wait_healthy(proc, base)
         first = version()
         policy.write_text("policy: open-again\nrules: []\n")
         time.sleep(0.3)
