@@ -34,6 +34,20 @@ def _create_key(env: dict[str, str]) -> str:
     return created.stdout.strip().splitlines()[-1]
 
 
+def _serve(config: Path) -> tuple[dict[str, str], str, subprocess.Popen[str]]:
+    """A key, then ``gateway serve`` as a child process with its output captured."""
+    env = {**os.environ, "FAKE_KEY": OPENAI_KEY, "GATEWAY_CONFIG": str(config)}
+    key = _create_key(env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return env, key, proc
+
+
 def _wait_healthy(proc: subprocess.Popen[str], base: str) -> None:
     deadline = time.monotonic() + 30
     while True:
@@ -59,15 +73,7 @@ destinations:
             models: ["gpt-*"]}}
 """
     )
-    env = {**os.environ, "FAKE_KEY": OPENAI_KEY, "GATEWAY_CONFIG": str(config)}
-    key = _create_key(env)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    _, key, proc = _serve(config)
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(proc, base)
@@ -108,15 +114,7 @@ destinations:
             models: ["gpt-*"]}}
 """
     )
-    env = {**os.environ, "FAKE_KEY": OPENAI_KEY, "GATEWAY_CONFIG": str(config)}
-    key = _create_key(env)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    env, key, proc = _serve(config)
     base = f"http://127.0.0.1:{port}"
 
     def version() -> str:
