@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from gateway.endpoints import Endpoint, Route
     from gateway.policy.decide import Decision
     from gateway.scan.engine import ScanResult
+    from gateway.transform.answer import AnswerFilter
 
 Role = Literal["user", "auditor", "admin"]
 
@@ -65,6 +66,9 @@ class Exchange:
     disconnected: bool = False
     truncated: bool = False
     response_bytes: int = 0
+    pseudonyms: int = 0  # tokens issued for this request (stage 6)
+    answer: AnswerFilter | None = None  # stage 9's restore map and output guard, when there is work
+    response_id: str | None = None  # the destination's id for its answer (Responses: for the vault)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

@@ -5,10 +5,11 @@
     3 dialect    model, stream flag; the requested destination by the ``models:`` globs
     4 scan       every text-bearing part, several normalised views, all detectors
     5 policy     (principal, destination, findings) -> decision; block raises here
-    6 transform  redact / hash / pseudonymize the matched values in the body
+    6 transform  redact / hash / pseudonymize the matched values in the body (conversation-keyed tokens)
     7 route      route_local: the local destination, or 503; never the offshore one
     8 forward    to the destination through the shared client, provider key injected
-    9 relay      answer back to the client, translated and streamed as needed
+    9 relay      answer back to the client, translated and streamed as needed; tokens restored and
+                 values the user did not send handled by the response rules, as the text passes
    10 audit      one record per request, in ``finally``, whatever happened
 
 Stages never call each other; this function calls them one after another.  Any
@@ -33,7 +34,7 @@ from gateway.exchange import Exchange
 from gateway.policy.stage import decide_exchange, enforce, policy_headers
 from gateway.relay import relay
 from gateway.runtime import Runtime
-from gateway.transform.apply import Replacer, apply_values
+from gateway.transform.stage import answer_filter, link_response, transform_request
 from gateway.upstream.forward import build_outbound
 
 log = logging.getLogger("gateway.request")
@@ -75,12 +76,11 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         if rt.scanner is not None:
             ex.scan = await rt.scanner.scan(endpoint.name, body)
         # One policy object for the whole request, so a reload mid-stream cannot split it in two.
-        ex.decision = decide_exchange(ex, rt.policies.current, rt.destinations)
+        policy = rt.policies.current
+        ex.decision = decide_exchange(ex, policy, rt.destinations)
         enforce(ex, ex.decision, rt.destinations)
-        if ex.decision.values and ex.scan is not None:
-            replacer = Replacer(rt.secret, conversation=ex.principal.user)
-            apply_values(body, ex.scan.extracted, ex.scan.findings, ex.decision.values, replacer)
-            ex.rewritten = True
+        done = await transform_request(ex, rt.secret, rt.surrogates, rt.vault)
+        ex.answer = answer_filter(ex, done, rt.answer_detector, policy, rt.secret)
         outbound = build_outbound(ex, rt.settings.credentials)
         await _until_disconnect(
             ex,
@@ -88,6 +88,7 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
             relay(ex, rt.client, outbound, tracking_send, rt.settings.upstream.total_timeout),
             lambda: answered,
         )
+        await link_response(ex, done, rt.vault)
     except GatewayError as err:
         ex.error = err.code
         if not started and not ex.disconnected:

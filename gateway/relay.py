@@ -25,6 +25,8 @@ from gateway.errors import GatewayError, InternalError, UpstreamError, error_eve
 from gateway.exchange import Exchange
 from gateway.jsonwire import dumps_bytes
 from gateway.policy.stage import policy_headers
+from gateway.transform.answer import filter_payload
+from gateway.transform.answer_stream import AnswerStream
 from gateway.upstream.client import MAX_UPSTREAM_BODY, returned_headers, upstream_call
 from gateway.upstream.forward import Outbound
 from gateway.upstream.replies import error_for_status
@@ -105,6 +107,11 @@ async def _relay_whole(ex: Exchange, upstream: httpx.Response, body: bytes, send
                 code="upstream_bad_body",
             ) from None
         body = dumps_bytes(payload)
+    if ex.endpoint.name == "responses" and isinstance(payload, dict) and isinstance(payload.get("id"), str):
+        ex.response_id = payload["id"]
+    if ex.answer is not None:
+        payload = filter_payload(payload, ex.answer)
+        body = dumps_bytes(payload)
     ex.usage = usage_from(payload)
     ex.status = upstream.status_code
     ex.response_bytes = len(body)
@@ -133,6 +140,7 @@ async def _relay_stream(
     assert ex.route is not None and ex.endpoint is not None
     dest = ex.route.destination
     adapter = stream_adapter(ex, outbound)
+    answer = AnswerStream(ex.endpoint.name, ex.answer) if ex.answer is not None else None
     headers = _response_headers(ex, upstream)
     headers["cache-control"] = "no-cache"
     raw_headers = [(b"content-type", SSE_TYPE), *encode_headers(headers)]
@@ -144,6 +152,8 @@ async def _relay_stream(
             async for chunk in upstream.aiter_bytes():
                 try:
                     out = [e for event in parser.feed(chunk) for e in adapter.feed(event)]
+                    if answer is not None:
+                        out = [e for event in out for e in answer.feed(event)]
                 except (ValueError, KeyError, TypeError, AttributeError):
                     # The headers are gone already: a stream we cannot read ends with an error event,
                     # never with a connection cut the client cannot explain.
@@ -160,7 +170,10 @@ async def _relay_stream(
                 f"Destination '{dest.name}' ended the stream before the answer was complete.",
                 code="upstream_truncated",
             )
-        tail = b"".join(e.encode() for e in adapter.finish())
+        finished = adapter.finish()
+        if answer is not None:
+            finished = [e for event in finished for e in answer.feed(event)]
+        tail = b"".join(e.encode() for e in finished)
     except GatewayError as err:
         ex.truncated = True
         ex.error = err.code
@@ -173,6 +186,8 @@ async def _relay_stream(
     finally:
         ex.usage.input_tokens = adapter.input_tokens
         ex.usage.output_tokens = adapter.output_tokens
+        if answer is not None:
+            ex.response_id = answer.response_id
     ex.response_bytes += len(tail)
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 

@@ -16,9 +16,12 @@ from gateway.endpoints import DestinationTable
 from gateway.models_catalog import ModelCatalog
 from gateway.policy.store import PolicyEvent, PolicyStore
 from gateway.scan.build import build_engine
+from gateway.scan.engine import Detector
 from gateway.scan.service import Scanner
 from gateway.secret import load_or_create_secret
 from gateway.settings import Settings
+from gateway.transform.surrogates import Surrogates
+from gateway.transform.vault import Vault, build_vault
 from gateway.upstream.client import make_client
 
 
@@ -34,6 +37,12 @@ class Runtime:
     scanner: Scanner | None
     policies: PolicyStore
     secret: bytes = field(repr=False)
+    vault: Vault
+    surrogates: Surrogates
+
+    @property
+    def answer_detector(self) -> Detector | None:
+        return self.scanner.engine.answer_detector if self.scanner is not None else None
 
     @classmethod
     async def start(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
@@ -72,12 +81,27 @@ class Runtime:
         policies.report_to(record)
         if settings.file.policy_watch_interval > 0:
             policies.watch(settings.file.policy_watch_interval)
-        return cls(settings, destinations, engine, keys, audit, client, models, scanner, policies, secret)
+        vault = build_vault(settings.file.vault, engine, secret)
+        return cls(
+            settings,
+            destinations,
+            engine,
+            keys,
+            audit,
+            client,
+            models,
+            scanner,
+            policies,
+            secret,
+            vault,
+            Surrogates(),
+        )
 
     async def close(self) -> None:
         self.policies.close()
         if self.scanner is not None:
             self.scanner.close()
         await self.client.aclose()
+        await self.vault.close()
         await asyncio.to_thread(self.audit.close)
         self.engine.dispose()

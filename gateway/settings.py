@@ -105,6 +105,25 @@ class ScanSettings(_Strict):
     timeout: float = Field(default=15.0, gt=0)
 
 
+class VaultSettings(_Strict):
+    """Where pseudonym maps of stateful conversations (``previous_response_id``) are kept.
+
+    None keeps them, encrypted, in the gateway database; a Redis URL suits several gateway processes
+    that should not share one SQL database for hot per-request state.
+    """
+
+    url: str | None = None
+    # Maps are sensitive; they live only as long as a client may continue the conversation.
+    ttl_seconds: float = Field(default=86400.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("redis://", "rediss://")):
+            raise ValueError("must start with redis:// or rediss:// (leave unset to use database_url)")
+        return value
+
+
 class FileSettings(_Strict):
     server: ServerSettings = ServerSettings()
     database_url: str = "sqlite:///gateway.db"
@@ -140,6 +159,7 @@ class FileSettings(_Strict):
     upstream: UpstreamSettings = UpstreamSettings()
     audit: AuditSettings = AuditSettings()
     scan: ScanSettings = ScanSettings()
+    vault: VaultSettings = VaultSettings()
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 

@@ -57,6 +57,8 @@ def audit_row(ex: Exchange) -> dict[str, Any]:
         "truncated": ex.truncated,
         "data_classes": json.dumps(ex.scan.counts(), sort_keys=True) if ex.scan else None,
         "findings": len(ex.scan.findings) if ex.scan else None,
+        "pseudonyms": ex.pseudonyms or None,
+        "answer_values": ex.answer.replaced if ex.answer is not None else None,
         **_policy_columns(ex.decision),
     }
 

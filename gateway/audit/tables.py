@@ -42,4 +42,7 @@ audit_records = Table(
     Column("route_reason", String(200)),
     Column("shadow_action", String(20)),
     Column("shadow_rules", Text),  # JSON list of rule ids
+    # Stage 9: pseudonyms issued for the request, and values in the answer the response rules replaced.
+    Column("pseudonyms", Integer),
+    Column("answer_values", Integer),
 )

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.exchange import Principal
-from gateway.policy.schema import Action, Context, Mode, PolicyFile, Rule
+from gateway.policy.schema import Action, Context, Direction, Mode, PolicyFile, Pseudonym, Rule
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +85,8 @@ class CompiledRule:
     min_count: int
     scope: Scope
     unless: Scope | None
+    on: Direction = "request"
+    pseudonym: Pseudonym = "placeholder"
 
     def selects(self, kind: str, entity: str, classes: frozenset[str], score: float) -> bool:
         """Whether one finding counts towards this rule."""
@@ -103,6 +105,14 @@ class Policy:
     rules: tuple[CompiledRule, ...]
     files: tuple[PolicyFile, ...]
     sources: tuple[str, ...]
+
+    @property
+    def request_rules(self) -> tuple[CompiledRule, ...]:
+        return tuple(r for r in self.rules if r.on == "request")
+
+    @property
+    def response_rules(self) -> tuple[CompiledRule, ...]:
+        return tuple(r for r in self.rules if r.on == "response")
 
     @property
     def label(self) -> str:
@@ -126,4 +136,6 @@ def compile_rule(rule: Rule, policy_mode: Mode, where: str) -> CompiledRule:
         min_count=when.min_count,
         scope=Scope.of(when),
         unless=Scope.of(rule.unless) if rule.unless is not None else None,
+        on=rule.on,
+        pseudonym=rule.pseudonym or "placeholder",
     )

@@ -75,6 +75,8 @@ class Decision:
     values: Mapping[int, Action] = field(default_factory=dict)
     message: str | None = None  # for block
     local: bool = False  # the request goes to the local destination instead
+    # Pseudonymized findings a rule asked to replace with realistic surrogates instead of placeholders.
+    surrogates: frozenset[int] = frozenset()
 
     @property
     def rules(self) -> tuple[str, ...]:
@@ -107,7 +109,7 @@ class _Match:
 def decide(policy: Policy, facts: Facts, local: Target | None = None) -> Decision:
     """The decision for ``facts``.  ``local``: the destination ``route_local`` sends to, if any."""
     classes = [classes_of(f.kind, f.entity) for f in facts.findings]
-    matches = _matches(policy.rules, facts, classes)
+    matches = _matches(policy.request_rules, facts, classes)
     enforced = [m for m in matches if m.rule.mode == "enforce"]
     shadow_action = _combine(matches, facts)[0]
     action, values, message = _combine(enforced, facts)
@@ -119,7 +121,7 @@ def decide(policy: Policy, facts: Facts, local: Target | None = None) -> Decisio
         fired = [m.fired() for m in enforced if m.rule.action in REQUEST_ACTIONS]
         if local is not None:
             there = replace(facts, destination=local)
-            again = [m for m in _matches(policy.rules, there, classes) if m.rule.mode == "enforce"]
+            again = [m for m in _matches(policy.request_rules, there, classes) if m.rule.mode == "enforce"]
             action2, values, message = _combine(again, there)
             if action2 == "block":
                 action = "block"
@@ -140,16 +142,68 @@ def decide(policy: Policy, facts: Facts, local: Target | None = None) -> Decisio
         fired.append(Fired(UNCHANGEABLE_RULE, "block", False, 0, ()))
     if action == "block":
         values, is_local = {}, False
+    kept = values if action in VALUE_ACTIONS or (is_local and action == "route_local") else {}
     return Decision(
         action=action,
         policy_version=policy.version,
         fired=tuple(fired),
         shadow=tuple(m.fired() for m in matches if m.rule.mode == "shadow"),
         shadow_action=shadow_action,
-        values=values if action in VALUE_ACTIONS or (is_local and action == "route_local") else {},
+        values=kept,
         message=message if action == "block" else None,
         local=is_local,
+        surrogates=_surrogates(enforced, kept),
     )
+
+
+def _surrogates(matches: Sequence[_Match], values: Mapping[int, Action]) -> frozenset[int]:
+    """A pseudonymized value gets a surrogate when a rule that pseudonymizes it asks for one."""
+    return frozenset(
+        i
+        for m in matches
+        if m.rule.action == "pseudonymize" and m.rule.pseudonym == "surrogate"
+        for i in m.findings
+        if values.get(i) == "pseudonymize"
+    )
+
+
+OUTPUT_DEFAULT_RULE = "builtin:answer-redact"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerDecision:
+    """What to do with values found in an answer that the user did not send."""
+
+    action: Action  # allow | redact | hash | block
+    values: Mapping[int, Action]
+    fired: tuple[Fired, ...]
+    message: str | None = None
+
+
+def decide_answer(policy: Policy, facts: Facts) -> AnswerDecision:
+    """Rules ``on: response`` over the findings of an answer.  A finding no rule speaks for is
+    redacted: the safe default for data the model produced and the user never gave it."""
+    classes = [classes_of(f.kind, f.entity) for f in facts.findings]
+    matches = [m for m in _matches(policy.response_rules, facts, classes) if m.rule.mode == "enforce"]
+    blocks = [m for m in matches if m.rule.action == "block" and m.findings]
+    fired = [m.fired() for m in matches if m.findings]
+    if blocks:
+        message = next((m.rule.message for m in blocks if m.rule.message), None)
+        return AnswerDecision(
+            "block",
+            {},
+            tuple(fired),
+            message or f"The answer was stopped by the gateway's data policy (rule {blocks[0].rule.id}).",
+        )
+    values = _value_outcome(matches, facts)[1]
+    spoken = {i for m in matches for i in m.findings}
+    default = [i for i in range(len(facts.findings)) if i not in spoken]
+    for i in default:
+        values[i] = "redact"
+    if default:
+        fired.append(Fired(OUTPUT_DEFAULT_RULE, "redact", False, len(default), ()))
+    action: Action = max(values.values(), key=RANK.__getitem__) if values else "allow"
+    return AnswerDecision(action, values, tuple(fired))
 
 
 def _matches(rules: Sequence[CompiledRule], facts: Facts, classes: Sequence[frozenset[str]]) -> list[_Match]:

@@ -41,6 +41,8 @@ from gateway.scan.findings import Kind
 
 Action = Literal["allow", "pseudonymize", "hash", "redact", "route_local", "block"]
 Mode = Literal["enforce", "shadow"]
+Direction = Literal["request", "response"]
+Pseudonym = Literal["placeholder", "surrogate"]
 
 # Most restrictive last.  For one value, redact (nothing left) beats hash (a stable keyed digest)
 # beats pseudonymize (reversible).
@@ -48,6 +50,9 @@ ACTIONS: tuple[Action, ...] = ("allow", "pseudonymize", "hash", "redact", "route
 RANK: dict[Action, int] = {action: rank for rank, action in enumerate(ACTIONS)}
 VALUE_ACTIONS: frozenset[Action] = frozenset({"pseudonymize", "hash", "redact"})
 REQUEST_ACTIONS: frozenset[Action] = frozenset({"route_local", "block"})
+# What a rule about the answer can do: the answer is already written, so it cannot be pseudonymized
+# (nobody would restore it) or sent elsewhere; ``block`` ends the answer with an error.
+RESPONSE_ACTIONS: frozenset[Action] = frozenset({"allow", "hash", "redact", "block"})
 
 _RULE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
 
@@ -118,6 +123,8 @@ class Rule(_Strict):
     action: Action
     message: str | None = Field(default=None, max_length=500)
     mode: Mode | None = None  # default: the policy's mode
+    on: Direction = "request"  # response: about values in the answer that the user did not send
+    pseudonym: Pseudonym | None = None  # for pseudonymize: typed placeholder (default) or surrogate
 
     @field_validator("id")
     @classmethod
@@ -135,6 +142,12 @@ class Rule(_Strict):
             )
         if self.message is not None and self.action != "block":
             raise ValueError("message is shown only when the action is block")
+        if self.pseudonym is not None and self.action != "pseudonymize":
+            raise ValueError("pseudonym chooses how values are pseudonymized; the action is not pseudonymize")
+        if self.on == "response" and self.action not in RESPONSE_ACTIONS:
+            raise ValueError(
+                f"a rule on the response can {', '.join(sorted(RESPONSE_ACTIONS))}, not {self.action}"
+            )
         return self
 
 

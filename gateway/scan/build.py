@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from gateway.scan.answer import AnswerDetector
 from gateway.scan.engine import Detector, ScanEngine
 from gateway.settings import ConfigError, ScanSettings
 
@@ -28,7 +29,12 @@ def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
     detectors: list[Detector] = [pii, secrets, SourceCodeDetector(), ConfidentialityMarkerDetector()]
     seam: list[Detector] = [pii, secrets]
     detectors.extend(_organisation_detectors(scan, source))
-    return ScanEngine(detectors, seam_detectors=seam, cache_size=scan.cache_size)
+    return ScanEngine(
+        detectors,
+        seam_detectors=seam,
+        answer_detector=AnswerDetector(pii, secrets),
+        cache_size=scan.cache_size,
+    )
 
 
 def _organisation_detectors(scan: ScanSettings, source: str) -> list[Detector]:

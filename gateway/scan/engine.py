@@ -85,9 +85,12 @@ class ScanEngine:
         detectors: Sequence[Detector],
         *,
         seam_detectors: Sequence[Detector] | None = None,
+        answer_detector: Detector | None = None,
         cache_size: int = 4096,
     ) -> None:
         self._detectors = tuple(detectors)
+        # Answers get a cheaper set (no NER), see gateway.scan.answer; without one, answers are not scanned.
+        self.answer_detector = answer_detector
         # Values split across turns are short structured things (card numbers, keys); NER adds nothing.
         self._seam_detectors = tuple(self._detectors if seam_detectors is None else seam_detectors)
         self._cache: OrderedDict[bytes, tuple[Located, ...]] = OrderedDict()

@@ -316,12 +316,14 @@ class PiiDetector:
     def detect(self, text: str) -> list[Hit]:
         return self.detect_many([text])[0]
 
-    def detect_many(self, texts: Sequence[str]) -> list[list[Hit]]:
+    def detect_many(self, texts: Sequence[str], *, ner: bool = True) -> list[list[Hit]]:
+        """``ner=False`` skips the statistical model: patterns and lists only (answer scanning)."""
         tokenizer = self._nlp.tokenizer
         docs = [tokenizer(text) for text in texts]
         try:
-            ordinary = self._names.is_ordinary_word
-            run_ner(self._nlp, docs, ordinary, full=self._full_ner, explained=self._explained)
+            if ner:
+                ordinary = self._names.is_ordinary_word
+                run_ner(self._nlp, docs, ordinary, full=self._full_ner, explained=self._explained)
             return [self._analyze(text, doc) for text, doc in zip(texts, docs, strict=True)]
         finally:
             for doc in docs:

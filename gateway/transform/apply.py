@@ -11,8 +11,9 @@ Replacements never contain the value:
 * ``hash``: ``[EMAIL_ADDRESS:3f2a9c1b04de]``, an HMAC of the value under the server secret, so the
   same value always gives the same digest and short values (phone numbers) cannot be brute-forced
   without the secret;
-* ``pseudonymize``: ``<EMAIL_ADDRESS_7f3a2c1b>``, an HMAC of the conversation key and the value:
-  stable across the turns of one conversation, different in another.
+* ``pseudonymize``: ``<EMAIL_ADDRESS_7f3a2c1b>`` or a realistic surrogate, from
+  :class:`~gateway.transform.tokens.Pseudonymizer`: stable across the turns of one conversation,
+  different in another, and remembered in its ``mapping`` for stage 9 to restore.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import Any
 from gateway.policy.schema import RANK, Action
 from gateway.scan.findings import Finding
 from gateway.scan.segments import Extracted, Path
+from gateway.transform.tokens import Pseudonymizer
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class _Span:
     end: int
     action: Action
     entity: str
+    surrogate: bool = False
 
 
 def label(entity: str) -> str:
@@ -42,18 +45,20 @@ def label(entity: str) -> str:
 
 
 class Replacer:
-    def __init__(self, secret: bytes, conversation: str) -> None:
+    def __init__(self, secret: bytes, pseudonyms: Pseudonymizer | None = None) -> None:
         self._secret = secret
-        self._conversation = conversation.encode()
+        self._pseudonyms = pseudonyms
 
-    def __call__(self, action: Action, entity: str, value: str) -> str:
+    def __call__(self, action: Action, entity: str, value: str, *, surrogate: bool = False) -> str:
         name = label(entity)
         if action == "redact":
             return f"[{name}]"
         if action == "hash":
             return f"[{name}:{self._digest(b'hash', value)[:12]}]"
         if action == "pseudonymize":
-            return f"<{name}_{self._digest(b'pseudonym' + self._conversation, value)[:8]}>"
+            if self._pseudonyms is None:
+                raise ValueError("pseudonymize needs a conversation's pseudonymizer")
+            return self._pseudonyms.token(name, value, surrogate=surrogate)
         raise ValueError(f"{action} is not a value action")
 
     def _digest(self, purpose: bytes, value: str) -> str:
@@ -67,6 +72,7 @@ def apply_values(
     findings: Sequence[Finding],
     values: Mapping[int, Action],
     replace: Replacer,
+    surrogates: frozenset[int] = frozenset(),
 ) -> int:
     """Rewrite ``body`` in place; returns the number of spans replaced."""
     by_segment: dict[int, list[_Span]] = {}
@@ -74,7 +80,9 @@ def apply_values(
         f = findings[index]
         if f.segment < 0 or f.end <= f.start:
             raise ValueError("a whole-request finding cannot be changed")  # decide() blocks these first
-        by_segment.setdefault(f.segment, []).append(_Span(f.start, f.end, action, f.entity))
+        by_segment.setdefault(f.segment, []).append(
+            _Span(f.start, f.end, action, f.entity, index in surrogates)
+        )
     replaced = 0
     # Keys last, deepest first: renaming a key changes the path of everything under it.
     order = sorted(by_segment, key=lambda i: (extracted.segments[i].is_key, -len(extracted.segments[i].path)))
@@ -85,7 +93,9 @@ def apply_values(
         for span in reversed(spans):
             text = (
                 text[: span.start]
-                + replace(span.action, span.entity, segment.text[span.start : span.end])
+                + replace(
+                    span.action, span.entity, segment.text[span.start : span.end], surrogate=span.surrogate
+                )
                 + text[span.end :]
             )
         replaced += len(spans)
@@ -101,7 +111,9 @@ def _merge(spans: list[_Span]) -> list[_Span]:
             last = out[-1]
             stronger = span if RANK[span.action] > RANK[last.action] else last
             wider = span if (span.end - span.start) > (last.end - last.start) else last
-            out[-1] = _Span(last.start, max(last.end, span.end), stronger.action, wider.entity)
+            out[-1] = _Span(
+                last.start, max(last.end, span.end), stronger.action, wider.entity, wider.surrogate
+            )
         else:
             out.append(span)
     return out

@@ -12,6 +12,7 @@ from gateway.policy.schema import Action
 from gateway.scan.findings import Finding
 from gateway.scan.segments import Extracted, Path, Segment
 from gateway.transform.apply import Replacer, apply_values, label
+from gateway.transform.tokens import Pseudonymizer
 
 SECRET = b"server-secret-0123456789abcdef"
 EMAIL_A = "alice@example.com"
@@ -51,7 +52,11 @@ def run(
     secret: bytes = SECRET,
     conversation: str = "conv-1",
 ) -> int:
-    return apply_values(body, extracted(*segs), findings, values, Replacer(secret, conversation))
+    return apply_values(body, extracted(*segs), findings, values, replacer(secret, conversation))
+
+
+def replacer(secret: bytes, conversation: str) -> Replacer:
+    return Replacer(secret, Pseudonymizer(secret, conversation))
 
 
 def rewrite(text: str, value: str, action: Action, **kwargs: Any) -> str:
@@ -92,14 +97,14 @@ def test_pseudonymize_is_stable_within_a_conversation() -> None:
 
 
 def test_replacer_directly() -> None:
-    replace = Replacer(SECRET, "conv-1")
+    replace = replacer(SECRET, "conv-1")
     assert replace("redact", "TERM:codenames", "Nightingale") == "[TERM]"
     hashed = replace("hash", "TERM:codenames", "Nightingale")
     assert re.fullmatch(r"\[TERM:[0-9a-f]{12}\]", hashed)
     pseudonym = replace("pseudonymize", "TERM:codenames", "Nightingale")
     assert re.fullmatch(r"<TERM_[0-9a-f]{8}>", pseudonym)
     assert hashed[6:14] != pseudonym[6:14]  # different purposes, different digests
-    assert replace("hash", "EMAIL_ADDRESS", EMAIL_A) == Replacer(SECRET, "other")(
+    assert replace("hash", "EMAIL_ADDRESS", EMAIL_A) == replacer(SECRET, "other")(
         "hash", "EMAIL_ADDRESS", EMAIL_A
     )
     # A lone surrogate (from a JSON \ud800 escape) does not crash the digest.
@@ -109,7 +114,7 @@ def test_replacer_directly() -> None:
 @pytest.mark.parametrize("action", ["allow", "block", "route_local"])
 def test_replacer_refuses_request_actions(action: Action) -> None:
     with pytest.raises(ValueError, match="not a value action"):
-        Replacer(SECRET, "c")(action, "EMAIL_ADDRESS", EMAIL_A)
+        replacer(SECRET, "c")(action, "EMAIL_ADDRESS", EMAIL_A)
 
 
 @pytest.mark.parametrize(

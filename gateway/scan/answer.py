@@ -1,0 +1,62 @@
+"""The detectors run on answers: structured personal data and secrets, no NER.
+
+An answer is scanned as it streams, many times per second, so only detectors that are cheap and
+certain run on it: presidio's patterns and checksums (e-mail, phone, card, IBAN, national ids,
+...) without the statistical model, and the secret rules.  Names, places and organisations are
+left alone on purpose: models talk about people and places all the time, and guessing at them
+in every answer would redact history lessons.  A cheap trigger skips text that has nothing any of
+these detectors could match (no digit, no ``@``, no long token, no secret keyword).
+
+The normalised views of the request scanner apply here too (an answer can spell ``a%40b.com`` or
+use full-width digits), except the one that glues digit groups together, which in an answer mostly
+turns ordinary numbers into false cards and phone numbers.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from gateway.scan.findings import Hit
+from gateway.scan.normalize import views
+
+# Entities the PII patterns report that are not, on their own, someone else's data in an answer.
+NOT_IN_ANSWERS = frozenset(
+    {"PERSON", "LOCATION", "ORGANIZATION", "NRP", "URL", "DOMAIN_NAME", "DATE_TIME", "DATE_OF_BIRTH"}
+)
+_TRIGGER = re.compile(r"\d|@|[A-Za-z0-9_\-+/=]{16,}|-----BEGIN|(?i:pass|secret|token|key|pwd|auth|bearer)")
+
+
+class _Pii(Protocol):
+    def detect_many(self, texts: list[str], *, ner: bool = True) -> list[list[Hit]]: ...
+
+
+class _Detector(Protocol):
+    def detect(self, text: str) -> list[Hit]: ...
+
+
+class AnswerDetector:
+    name = "answer"
+
+    def __init__(self, pii: _Pii, secrets: _Detector) -> None:
+        self._pii = pii
+        self._secrets = secrets
+
+    def detect(self, text: str) -> list[Hit]:
+        if not _TRIGGER.search(text):
+            return []
+        hits: list[Hit] = []
+        for view in views(text):
+            if view.name == "digits":
+                continue
+            for hit in self._detect(view.text):
+                start, end = (
+                    (hit.start, hit.end) if view.name == "raw" else view.to_original(hit.start, hit.end)
+                )
+                hits.append(Hit(hit.kind, hit.entity, start, end, hit.score, hit.detector))
+        return hits
+
+    def _detect(self, text: str) -> list[Hit]:
+        hits = [h for h in self._pii.detect_many([text], ner=False)[0] if h.entity not in NOT_IN_ANSWERS]
+        hits.extend(self._secrets.detect(text))
+        return hits
