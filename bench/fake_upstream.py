@@ -2,7 +2,10 @@
 
 Run: ``python -m bench.fake_upstream PORT``.  ``/v1/chat/completions`` answers with a
 fixed completion, or with ``STREAM_EVENTS`` 3-character deltas (one ASGI send each,
-the per-event worst case for a proxy) when ``stream`` is true.
+the per-event worst case for a proxy) when ``stream`` is true.  For the model
+``gpt-echo`` the stream is the last message's text in 3-character deltas instead, so
+pseudonym tokens in the prompt come back split across events, as a model would
+repeat them, and the gateway has to restore them.
 """
 
 from __future__ import annotations
@@ -83,12 +86,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await send({"type": "http.response.body", "body": COMPLETION})
         return
     usage = b'"include_usage": true' in body or b'"include_usage":true' in body
+    deltas = [DELTA] * STREAM_EVENTS
+    if b'"gpt-echo"' in body:
+        text = json.loads(body)["messages"][-1]["content"]
+        deltas = [_chunk({"content": text[i : i + 3]}) for i in range(0, len(text), 3)]
     await send(
         {"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]}
     )
     await send({"type": "http.response.body", "body": FIRST, "more_body": True})
-    for _ in range(STREAM_EVENTS):
-        await send({"type": "http.response.body", "body": DELTA, "more_body": True})
+    for delta in deltas:
+        await send({"type": "http.response.body", "body": delta, "more_body": True})
     await send({"type": "http.response.body", "body": LAST, "more_body": True})
     if usage:
         await send({"type": "http.response.body", "body": USAGE, "more_body": True})

@@ -11,6 +11,14 @@ byte.  See ../shared/BENCHMARKING.md for why it is shaped this way.
 
     python -m bench.overhead                    # default scenarios, SQLite
     python -m bench.overhead --database postgres --rounds 3 --requests 2000
+    python -m bench.overhead --pii --concurrency 1    # pseudonymize + restore (implies --scan)
+
+With ``--pii`` the scenarios are streams of a 1 KB prompt full of personal data that the default
+policy pseudonymizes and the upstream echoes back in 3-character deltas, so every answer has its
+tokens split across events and restored by the gateway.  ``stream-pii-repeat`` sends the same prompt
+every time (the scan cache answers, as for the history a chat client resends), which isolates what
+pseudonymizing, restoring and the answer guard add; ``stream-pii-new`` sends a new prompt every
+time, so it includes a full scan.
 """
 
 from __future__ import annotations
@@ -36,6 +44,11 @@ from bench.loadgen import Result, build_request, run_load
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PROMPT = ("The quarterly report covers revenue, churn and hiring plans for the next year. " * 13)[:1024]
+PII_PROMPT = (
+    "Please draft a reply to Maria Garcia (maria.garcia@example.org, +1 415 555 0134) about the "
+    "refund of her order; her card 4111 1111 1111 1111 was charged twice. Copy John Miller at "
+    "john.miller@example.com and mention that the account holder's phone is +44 20 7946 0958. "
+) * 4
 
 
 def _free_port() -> int:
@@ -85,7 +98,13 @@ def main() -> None:
         help="run with detection on and a distinct prompt per request (default: detection off, "
         "which measures the proxy itself)",
     )
+    parser.add_argument(
+        "--pii",
+        action="store_true",
+        help="pseudonymize-and-restore streaming scenarios instead of the default ones (implies --scan)",
+    )
     args = parser.parse_args()
+    args.scan = args.scan or args.pii
 
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
     up_port, gw_port = _free_port(), _free_port()
@@ -95,6 +114,7 @@ def main() -> None:
         f"server: {{port: {gw_port}}}\n"
         f"database_url: {db_url}\n"
         f"scan: {{enabled: {'true' if args.scan else 'false'}}}\n"
+        f"policies: ['{Path(__file__).resolve().parents[1] / 'policies' / 'default.yaml'}']\n"
         "destinations:\n"
         f"  bench: {{type: openai, base_url: 'http://127.0.0.1:{up_port}/v1', api_key_env: BENCH_KEY,"
         " jurisdiction: US, models: ['gpt-*']}\n"
@@ -144,23 +164,32 @@ async def _scenarios(args: argparse.Namespace, up_port: int, gw_port: int, key: 
         f"{'scenario':<18}{'conc':>5}{'direct p50':>11}{'gw p50':>9}{'added p50':>10}{'added p99':>10}"
         f"{'direct rps':>11}{'gw rps':>8}{'ratio':>7}{'+ttfb p50':>10}   spread(added p50)"
     )
-    for name, payload, total in (
+    scenarios = [
         ("non-stream", plain, args.requests),
         ("stream-340-events", streamed, args.stream_requests),
-    ):
+    ]
+    if args.pii:
+        echo = {"model": "gpt-echo", "stream": True, "messages": [{"role": "user", "content": PII_PROMPT}]}
+        pii = json.dumps(echo).encode()
+        scenarios = [
+            ("stream-pii-repeat", pii, args.stream_requests),
+            ("stream-pii-new", pii, args.stream_requests),
+        ]
+    for name, payload, total in scenarios:
+        distinct = args.scan and name != "stream-pii-repeat"
         for conc in args.concurrency:
             direct_req = build_request("/v1/chat/completions", payload, direct_headers)
             gw_req: bytes | list[bytes] = build_request("/v1/chat/completions", payload, gw_headers)
 
             # Warm both paths (connections, caches, the key cache) before measuring.
             await run_load("127.0.0.1", up_port, direct_req, 50, min(conc, 8))
-            if args.scan:
+            if distinct:
                 gw_req = _distinct(payload, gw_headers, 50, tags)
             await run_load("127.0.0.1", gw_port, gw_req, 50, min(conc, 8))
             rounds: list[tuple[Result, Result]] = []
             for _ in range(args.rounds):
                 d = await run_load("127.0.0.1", up_port, direct_req, total, conc)
-                if args.scan:
+                if distinct:
                     gw_req = _distinct(payload, gw_headers, total, tags)
                 g = await run_load("127.0.0.1", gw_port, gw_req, total, conc)
                 if d.errors or g.errors:
@@ -182,7 +211,11 @@ def _distinct(payload: bytes, headers: dict[str, str], count: int, tags: Iterato
     the scan cache must not make the figures look better than a real turn costs."""
     return [
         build_request(
-            "/v1/chat/completions", payload.replace(b"revenue", b"revenue %d" % next(tags), 1), headers
+            "/v1/chat/completions",
+            payload.replace(b"revenue", b"revenue %d" % next(tags), 1).replace(
+                b"refund", b"refund %d" % next(tags), 1
+            ),
+            headers,
         )
         for _ in range(count)
     ]

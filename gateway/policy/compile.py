@@ -136,6 +136,6 @@ def compile_rule(rule: Rule, policy_mode: Mode, where: str) -> CompiledRule:
         min_count=when.min_count,
         scope=Scope.of(when),
         unless=Scope.of(rule.unless) if rule.unless is not None else None,
-        on=rule.on,
+        on=rule.applies_to,
         pseudonym=rule.pseudonym or "placeholder",
     )

@@ -181,7 +181,7 @@ class AnswerDecision:
 
 
 def decide_answer(policy: Policy, facts: Facts) -> AnswerDecision:
-    """Rules ``on: response`` over the findings of an answer.  A finding no rule speaks for is
+    """Rules ``applies_to: response`` over the findings of an answer.  A finding no rule speaks for is
     redacted: the safe default for data the model produced and the user never gave it."""
     classes = [classes_of(f.kind, f.entity) for f in facts.findings]
     matches = [m for m in _matches(policy.response_rules, facts, classes) if m.rule.mode == "enforce"]

@@ -123,7 +123,9 @@ class Rule(_Strict):
     action: Action
     message: str | None = Field(default=None, max_length=500)
     mode: Mode | None = None  # default: the policy's mode
-    on: Direction = "request"  # response: about values in the answer that the user did not send
+    # response: about values in the answer that the user did not send.  (Not ``on:``, which YAML 1.1
+    # reads as the boolean true.)
+    applies_to: Direction = "request"
     pseudonym: Pseudonym | None = None  # for pseudonymize: typed placeholder (default) or surrogate
 
     @field_validator("id")
@@ -144,7 +146,7 @@ class Rule(_Strict):
             raise ValueError("message is shown only when the action is block")
         if self.pseudonym is not None and self.action != "pseudonymize":
             raise ValueError("pseudonym chooses how values are pseudonymized; the action is not pseudonymize")
-        if self.on == "response" and self.action not in RESPONSE_ACTIONS:
+        if self.applies_to == "response" and self.action not in RESPONSE_ACTIONS:
             raise ValueError(
                 f"a rule on the response can {', '.join(sorted(RESPONSE_ACTIONS))}, not {self.action}"
             )

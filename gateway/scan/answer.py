@@ -24,7 +24,12 @@ from gateway.scan.normalize import views
 NOT_IN_ANSWERS = frozenset(
     {"PERSON", "LOCATION", "ORGANIZATION", "NRP", "URL", "DOMAIN_NAME", "DATE_TIME", "DATE_OF_BIRTH"}
 )
-_TRIGGER = re.compile(r"\d|@|[A-Za-z0-9_\-+/=]{16,}|-----BEGIN|(?i:pass|secret|token|key|pwd|auth|bearer)")
+# What any of these detectors needs somewhere in a value: a run of digits long enough for a phone,
+# card or id number, an "@" (also percent-encoded), a long token, a key block, or a secret's keyword.
+_TRIGGER = re.compile(
+    r"@|%40|\d[\d\s().\-/+]{3,}\d|[A-Za-z0-9_\-+/=]{16,}|-----BEGIN"
+    r"|(?i:passw|passwd|pwd|secret|token|api[_ -]?key|bearer|credential)"
+)
 
 
 class _Pii(Protocol):
@@ -41,6 +46,11 @@ class AnswerDetector:
     def __init__(self, pii: _Pii, secrets: _Detector) -> None:
         self._pii = pii
         self._secrets = secrets
+
+    @staticmethod
+    def worth(text: str) -> bool:
+        """Whether ``text`` could hold anything :meth:`detect` finds (a cheap over-approximation)."""
+        return _TRIGGER.search(text) is not None
 
     def detect(self, text: str) -> list[Hit]:
         if not _TRIGGER.search(text):

@@ -5,7 +5,8 @@ Two things happen to every piece of answer text, in this order:
 1. restore: the request's pseudonym tokens become the user's values again
    (:class:`~gateway.transform.restore.Restorer`);
 2. guard: values the answer contains that the user did not send are handled as the policy's
-   ``on: response`` rules say, redacted by default (:class:`~gateway.transform.answer_guard.AnswerGuard`).
+   ``applies_to: response`` rules say, redacted by default
+   (:class:`~gateway.transform.answer_guard.AnswerGuard`).
 
 Text is restored as text; tool-call arguments are JSON text, so there the values are put back
 JSON-escaped and the arguments stay valid JSON.  :class:`AnswerFilter` holds both maps and makes one
@@ -19,7 +20,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.transform.answer_guard import AnswerGuard, Inspect
+from gateway.transform.answer_guard import AnswerGuard, Inspect, Worth
 from gateway.transform.restore import Restorer, restore_text
 
 # Keys of an answer that hold protocol values, never model text.
@@ -77,7 +78,10 @@ class Channel:
 
 
 class AnswerFilter:
-    def __init__(self, mapping: Mapping[str, str], inspect: Inspect | None) -> None:
+    def __init__(
+        self, mapping: Mapping[str, str], inspect: Inspect | None, worth: Worth | None = None
+    ) -> None:
+        self._worth = worth
         self._text = dict(mapping)
         self._json = {token: json.dumps(value, ensure_ascii=False)[1:-1] for token, value in mapping.items()}
         self._inspect = inspect
@@ -94,7 +98,7 @@ class AnswerFilter:
         return self._whole_replaced + sum(c.replaced for c in self._channels)
 
     def channel(self, *, json_text: bool = False) -> Channel:
-        guard = AnswerGuard(self._inspect) if self._inspect is not None else None
+        guard = AnswerGuard(self._inspect, self._worth) if self._inspect is not None else None
         channel = Channel(Restorer(self._json if json_text else self._text), guard)
         self._channels.append(channel)
         return channel
@@ -103,7 +107,7 @@ class AnswerFilter:
         restored = restore_text(text, self._json if json_text else self._text)
         if self._inspect is None:
             return restored
-        guard = AnswerGuard(self._inspect)
+        guard = AnswerGuard(self._inspect, self._worth)
         out = guard.flush() if not restored else guard.feed(restored) + guard.flush()
         self._whole_replaced += guard.replaced
         return out

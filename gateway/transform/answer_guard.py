@@ -40,13 +40,17 @@ class Replacement:
 
 
 Inspect = Callable[[str], Sequence[Replacement]]
+Worth = Callable[[str], bool]
 
 
 class AnswerGuard:
-    __slots__ = ("_context", "_inspect", "_pending", "replaced")
+    __slots__ = ("_context", "_inspect", "_pending", "_worth", "replaced")
 
-    def __init__(self, inspect: Inspect) -> None:
+    def __init__(self, inspect: Inspect, worth: Worth | None = None) -> None:
         self._inspect = inspect
+        # A cheap test of the new text alone: without it, nothing in it can be a value, and the
+        # (costlier) inspection is skipped.  Values never start in text already released.
+        self._worth = worth
         self._context = ""
         self._pending = ""
         self.replaced = 0  # values replaced so far (for the audit record)
@@ -80,7 +84,7 @@ class AnswerGuard:
         if cut <= 0:
             return ""
         pending, context = self._pending, self._context
-        found = self._inspect(context + pending)
+        found = self._inspect(context + pending) if self._worth is None or self._worth(pending) else ()
         shift = len(context)
         spans = []
         for r in found:

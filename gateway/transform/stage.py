@@ -22,6 +22,7 @@ from gateway.errors import GatewayError, PolicyBlocked
 from gateway.exchange import Exchange
 from gateway.policy.compile import Policy
 from gateway.policy.decide import Facts, decide_answer
+from gateway.scan.answer import AnswerDetector
 from gateway.scan.engine import Detector
 from gateway.scan.findings import Finding
 from gateway.transform.answer import AnswerFilter
@@ -137,7 +138,8 @@ def answer_filter(
     inspect = None
     if detector is not None and ex.endpoint is not None and ex.endpoint.name != "embeddings":
         inspect = _inspector(ex, done, detector, policy, secret)
-    answer = AnswerFilter(done.mapping, inspect)
+    worth = detector.worth if isinstance(detector, AnswerDetector) else None
+    answer = AnswerFilter(done.mapping, inspect, worth)
     return answer if answer.active else None
 
 
