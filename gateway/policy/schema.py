@@ -146,6 +146,11 @@ class Rule(_Strict):
             raise ValueError("message is shown only when the action is block")
         if self.pseudonym is not None and self.action != "pseudonymize":
             raise ValueError("pseudonym chooses how values are pseudonymized; the action is not pseudonymize")
+        if self.applies_to == "response" and not self.when.about_findings:
+            raise ValueError(
+                "a rule on the response is about values found in it: `when` needs data_classes, "
+                "kinds or entities"
+            )
         if self.applies_to == "response" and self.action not in RESPONSE_ACTIONS:
             raise ValueError(
                 f"a rule on the response can {', '.join(sorted(RESPONSE_ACTIONS))}, not {self.action}"
