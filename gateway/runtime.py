@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 from dataclasses import dataclass, field
 
 import httpx
@@ -21,7 +23,7 @@ from gateway.scan.service import Scanner
 from gateway.secret import load_or_create_secret
 from gateway.settings import Settings
 from gateway.transform.surrogates import Surrogates
-from gateway.transform.vault import Vault, build_vault
+from gateway.transform.vault import Vault, VaultUnavailable, build_vault
 from gateway.upstream.client import make_client
 
 
@@ -39,6 +41,7 @@ class Runtime:
     secret: bytes = field(repr=False)
     vault: Vault
     surrogates: Surrogates
+    vault_sweeper: asyncio.Task[None]
 
     @property
     def answer_detector(self) -> Detector | None:
@@ -95,9 +98,13 @@ class Runtime:
             secret,
             vault,
             Surrogates(),
+            asyncio.create_task(_sweep(vault, settings.file.vault.ttl_seconds)),
         )
 
     async def close(self) -> None:
+        self.vault_sweeper.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.vault_sweeper
         self.policies.close()
         if self.scanner is not None:
             self.scanner.close()
@@ -105,3 +112,17 @@ class Runtime:
         await self.vault.close()
         await asyncio.to_thread(self.audit.close)
         self.engine.dispose()
+
+
+async def _sweep(vault: Vault, ttl: float) -> None:
+    """Delete expired vault entries now and then (loads already ignore them; this frees the space)."""
+    interval = min(max(ttl / 4, 1.0), 3600.0)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            removed = await vault.purge_expired()
+        except VaultUnavailable:
+            logging.getLogger("gateway.vault").warning("expired vault entries could not be purged")
+            continue
+        if removed:
+            logging.getLogger("gateway.vault").info("purged %d expired vault entries", removed)
