@@ -72,7 +72,7 @@ async def transform_request(
         out.conversation = conversation_key(ex.principal, ex.endpoint.name, ex.body, ex.headers.get(HEADER))
     if continues and vault is not None:
         try:
-            previous = await vault.conversation_of(ex.body["previous_response_id"])
+            previous = await vault.conversation_of(_link_id(ex, ex.body["previous_response_id"]))
             if previous is not None:
                 out.conversation = previous
                 known = await vault.load(previous)
@@ -117,11 +117,18 @@ async def link_response(ex: Exchange, done: Transformed, vault: Vault | None) ->
     if vault is None or not done.stateful or done.conversation is None or ex.response_id is None:
         return
     try:
-        await vault.link(ex.response_id, done.conversation)
+        await vault.link(_link_id(ex, ex.response_id), done.conversation)
     except VaultUnavailable:
         # The answer is already with the client; the next turn will find no link and fail to restore
         # older tokens (it shows tokens, never another user's values).  Say so loudly.
         log.error("request %s: vault link failed; the next turn cannot restore earlier tokens", ex.request_id)
+
+
+def _link_id(ex: Exchange, response_id: str) -> str:
+    """Links are per caller: a response id someone else obtained leads to none of their conversation's
+    values (the id is not a secret: it appears in logs, URLs and shared transcripts)."""
+    assert ex.principal is not None
+    return f"{ex.principal.key_id}:{response_id}"
 
 
 def _vault_error(ex: Exchange) -> VaultError:

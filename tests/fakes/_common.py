@@ -23,6 +23,18 @@ FAILURE_MODES: tuple[str, ...] = ("fail500", "fail429", "fail400", "hang", "slow
 DELTA_CHARS = 3
 TOOL_ARGS = json.dumps({"city": "Paris"})
 TOOL_ARG_CHARS = 5
+# ``inject``: the answer ends with values the user never sent (for output scanning tests).
+INJECTED = " Contact bob.stone@corp-example.net or 4012 8888 8888 1881."
+
+
+def tool_args(model: str, user_text: str) -> str:
+    """Arguments of a tool call: ``toolecho`` models put the last user text in them, others TOOL_ARGS."""
+    return json.dumps({"note": user_text}) if "toolecho" in model else TOOL_ARGS
+
+
+def injected(model: str, answer: str) -> str:
+    """``answer``, followed by :data:`INJECTED` for an ``inject`` model."""
+    return answer + INJECTED if "inject" in model else answer
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 Serve them with :func:`tests.fakes.server.serve_in_thread`.  Behaviour is chosen by substrings of the
 request's ``model``: ``fail500``, ``fail429``, ``fail400``, ``hang``, ``slow``, ``cut``,
-``midstreamerror``, and ``tool`` (answer with a call to the first tool when the request has tools).
+``midstreamerror``, ``tool`` (answer with a call to the first tool when the request has tools),
+``toolecho`` (that call's arguments are ``{"note": <last user text>}``) and ``inject`` (the answer
+ends with an e-mail address and a card number the user never sent).
 """
 
 from __future__ import annotations

@@ -10,18 +10,19 @@ from tests.fakes._common import (
     DELTA_CHARS,
     HOLE,
     TOOL_ARG_CHARS,
-    TOOL_ARGS,
     Exchange,
     FakeProvider,
     Headers,
     Received,
     StreamPlan,
     Template,
+    injected,
     jstr,
     new_id,
     pieces,
     sse,
     text_of,
+    tool_args,
     words,
 )
 
@@ -146,7 +147,9 @@ class FakeAnthropic(FakeProvider):
             and isinstance(tools[0], dict)
         ):
             tool = str(tools[0].get("name", ""))
-        out_words = words(TOOL_ARGS if tool is not None else answer)
+        args = tool_args(model, answer.removeprefix("echo: "))
+        answer = injected(model, answer)
+        out_words = words(args if tool is not None else answer)
         mid = new_id("msg_01")[:30]
         tool_id = new_id("toolu_01")[:32]
         stop_reason = "end_turn" if tool is None else "tool_use"
@@ -166,7 +169,7 @@ class FakeAnthropic(FakeProvider):
             if done and tool is None:
                 content = [{"type": "text", "text": answer}]
             elif done:
-                content = [{"type": "tool_use", "id": tool_id, "name": tool, "input": json.loads(TOOL_ARGS)}]
+                content = [{"type": "tool_use", "id": tool_id, "name": tool, "input": json.loads(args)}]
             return {
                 "id": mid,
                 "type": "message",
@@ -199,7 +202,7 @@ class FakeAnthropic(FakeProvider):
                 json_t = Template(
                     {"type": "content_block_delta", "index": 0, "delta": json_delta}, "content_block_delta"
                 )
-                deltas = [json_t.fill(jstr(p)) for p in pieces(TOOL_ARGS, TOOL_ARG_CHARS)]
+                deltas = [json_t.fill(jstr(p)) for p in pieces(args, TOOL_ARG_CHARS)]
             events = [
                 event("message_start", message=message(False)),
                 event("content_block_start", index=0, content_block=block),

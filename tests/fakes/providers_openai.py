@@ -13,18 +13,19 @@ from tests.fakes._common import (
     DELTA_CHARS,
     HOLE,
     TOOL_ARG_CHARS,
-    TOOL_ARGS,
     Exchange,
     FakeProvider,
     Headers,
     Received,
     StreamPlan,
     Template,
+    injected,
     jstr,
     new_id,
     pieces,
     sse,
     text_of,
+    tool_args,
     words,
 )
 from tests.fakes.providers_openai_responses import first_tool, responses_answer
@@ -120,12 +121,15 @@ class FakeOpenAI(FakeProvider):
         prompt_words = sum(words(text_of(m.get("content"))) for m in messages if isinstance(m, dict))
         last = messages[-1] if messages and isinstance(messages[-1], dict) else {}
         tool = None if last.get("role") == "tool" else first_tool(body, model)
+        user = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        user_text = text_of(user[-1].get("content")) if user else ""
         if last.get("role") == "tool":
             answer = "echo: " + text_of(last.get("content"))
         else:
-            user = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
-            answer = "echo: " + (text_of(user[-1].get("content")) if user else "")
-        out_words = words(TOOL_ARGS if tool is not None else answer)
+            answer = "echo: " + user_text
+        answer = injected(model, answer)
+        args = tool_args(model, user_text)
+        out_words = words(args if tool is not None else answer)
         usage = {
             "prompt_tokens": prompt_words,
             "completion_tokens": out_words,
@@ -151,7 +155,7 @@ class FakeOpenAI(FakeProvider):
             if tool is not None:
                 message["content"] = None
                 message["tool_calls"] = [
-                    {"id": call_id, "type": "function", "function": {"name": tool, "arguments": TOOL_ARGS}}
+                    {"id": call_id, "type": "function", "function": {"name": tool, "arguments": args}}
                 ]
             choice = {
                 "index": 0,
@@ -206,7 +210,7 @@ class FakeOpenAI(FakeProvider):
                     chunk({"role": "assistant", "content": None, "tool_calls": [head_call], "refusal": None})
                 ]
                 args_t = Template(chunk_obj({"tool_calls": [{"index": 0, "function": {"arguments": HOLE}}]}))
-                events += [args_t.fill(jstr(p)) for p in pieces(TOOL_ARGS, TOOL_ARG_CHARS)]
+                events += [args_t.fill(jstr(p)) for p in pieces(args, TOOL_ARG_CHARS)]
             events.append(chunk({}, "stop" if tool is None else "tool_calls"))
             if include_usage:
                 final = {**chunk_obj({}), "choices": [], "usage": usage}
@@ -225,7 +229,7 @@ class FakeOpenAI(FakeProvider):
         if isinstance(prompt, list):
             prompt = " ".join(p for p in prompt if isinstance(p, str))
         prompt = prompt if isinstance(prompt, str) else ""
-        answer = "echo: " + prompt
+        answer = injected(model, "echo: " + prompt)
         usage = {
             "prompt_tokens": words(prompt),
             "completion_tokens": words(answer),

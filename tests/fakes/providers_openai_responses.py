@@ -10,14 +10,15 @@ from tests.fakes._common import (
     DELTA_CHARS,
     HOLE,
     TOOL_ARG_CHARS,
-    TOOL_ARGS,
     StreamPlan,
     Template,
+    injected,
     jstr,
     new_id,
     pieces,
     sse,
     text_of,
+    tool_args,
     words,
 )
 
@@ -52,7 +53,10 @@ def responses_answer(
     """Build the non-stream body and the stream plan for one Responses request."""
     answer, prompt_words, after_tool = read_input(body)
     tool = None if after_tool else first_tool(body, model)
-    out_words = words(TOOL_ARGS if tool is not None else answer)
+    # read_input answers "echo: " + the last user text unless the last item is a tool result.
+    args = tool_args(model, answer.removeprefix("echo: "))
+    answer = injected(model, answer)
+    out_words = words(args if tool is not None else answer)
     usage = {
         "input_tokens": prompt_words,
         "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
@@ -74,7 +78,7 @@ def responses_answer(
                 "id": item_id,
                 "type": "function_call",
                 "status": status,
-                "arguments": TOOL_ARGS if done else "",
+                "arguments": args if done else "",
                 "call_id": call_id,
                 "name": tool,
             }
@@ -131,10 +135,8 @@ def responses_answer(
         loc: dict[str, Any] = {"item_id": item_id, "output_index": 0}
         if tool is not None:
             head = len(events)
-            drip_t = add_deltas(
-                "response.function_call_arguments.delta", pieces(TOOL_ARGS, TOOL_ARG_CHARS), **loc
-            )
-            add("response.function_call_arguments.done", **loc, arguments=TOOL_ARGS, name=tool)
+            drip_t = add_deltas("response.function_call_arguments.delta", pieces(args, TOOL_ARG_CHARS), **loc)
+            add("response.function_call_arguments.done", **loc, arguments=args, name=tool)
         else:
             loc["content_index"] = 0
             add("response.content_part.added", **loc, part=part(""))
