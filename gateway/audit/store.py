@@ -107,10 +107,18 @@ class AuditWriter:
         """Insert in one transaction; None on success, else the error class (never its text: it may
         quote row values)."""
         error = None
+        # An executemany takes its columns from the first row: a request row batched after an event
+        # row (which has no policy columns) would silently lose its own.  Every row names every column.
+        defaults = {
+            c.name: c.default.arg if c.default is not None else None  # type: ignore[attr-defined]
+            for c in audit_records.columns
+            if c.name != "id"
+        }
+        full = [{**defaults, **row} for row in rows]
         for attempt in range(attempts):
             try:
                 with self._engine.begin() as conn:
-                    conn.execute(insert(audit_records), rows)
+                    conn.execute(insert(audit_records), full)
                 return None
             except Exception as exc:  # any driver error: retry, then report
                 error = type(exc).__name__

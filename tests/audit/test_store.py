@@ -5,6 +5,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from gateway.audit.record import event_row
 from gateway.audit.store import AuditWriter
 from gateway.audit.tables import audit_records
 from gateway.database import create_db_engine, metadata
@@ -90,5 +91,26 @@ def test_one_bad_row_does_not_sink_the_batch(database_url: str) -> None:
     with engine.connect() as conn:
         ids = conn.execute(select(audit_records.c.request_id).order_by(audit_records.c.id)).scalars().all()
     assert ids == ["req_0", "req_1", "req_3", "req_4"]
+    writer.close()
+    engine.dispose()
+
+
+def test_rows_with_different_columns_in_one_batch_keep_all_their_values(database_url: str) -> None:
+    # An event row (no policy columns) batched before a request row used to drop the request row's
+    # policy columns: an executemany takes its column list from the first row.
+    engine = create_db_engine(database_url)
+    metadata.create_all(engine)
+    writer = AuditWriter(engine, batch_size=50, flush_interval=0.5)
+    writer.start()
+    writer.submit(event_row("policy.reloaded", policy_version="sha256:0000000000000001"))
+    writer.submit(
+        {**_row(1), "policy_version": "sha256:0000000000000001", "rules": '["r1"]', "action": "redact"}
+    )
+    assert writer.flush(timeout=30)
+    with engine.connect() as conn:
+        row = (
+            conn.execute(select(audit_records).where(audit_records.c.request_id == "req_1")).mappings().one()
+        )
+    assert (row["rules"], row["action"]) == ('["r1"]', "redact")
     writer.close()
     engine.dispose()
