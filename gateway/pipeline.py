@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -85,10 +86,16 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         await _until_disconnect(
             ex,
             receive,
-            relay(ex, rt.client, outbound, tracking_send, rt.settings.upstream.total_timeout),
+            relay(
+                ex,
+                rt.client,
+                outbound,
+                tracking_send,
+                rt.settings.upstream.total_timeout,
+                functools.partial(link_response, ex, done, rt.vault),
+            ),
             lambda: answered,
         )
-        await link_response(ex, done, rt.vault)
     except GatewayError as err:
         ex.error = err.code
         if not started and not ex.disconnected:

@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -36,9 +37,19 @@ _ERROR_BODY_MAX = 1024 * 1024
 log = logging.getLogger("gateway.relay")
 
 
+OnResponseId = Callable[[str], Awaitable[None]]
+
+
 async def relay(
-    ex: Exchange, client: httpx.AsyncClient, outbound: Outbound, send: Send, total_timeout: float
+    ex: Exchange,
+    client: httpx.AsyncClient,
+    outbound: Outbound,
+    send: Send,
+    total_timeout: float,
+    on_response_id: OnResponseId | None = None,
 ) -> None:
+    """``on_response_id`` runs before the client receives the destination's answer id, so a client
+    that continues the conversation at once finds what it needs (the vault link) already written."""
     assert ex.route is not None
     dest = ex.route.destination
     deadline = asyncio.get_running_loop().time() + total_timeout
@@ -54,11 +65,11 @@ async def relay(
                 dest, response.status_code, body, returned_headers(response), ex.endpoint.wire
             )
         if ex.stream:
-            await _relay_stream(ex, response, outbound, send, deadline)
+            await _relay_stream(ex, response, outbound, send, deadline, on_response_id)
         else:
             async with upstream_call(dest, deadline):
                 body = await _read_bounded(response, MAX_UPSTREAM_BODY)
-            await _relay_whole(ex, response, body, send)
+            await _relay_whole(ex, response, body, send, on_response_id)
     finally:
         await response.aclose()
 
@@ -86,7 +97,9 @@ def _response_headers(ex: Exchange, upstream: httpx.Response) -> dict[str, str]:
     return headers
 
 
-async def _relay_whole(ex: Exchange, upstream: httpx.Response, body: bytes, send: Send) -> None:
+async def _relay_whole(
+    ex: Exchange, upstream: httpx.Response, body: bytes, send: Send, on_response_id: OnResponseId | None
+) -> None:
     assert ex.endpoint is not None and ex.route is not None
     try:
         payload: Any = json.loads(body)
@@ -113,6 +126,8 @@ async def _relay_whole(ex: Exchange, upstream: httpx.Response, body: bytes, send
         payload = filter_payload(payload, ex.answer)
         body = dumps_bytes(payload)
     ex.usage = usage_from(payload)
+    if ex.response_id is not None and on_response_id is not None:
+        await on_response_id(ex.response_id)
     ex.status = upstream.status_code
     ex.response_bytes = len(body)
     await send_bytes(send, upstream.status_code, body, _response_headers(ex, upstream), JSON_TYPE)
@@ -135,7 +150,12 @@ def stream_adapter(ex: Exchange, outbound: Outbound) -> StreamAdapter:
 
 
 async def _relay_stream(
-    ex: Exchange, upstream: httpx.Response, outbound: Outbound, send: Send, deadline: float
+    ex: Exchange,
+    upstream: httpx.Response,
+    outbound: Outbound,
+    send: Send,
+    deadline: float,
+    on_response_id: OnResponseId | None,
 ) -> None:
     assert ex.route is not None and ex.endpoint is not None
     dest = ex.route.destination
@@ -161,6 +181,10 @@ async def _relay_stream(
                         f"Destination '{dest.name}' sent a stream event the gateway cannot read.",
                         code="upstream_bad_stream",
                     ) from None
+                if answer is not None and answer.response_id is not None and ex.response_id is None:
+                    ex.response_id = answer.response_id
+                    if on_response_id is not None:
+                        await on_response_id(ex.response_id)
                 if out:
                     data = b"".join(e.encode() for e in out)
                     ex.response_bytes += len(data)
@@ -186,7 +210,7 @@ async def _relay_stream(
     finally:
         ex.usage.input_tokens = adapter.input_tokens
         ex.usage.output_tokens = adapter.output_tokens
-        if answer is not None:
+        if answer is not None and ex.response_id is None:
             ex.response_id = answer.response_id
     ex.response_bytes += len(tail)
     await send({"type": "http.response.body", "body": tail, "more_body": False})

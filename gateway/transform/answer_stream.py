@@ -97,31 +97,41 @@ class AnswerStream:
         choices = payload.get("choices")
         if not isinstance(choices, list) or not choices:
             return event
+        # Most events pass through unchanged; re-encoding them would cost more than the parse.
+        changed = False
         for choice in choices:
             if isinstance(choice, dict):
-                self._chat_choice(choice)
-        return json_event(payload, event.event)
+                changed = self._chat_choice(choice) or changed
+        return json_event(payload, event.event) if changed else event
 
-    def _chat_choice(self, choice: dict[str, Any]) -> None:
+    def _chat_choice(self, choice: dict[str, Any]) -> bool:
+        """Filter one choice in place; whether anything in it changed."""
         n = choice.get("index", 0)
+        changed = False
         if isinstance(choice.get("text"), str):  # text completions
-            choice["text"] = self._channel((n, "text")).feed(choice["text"])
+            old = choice["text"]
+            choice["text"] = self._channel((n, "text")).feed(old)
+            changed = choice["text"] != old
         delta = choice.get("delta")
         if isinstance(delta, dict):
             for name, value in delta.items():
                 if isinstance(value, str) and name not in _CHAT_PROTOCOL_FIELDS:
                     delta[name] = self._channel((n, name)).feed(value)
+                    changed = changed or delta[name] != value
             for call in delta.get("tool_calls") or ():
                 function = call.get("function") if isinstance(call, dict) else None
                 if isinstance(function, dict) and isinstance(function.get("arguments"), str):
                     key = (n, "tool", call.get("index", 0))
-                    function["arguments"] = self._channel(key, json_text=True).feed(function["arguments"])
+                    old = function["arguments"]
+                    function["arguments"] = self._channel(key, json_text=True).feed(old)
+                    changed = changed or function["arguments"] != old
         if choice.get("finish_reason") is None:
-            return
+            return changed
         for key in [k for k in self._channels if k[0] == n]:
             held = self._flush(key)
             if not held:
                 continue
+            changed = True
             if key[1] == "text":
                 choice["text"] = (choice.get("text") or "") + held
                 continue
@@ -131,6 +141,7 @@ class AnswerStream:
                 calls.append({"index": key[2], "function": {"arguments": held}})
             else:
                 delta[key[1]] = (delta.get(key[1]) or "") + held
+        return changed
 
     # -- Anthropic messages -------------------------------------------------------------------
     def _anthropic(self, event: SSEEvent, payload: dict[str, Any]) -> list[SSEEvent]:

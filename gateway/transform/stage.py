@@ -112,12 +112,12 @@ async def transform_request(
     return out
 
 
-async def link_response(ex: Exchange, done: Transformed, vault: Vault | None) -> None:
-    """After a stateful answer: its id leads the next turn to this conversation."""
-    if vault is None or not done.stateful or done.conversation is None or ex.response_id is None:
+async def link_response(ex: Exchange, done: Transformed, vault: Vault | None, response_id: str) -> None:
+    """Before a stateful answer's id reaches the client: that id leads the next turn here."""
+    if vault is None or not done.stateful or done.conversation is None:
         return
     try:
-        await vault.link(_link_id(ex, ex.response_id), done.conversation)
+        await vault.link(_link_id(ex, response_id), done.conversation)
     except VaultUnavailable:
         # The answer is already with the client; the next turn will find no link and fail to restore
         # older tokens (it shows tokens, never another user's values).  Say so loudly.
