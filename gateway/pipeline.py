@@ -81,7 +81,8 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         ex.decision = decide_exchange(ex, policy, rt.destinations)
         enforce(ex, ex.decision, rt.destinations)
         done = await transform_request(ex, rt.secret, rt.surrogates, rt.vault)
-        ex.answer = answer_filter(ex, done, rt.answer_detector, policy, rt.secret)
+        engine = rt.scanner.engine if rt.scanner is not None else None
+        ex.answer = answer_filter(ex, done, engine, policy, rt.secret)
         outbound = build_outbound(ex, rt.settings.credentials)
         await _until_disconnect(
             ex,

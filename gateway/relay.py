@@ -210,8 +210,6 @@ async def _relay_stream(
     finally:
         ex.usage.input_tokens = adapter.input_tokens
         ex.usage.output_tokens = adapter.output_tokens
-        if answer is not None and ex.response_id is None:
-            ex.response_id = answer.response_id
     ex.response_bytes += len(tail)
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 

@@ -18,7 +18,6 @@ from gateway.endpoints import DestinationTable
 from gateway.models_catalog import ModelCatalog
 from gateway.policy.store import PolicyEvent, PolicyStore
 from gateway.scan.build import build_engine
-from gateway.scan.engine import Detector
 from gateway.scan.service import Scanner
 from gateway.secret import load_or_create_secret
 from gateway.settings import Settings
@@ -42,10 +41,6 @@ class Runtime:
     vault: Vault
     surrogates: Surrogates
     vault_sweeper: asyncio.Task[None]
-
-    @property
-    def answer_detector(self) -> Detector | None:
-        return self.scanner.engine.answer_detector if self.scanner is not None else None
 
     @classmethod
     async def start(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
@@ -114,6 +109,9 @@ class Runtime:
         self.engine.dispose()
 
 
+log = logging.getLogger("gateway.vault")
+
+
 async def _sweep(vault: Vault, ttl: float) -> None:
     """Delete expired vault entries now and then (loads already ignore them; this frees the space)."""
     interval = min(max(ttl / 4, 1.0), 3600.0)
@@ -122,7 +120,7 @@ async def _sweep(vault: Vault, ttl: float) -> None:
         try:
             removed = await vault.purge_expired()
         except VaultUnavailable:
-            logging.getLogger("gateway.vault").warning("expired vault entries could not be purged")
+            log.warning("expired vault entries could not be purged")
             continue
         if removed:
-            logging.getLogger("gateway.vault").info("purged %d expired vault entries", removed)
+            log.info("purged %d expired vault entries", removed)

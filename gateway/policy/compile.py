@@ -85,7 +85,7 @@ class CompiledRule:
     min_count: int
     scope: Scope
     unless: Scope | None
-    on: Direction = "request"
+    applies_to: Direction = "request"
     pseudonym: Pseudonym = "placeholder"
 
     def selects(self, kind: str, entity: str, classes: frozenset[str], score: float) -> bool:
@@ -108,11 +108,11 @@ class Policy:
 
     @property
     def request_rules(self) -> tuple[CompiledRule, ...]:
-        return tuple(r for r in self.rules if r.on == "request")
+        return tuple(r for r in self.rules if r.applies_to == "request")
 
     @property
     def response_rules(self) -> tuple[CompiledRule, ...]:
-        return tuple(r for r in self.rules if r.on == "response")
+        return tuple(r for r in self.rules if r.applies_to == "response")
 
     @property
     def label(self) -> str:
@@ -136,6 +136,6 @@ def compile_rule(rule: Rule, policy_mode: Mode, where: str) -> CompiledRule:
         min_count=when.min_count,
         scope=Scope.of(when),
         unless=Scope.of(rule.unless) if rule.unless is not None else None,
-        on=rule.applies_to,
+        applies_to=rule.applies_to,
         pseudonym=rule.pseudonym or "placeholder",
     )

@@ -5,11 +5,11 @@ certain run on it: presidio's patterns and checksums (e-mail, phone, card, IBAN,
 ...) without the statistical model, and the secret rules.  Names, places and organisations are
 left alone on purpose: models talk about people and places all the time, and guessing at them
 in every answer would redact history lessons.  A cheap trigger skips text that has nothing any of
-these detectors could match (no digit, no ``@``, no long token, no secret keyword).
+these detectors could match (:meth:`AnswerDetector.worth`: no long digit run, no ``@``, no long
+token, no secret keyword).
 
-The normalised views of the request scanner apply here too (an answer can spell ``a%40b.com`` or
-use full-width digits), except the one that glues digit groups together, which in an answer mostly
-turns ordinary numbers into false cards and phone numbers.
+The engine runs this detector over the normalised views of the answer
+(:meth:`~gateway.scan.engine.ScanEngine.scan_answer`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ import re
 from typing import Protocol
 
 from gateway.scan.findings import Hit
-from gateway.scan.normalize import views
 
 # Entities the PII patterns report that are not, on their own, someone else's data in an answer.
 NOT_IN_ANSWERS = frozenset(
@@ -49,24 +48,11 @@ class AnswerDetector:
 
     @staticmethod
     def worth(text: str) -> bool:
-        """Whether ``text`` could hold anything :meth:`detect` finds (a cheap over-approximation)."""
+        """Whether ``text`` could hold anything :meth:`detect` finds (a cheap over-approximation, checked
+        by the answer guard before it asks for a scan)."""
         return _TRIGGER.search(text) is not None
 
     def detect(self, text: str) -> list[Hit]:
-        if not _TRIGGER.search(text):
-            return []
-        hits: list[Hit] = []
-        for view in views(text):
-            if view.name == "digits":
-                continue
-            for hit in self._detect(view.text):
-                start, end = (
-                    (hit.start, hit.end) if view.name == "raw" else view.to_original(hit.start, hit.end)
-                )
-                hits.append(Hit(hit.kind, hit.entity, start, end, hit.score, hit.detector))
-        return hits
-
-    def _detect(self, text: str) -> list[Hit]:
         hits = [h for h in self._pii.detect_many([text], ner=False)[0] if h.entity not in NOT_IN_ANSWERS]
         hits.extend(self._secrets.detect(text))
         return hits

@@ -90,7 +90,7 @@ class ScanEngine:
     ) -> None:
         self._detectors = tuple(detectors)
         # Answers get a cheaper set (no NER), see gateway.scan.answer; without one, answers are not scanned.
-        self.answer_detector = answer_detector
+        self._answer_detector = answer_detector
         # Values split across turns are short structured things (card numbers, keys); NER adds nothing.
         self._seam_detectors = tuple(self._detectors if seam_detectors is None else seam_detectors)
         self._cache: OrderedDict[bytes, tuple[Located, ...]] = OrderedDict()
@@ -115,9 +115,25 @@ class ScanEngine:
                 self._cache.popitem(last=False)
         return found
 
-    def _detect(self, text: str, detectors: tuple[Detector, ...]) -> list[Located]:
+    @property
+    def scans_answers(self) -> bool:
+        return self._answer_detector is not None
+
+    def scan_answer(self, text: str) -> list[Hit]:
+        """Values in (a piece of) an answer, by the answer detector, in every view but ``digits``: in
+        an answer, gluing digit groups together mostly turns ordinary numbers into false cards.
+        Not cached: answers do not repeat.  A failing detector raises."""
+        if self._answer_detector is None:
+            return []
+        return [loc.hit for loc in self._detect(text, (self._answer_detector,), skip=_NOT_FOR_ANSWERS)]
+
+    def _detect(
+        self, text: str, detectors: tuple[Detector, ...], skip: frozenset[str] = frozenset()
+    ) -> list[Located]:
         found: list[Located] = []
         for view in views(text):
+            if view.name in skip:
+                continue
             for detector in detectors:
                 try:
                     hits = detector.detect(view.text)
@@ -232,6 +248,7 @@ class ScanEngine:
 # Entities the NER guesses from words: across a seam they are mostly two messages' words read as
 # one name ("Paris" + "sunny").  Values worth finding split over turns are structured ones.
 SEAM_UNSPLIT = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP"})
+_NOT_FOR_ANSWERS = frozenset({"digits"})
 
 
 def _check(deadline: float | None) -> None:

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 
 from gateway.errors import GatewayError, PolicyBlocked
 from gateway.exchange import Exchange
 from gateway.policy.compile import Policy
 from gateway.policy.decide import Facts, decide_answer
 from gateway.scan.answer import AnswerDetector
-from gateway.scan.engine import Detector
-from gateway.scan.findings import Finding
+from gateway.scan.engine import ScanEngine
+from gateway.scan.findings import Finding, Hit
 from gateway.transform.answer import AnswerFilter
 from gateway.transform.answer_guard import Inspect, Replacement
 from gateway.transform.apply import Replacer, apply_values
@@ -139,18 +139,20 @@ def _vault_error(ex: Exchange) -> VaultError:
 
 
 def answer_filter(
-    ex: Exchange, done: Transformed, detector: Detector | None, policy: Policy, secret: bytes
+    ex: Exchange, done: Transformed, engine: ScanEngine | None, policy: Policy, secret: bytes
 ) -> AnswerFilter | None:
     """The filter for this exchange's answer, or ``None`` when nothing needs doing."""
     inspect = None
-    if detector is not None and ex.endpoint is not None and ex.endpoint.name != "embeddings":
-        inspect = _inspector(ex, done, detector, policy, secret)
-    worth = detector.worth if isinstance(detector, AnswerDetector) else None
-    answer = AnswerFilter(done.mapping, inspect, worth)
+    scans = engine is not None and engine.scans_answers
+    if engine is not None and scans and ex.endpoint is not None and ex.endpoint.name != "embeddings":
+        inspect = _inspector(ex, done, engine.scan_answer, policy, secret)
+    answer = AnswerFilter(done.mapping, inspect, AnswerDetector.worth)
     return answer if answer.active else None
 
 
-def _inspector(ex: Exchange, done: Transformed, detector: Detector, policy: Policy, secret: bytes) -> Inspect:
+def _inspector(
+    ex: Exchange, done: Transformed, detect: Callable[[str], list[Hit]], policy: Policy, secret: bytes
+) -> Inspect:
     assert ex.principal is not None and ex.route is not None and ex.endpoint is not None
     from gateway.policy.stage import target
 
@@ -161,7 +163,7 @@ def _inspector(ex: Exchange, done: Transformed, detector: Detector, policy: Poli
 
     def inspect(text: str) -> Sequence[Replacement]:
         try:
-            hits = detector.detect(text)
+            hits = detect(text)
         except Exception as exc:  # an unscanned answer is not released
             log.error("request %s: answer scan failed: %s", request_id, type(exc).__name__)
             raise AnswerScanFailed(
@@ -174,9 +176,7 @@ def _inspector(ex: Exchange, done: Transformed, detector: Detector, policy: Poli
         ]
         if not findings:
             return []
-        decision = decide_answer(
-            policy, Facts(base.principal, base.destination, base.model, base.endpoint, findings)
-        )
+        decision = decide_answer(policy, replace(base, findings=findings))
         if decision.action == "block":
             raise PolicyBlocked(f"{decision.message} Request id: {request_id}.")
         out: list[Replacement] = []
