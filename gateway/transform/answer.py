@@ -108,7 +108,7 @@ class AnswerFilter:
         if self._inspect is None:
             return restored
         guard = AnswerGuard(self._inspect, self._worth)
-        out = guard.flush() if not restored else guard.feed(restored) + guard.flush()
+        out = guard.feed(restored) + guard.flush()
         self._whole_replaced += guard.replaced
         return out
 

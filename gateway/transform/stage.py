@@ -119,8 +119,8 @@ async def link_response(ex: Exchange, done: Transformed, vault: Vault | None, re
     try:
         await vault.link(_link_id(ex, response_id), done.conversation)
     except VaultUnavailable:
-        # The answer is already with the client; the next turn will find no link and fail to restore
-        # older tokens (it shows tokens, never another user's values).  Say so loudly.
+        # This turn's answer is still restored (its map is in memory); only a later turn continuing from
+        # it will find no link and show tokens, never another user's values.  Say so loudly.
         log.error("request %s: vault link failed; the next turn cannot restore earlier tokens", ex.request_id)
 
 
