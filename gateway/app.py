@@ -99,6 +99,10 @@ class GatewayApp:
             for dest in rt.destinations
             if dest.name not in rt.settings.credentials and dest.settings.api_key_env is not None
         )
+        # A local destination that is down does not make the gateway unready: other traffic flows, and
+        # what the policy keeps local is refused with 503 until it is back.  Counted for monitoring.
+        checks["local_ready"] = sum(1 for b in rt.locals.values() if b.ready)
+        checks["local_not_ready"] = sum(1 for b in rt.locals.values() if not b.ready)
         if not len(rt.destinations):
             ok = False
         await send_json(send, 200 if ok else 503, {"status": "ready" if ok else "not ready", **checks})

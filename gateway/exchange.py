@@ -69,6 +69,7 @@ class Exchange:
     pseudonyms: int = 0  # tokens issued for this request (stage 6)
     answer: AnswerFilter | None = None  # stage 9's restore map and output guard, when there is work
     response_id: str | None = None  # the destination's id for its answer (Responses: for the vault)
+    conversation: str | None = None  # the conversation key, when routing needed it (sticky local)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

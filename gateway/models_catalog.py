@@ -62,8 +62,9 @@ class ModelCatalog:
             return cached[1]
         literal = [m for m in dest.settings.models if not _GLOB_CHARS & set(m)]
         fetched: list[str] = []
-        with contextlib.suppress(httpx.HTTPError, ValueError, GatewayError):
-            fetched = await self._fetch(dest)
+        if dest.settings.base_url is not None:  # the embedded engine serves what its entry names
+            with contextlib.suppress(httpx.HTTPError, ValueError, GatewayError):
+                fetched = await self._fetch(dest)
         names = tuple(dict.fromkeys([*literal, *(n for n in fetched if dest.serves(n))]))
         self._cache[dest.name] = (now, names)
         return names

@@ -78,25 +78,27 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
             ex.scan = await rt.scanner.scan(endpoint.name, body)
         # One policy object for the whole request, so a reload mid-stream cannot split it in two.
         policy = rt.policies.current
-        ex.decision = decide_exchange(ex, policy, rt.destinations)
-        enforce(ex, ex.decision, rt.destinations)
+        ex.decision = await decide_exchange(ex, policy, rt.destinations, rt.sticky)
+        await enforce(ex, ex.decision, rt.destinations, rt.sticky)
         done = await transform_request(ex, rt.secret, rt.surrogates, rt.vault)
         engine = rt.scanner.engine if rt.scanner is not None else None
         ex.answer = answer_filter(ex, done, engine, policy, rt.secret)
-        outbound = build_outbound(ex, rt.settings.credentials)
-        await _until_disconnect(
-            ex,
-            receive,
-            relay(
+        local = rt.locals.get(ex.route.destination.name)
+        with local.admit(ex.request_id) if local is not None else contextlib.nullcontext():
+            outbound = build_outbound(ex, rt.settings.credentials, local)
+            await _until_disconnect(
                 ex,
-                rt.client,
-                outbound,
-                tracking_send,
-                rt.settings.upstream.total_timeout,
-                functools.partial(link_response, ex, done, rt.vault),
-            ),
-            lambda: answered,
-        )
+                receive,
+                relay(
+                    ex,
+                    rt.client,
+                    outbound,
+                    tracking_send,
+                    rt.settings.upstream.total_timeout,
+                    functools.partial(link_response, ex, done, rt.vault),
+                ),
+                lambda: answered,
+            )
     except GatewayError as err:
         ex.error = err.code
         if not started and not ex.disconnected:

@@ -146,7 +146,8 @@ def stream_adapter(ex: Exchange, outbound: Outbound) -> StreamAdapter:
         return ResponsesPassThrough()
     if client_wire == "anthropic":
         return AnthropicPassThrough()
-    return OpenAIPassThrough(strip_usage=outbound.strip_usage)
+    local = ex.route.destination.settings.type == "local"
+    return OpenAIPassThrough(strip_usage=outbound.strip_usage, null_content=local)
 
 
 async def _relay_stream(

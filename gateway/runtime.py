@@ -15,6 +15,9 @@ from gateway.audit.store import AuditWriter
 from gateway.auth import KeyStore
 from gateway.database import create_db_engine, metadata
 from gateway.endpoints import DestinationTable
+from gateway.local.backend import LocalBackend
+from gateway.local.build import close_locals, start_locals
+from gateway.local.sticky import StickyStore, build_sticky
 from gateway.models_catalog import ModelCatalog
 from gateway.policy.store import PolicyEvent, PolicyStore
 from gateway.scan.build import build_engine
@@ -41,6 +44,9 @@ class Runtime:
     vault: Vault
     surrogates: Surrogates
     vault_sweeper: asyncio.Task[None]
+    # Local destinations by name: readiness, admission, and where the embedded engine listens.
+    locals: dict[str, LocalBackend]
+    sticky: StickyStore | None
 
     @classmethod
     async def start(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
@@ -80,6 +86,17 @@ class Runtime:
         if settings.file.policy_watch_interval > 0:
             policies.watch(settings.file.policy_watch_interval)
         vault = build_vault(settings.file.vault, engine, secret)
+        sticky = build_sticky(settings.file.sticky_local, engine, secret)
+        try:
+            locals_ = await start_locals(destinations, client, settings.credentials, settings.cache_dir)
+        except BaseException:
+            await client.aclose()
+            await vault.close()
+            if sticky is not None:
+                await sticky.close()
+            audit.close()
+            engine.dispose()
+            raise
         return cls(
             settings,
             destinations,
@@ -94,9 +111,14 @@ class Runtime:
             vault,
             Surrogates(),
             asyncio.create_task(_sweep(vault, settings.file.vault.ttl_seconds)),
+            locals_,
+            sticky,
         )
 
     async def close(self) -> None:
+        await close_locals(self.locals)
+        if self.sticky is not None:
+            await self.sticky.close()
         self.vault_sweeper.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self.vault_sweeper

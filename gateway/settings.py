@@ -56,6 +56,20 @@ class UpstreamSettings(_Strict):
     keepalive_expiry: float = Field(default=4.0, gt=0)
 
 
+class EngineSettings(_Strict):
+    """The embedded llama.cpp engine (a ``type: local`` destination without ``base_url``)."""
+
+    # Any GGUF file (a real Qwen3-30B-A3B, DeepSeek-V2-Lite or Mixtral); default: the generated tiny
+    # MoE with random weights, for tests and a first run.
+    model_path: str | None = None
+    # SHA-256 of model_path, checked before every start; strongly advised for a file you downloaded.
+    model_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    context_size: int = Field(default=4096, gt=0)
+    parallel: int = Field(default=2, gt=0)  # requests the engine decodes at once
+    threads: int | None = Field(default=None, gt=0)  # llama.cpp's default: the CPU count
+    start_timeout: float = Field(default=300.0, gt=0)  # loading a large model takes minutes
+
+
 class DestinationSettings(_Strict):
     type: Literal["openai", "anthropic", "local"]
     base_url: str | None = None
@@ -67,6 +81,14 @@ class DestinationSettings(_Strict):
     # How a translated Anthropic request names its output limit: OpenAI's newer models refuse
     # max_tokens, while many OpenAI-compatible servers only know max_tokens.
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # type local only: the engine behind it, and how much the gateway sends it.
+    engine: EngineSettings | None = None
+    # Requests in flight to a local destination; more are refused (503 local_unavailable) rather than
+    # queued without bound behind a model that answers a few at a time.
+    max_in_flight: int = Field(default=32, gt=0)
+    # Seconds between readiness checks of a local destination (the engine's health, or for a server
+    # of your own: the model is listed and a one-token probe answers).
+    probe_interval: float = Field(default=10.0, gt=0)
 
     @field_validator("base_url")
     @classmethod
@@ -105,6 +127,12 @@ class ScanSettings(_Strict):
     timeout: float = Field(default=15.0, gt=0)
 
 
+def _redis_url(value: str | None) -> str | None:
+    if value is not None and not value.startswith(("redis://", "rediss://")):
+        raise ValueError("must start with redis:// or rediss:// (leave unset to use database_url)")
+    return value
+
+
 class VaultSettings(_Strict):
     """Where pseudonym maps of stateful conversations (``previous_response_id``) are kept.
 
@@ -119,9 +147,21 @@ class VaultSettings(_Strict):
     @field_validator("url")
     @classmethod
     def _redis_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("redis://", "rediss://")):
-            raise ValueError("must start with redis:// or rediss:// (leave unset to use database_url)")
-        return value
+        return _redis_url(value)
+
+
+class StickySettings(_Strict):
+    """Conversations that went local because of their content stay local for their later turns."""
+
+    enabled: bool = True
+    # Kept in the gateway database, or in Redis so that every gateway process sees them.
+    url: str | None = None
+    ttl_seconds: float = Field(default=30 * 86400.0, gt=0)
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        return _redis_url(value)
 
 
 class FileSettings(_Strict):
@@ -160,6 +200,9 @@ class FileSettings(_Strict):
     audit: AuditSettings = AuditSettings()
     scan: ScanSettings = ScanSettings()
     vault: VaultSettings = VaultSettings()
+    sticky_local: StickySettings = StickySettings()
+    # Generated files (the tiny local model); default $XDG_CACHE_HOME/llm-gateway or ~/.cache/llm-gateway.
+    cache_dir: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
 
 
@@ -173,6 +216,7 @@ class Settings:
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Keys value digests and pseudonyms ($GATEWAY_SECRET); None: a random one kept in the database.
     secret: bytes | None = field(default=None, repr=False)
+    cache_dir: Path = Path(".cache")
 
     @property
     def server(self) -> ServerSettings:
@@ -252,11 +296,14 @@ def settings_from_mapping(
     for name, dest in parsed.destinations.items():
         if dest.type != "local" and dest.base_url is None:
             raise ConfigError(f"{source}: destinations.{name}.base_url: required for type {dest.type}")
-        if dest.type == "local" and dest.base_url is None:
+        if dest.engine is not None and (dest.type != "local" or dest.base_url is not None):
             raise ConfigError(
-                f"{source}: destinations.{name}.base_url: the embedded local engine is not available "
-                "in this version; point base_url at an OpenAI-compatible server (vLLM, Ollama, llama-server)"
+                f"{source}: destinations.{name}.engine: only for a type local destination without base_url "
+                "(the embedded engine)"
             )
+        model_path = dest.engine.model_path if dest.engine else None
+        if model_path is not None and not Path(model_path).is_file():
+            raise ConfigError(f"{source}: destinations.{name}.engine.model_path: no such file: {model_path}")
         if dest.api_key_env:
             value = env.get(dest.api_key_env, "").strip()
             if value:
@@ -272,7 +319,14 @@ def settings_from_mapping(
         raise ConfigError(
             f"{source}: GATEWAY_SECRET: use at least 16 characters (32 random bytes, hex, is best)"
         )
-    return Settings(file=parsed, source=source, credentials=credentials, secret=secret.encode() or None)
+    cache = parsed.cache_dir or str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-gateway")
+    return Settings(
+        file=parsed,
+        source=source,
+        credentials=credentials,
+        secret=secret.encode() or None,
+        cache_dir=Path(cache),
+    )
 
 
 def _check_database_url(url: str, source: str) -> None:

@@ -72,9 +72,18 @@ def test_config_lookup_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
         ("- a list\n", "g.yaml:1: the config file must be a mapping"),
         ("destinations:\n  x: {type: openai, jurisdiction: US}\n", "destinations.x.base_url: required"),
         (
-            "destinations:\n  l: {type: local, jurisdiction: LOCAL}\n",
-            "embedded local engine is not available",
+            "destinations:\n  l: {type: local, jurisdiction: LOCAL, engine: {model_path: /no.gguf}}\n",
+            "destinations.l.engine.model_path: no such file: /no.gguf",
         ),
+        (
+            "destinations:\n  l: {type: local, base_url: 'http://h/v1', jurisdiction: LOCAL, engine: {}}\n",
+            "destinations.l.engine: only for a type local destination without base_url",
+        ),
+        (
+            "destinations:\n  l: {type: local, jurisdiction: LOCAL, engine: {model_sha256: abc}}\n",
+            "g.yaml:2: destinations.l.engine.model_sha256",
+        ),
+        ("sticky_local: {url: 'http://x'}\n", "sticky_local.url: Value error, must start with redis://"),
     ],
 )
 def test_bad_files_name_file_line_and_key(text: str, expected: str) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from gateway.dialects.sse import SSEEvent
+from gateway.dialects.sse import SSEEvent, json_event
 
 _RESPONSES_TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete"})
 
@@ -51,15 +51,18 @@ class OpenAIPassThrough(_Tracker):
     exactly the stream it asked for.
     """
 
-    def __init__(self, *, strip_usage: bool) -> None:
+    def __init__(self, *, strip_usage: bool, null_content: bool = False) -> None:
         super().__init__()
         self._strip_usage = strip_usage
+        self._null_content = null_content
 
     def feed(self, event: SSEEvent) -> list[SSEEvent]:
         data = event.data
         if data == "[DONE]":
             self._finished = True
             return [event]
+        if self._null_content and ('"content":null' in data or '"content": null' in data):
+            event = _text_content(event)
         # Only chunks that mention usage are parsed; the rest pass untouched (the per-event cost matters).
         if '"usage"' in data:
             try:
@@ -71,6 +74,23 @@ class OpenAIPassThrough(_Tracker):
                 if self._strip_usage and not chunk.get("choices"):
                     return []
         return [event]
+
+
+def _text_content(event: SSEEvent) -> SSEEvent:
+    """llama.cpp and some other local servers open a stream with ``"content": null`` where OpenAI sends
+    ``""``; clients that append deltas as strings break on the null.  A tool-call delta keeps its null,
+    as OpenAI's own does."""
+    try:
+        chunk = json.loads(event.data)
+    except ValueError:
+        return event
+    changed = False
+    for choice in chunk.get("choices") or () if isinstance(chunk, dict) else ():
+        delta = choice.get("delta") if isinstance(choice, dict) else None
+        if isinstance(delta, dict) and delta.get("content", "") is None and not delta.get("tool_calls"):
+            delta["content"] = ""
+            changed = True
+    return json_event(chunk, event=event.event) if changed else event
 
 
 class ResponsesPassThrough(_Tracker):

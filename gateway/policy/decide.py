@@ -19,7 +19,9 @@ Fail-closed guards that no policy can switch off:
 * a value action on something that cannot be changed (an image, a whole-request finding) blocks,
   for the requested destination or the local one;
 * ``route_local`` with no local destination is still ``route_local``: the caller refuses the
-  request (503), it never falls back to the original destination.
+  request (503), it never falls back to the original destination;
+* a conversation an earlier turn of which went local (``Facts.sticky_local``) goes local again, as
+  if a ``route_local`` rule had fired (``builtin:sticky-local``): its history carries the data.
 
 Shadow rules are evaluated like the others; they never change the outcome, and ``shadow_action``
 says what the outcome would have been with them enforced (on the original destination).
@@ -38,6 +40,8 @@ from gateway.scan.findings import Finding
 
 SCAN_FAILED_RULE = "builtin:scan-failed"
 UNCHANGEABLE_RULE = "builtin:unchangeable"
+# An earlier turn of this conversation went local; its history carries what sent it there.
+STICKY_RULE = "builtin:sticky-local"
 
 SCAN_FAILED_MESSAGE = "The gateway could not inspect this request, so it was not sent anywhere."
 UNCHANGEABLE_MESSAGE = (
@@ -53,6 +57,7 @@ class Facts:
     model: str
     endpoint: str
     findings: Sequence[Finding]
+    sticky_local: bool = False  # an earlier turn of this conversation went to the local destination
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,10 +120,15 @@ def decide(policy: Policy, facts: Facts, local: Target | None = None) -> Decisio
     action, values, message = _combine(enforced, facts)
     is_local = False
     fired = [m.fired() for m in enforced]
+    sticky = facts.sticky_local and action not in ("block", "route_local")
+    if sticky:
+        action = "route_local"
     if action == "route_local" and facts.destination.type != "local":
         is_local = True
         # What sent it local, then what applies there; value rules for the original destination are moot.
         fired = [m.fired() for m in enforced if m.rule.action in REQUEST_ACTIONS]
+        if sticky:
+            fired.append(Fired(STICKY_RULE, "route_local", False, 0, ()))
         if local is not None:
             there = replace(facts, destination=local)
             again = [m for m in _matches(policy.request_rules, there, classes) if m.rule.mode == "enforce"]

@@ -2,7 +2,8 @@
 
 Only this module turns a :class:`Decision` into consequences for the request: a block is an
 error in the client's format, ``route_local`` re-routes to the local destination or refuses (503),
-never falling back to the destination the client asked for.
+never falling back to the destination the client asked for.  A conversation that went local is
+remembered (:mod:`gateway.local.sticky`), and its later turns are decided as local again.
 """
 
 from __future__ import annotations
@@ -10,23 +11,33 @@ from __future__ import annotations
 from gateway.endpoints import Destination, DestinationTable
 from gateway.errors import LocalUnavailable, PolicyBlocked, ScanFailed
 from gateway.exchange import Exchange
+from gateway.local.sticky import StickyStore
 from gateway.policy.compile import Policy, Target
 from gateway.policy.decide import Decision, Facts, decide
+from gateway.transform.conversation import HEADER, conversation_key
 
 
 def target(dest: Destination) -> Target:
     return Target(dest.name, dest.settings.type, dest.jurisdiction)
 
 
-def decide_exchange(ex: Exchange, policy: Policy, destinations: DestinationTable) -> Decision:
+async def decide_exchange(
+    ex: Exchange, policy: Policy, destinations: DestinationTable, sticky: StickyStore | None
+) -> Decision:
     assert ex.principal is not None and ex.route is not None and ex.endpoint is not None
     local = destinations.local()
+    stuck = False
+    if sticky is not None and local is not None and ex.route.destination.settings.type != "local":
+        assert ex.body is not None
+        ex.conversation = conversation_key(ex.principal, ex.endpoint.name, ex.body, ex.headers.get(HEADER))
+        stuck = await sticky.is_local(ex.conversation)
     facts = Facts(
         principal=ex.principal,
         destination=target(ex.route.destination),
         model=ex.model or "",
         endpoint=ex.endpoint.name,
         findings=ex.scan.findings if ex.scan is not None else (),
+        sticky_local=stuck,
     )
     return decide(policy, facts, local=target(local) if local is not None else None)
 
@@ -42,7 +53,9 @@ def policy_headers(decision: Decision | None) -> dict[str, str]:
     return headers
 
 
-def enforce(ex: Exchange, decision: Decision, destinations: DestinationTable) -> None:
+async def enforce(
+    ex: Exchange, decision: Decision, destinations: DestinationTable, sticky: StickyStore | None
+) -> None:
     assert ex.endpoint is not None and ex.model is not None
     if decision.action == "block":
         message = f"{decision.message} Request id: {ex.request_id}."
@@ -57,3 +70,6 @@ def enforce(ex: Exchange, decision: Decision, destinations: DestinationTable) ->
                 f"configured, so it was not sent anywhere. Request id: {ex.request_id}."
             )
         ex.route = destinations.route_to(local, ex.endpoint, ex.model)
+        if sticky is not None and ex.conversation is not None:
+            # Before anything is sent: a turn that went local must never be followed by one that did not.
+            await sticky.keep_local(ex.conversation)

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 import httpx
 
 from gateway.endpoints import Destination
-from gateway.errors import ServiceUnavailable, UpstreamError, UpstreamTimeout
+from gateway.errors import GatewayError, LocalUnavailable, ServiceUnavailable, UpstreamError, UpstreamTimeout
 from gateway.settings import UpstreamSettings
 from gateway.upstream.credentials import AnthropicKey, BearerKey, NoKey
 from gateway.upstream.transport import LeanTransport
@@ -81,13 +81,27 @@ async def upstream_call(dest: Destination, deadline: float) -> AsyncIterator[Non
     A read timeout alone never fires on a slow drip of bytes; the deadline does.
     """
     try:
-        async with asyncio.timeout_at(deadline), upstream_errors(dest):
-            yield
-    except TimeoutError:
-        raise UpstreamTimeout(
-            f"Destination '{dest.name}' did not finish within the gateway's total deadline.",
-            code="upstream_deadline",
-        ) from None
+        try:
+            async with asyncio.timeout_at(deadline), upstream_errors(dest):
+                yield
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"Destination '{dest.name}' did not finish within the gateway's total deadline.",
+                code="upstream_deadline",
+            ) from None
+    except (UpstreamError, ServiceUnavailable) as err:
+        if dest.settings.type != "local" or isinstance(err, LocalUnavailable):
+            raise
+        raise local_failure(dest, err) from None
+
+
+def local_failure(dest: Destination, err: GatewayError) -> LocalUnavailable:
+    """A local destination that fails is unavailable, in the client's terms and in the audit record:
+    the request stays unanswered rather than going anywhere else."""
+    return LocalUnavailable(
+        f"The local model '{dest.name}' failed while handling this request ({err.message}) It was not sent "
+        "to any other destination."
+    )
 
 
 @asynccontextmanager

@@ -17,6 +17,7 @@ from gateway.dialects import translate_request
 from gateway.errors import BadRequest
 from gateway.exchange import Exchange
 from gateway.jsonwire import dumps_bytes
+from gateway.local.backend import LocalBackend
 from gateway.upstream.client import auth_for, upstream_headers
 
 _USAGE_STREAM_ENDPOINTS = frozenset({"chat.completions", "completions"})
@@ -34,11 +35,15 @@ class Outbound:
     client_include_usage: bool
 
 
-def build_outbound(ex: Exchange, credentials: Mapping[str, str]) -> Outbound:
+def build_outbound(
+    ex: Exchange, credentials: Mapping[str, str], local: LocalBackend | None = None
+) -> Outbound:
+    """``local``: the destination's backend when it is a local one (it knows where the engine listens)."""
     assert ex.route is not None and ex.endpoint is not None and ex.body is not None
     route, endpoint, body = ex.route, ex.endpoint, ex.body
     dest = route.destination
-    auth = auth_for(dest, credentials)
+    auth = local.auth() if local is not None else auth_for(dest, credentials)
+    base_url = local.base_url if local is not None else dest.settings.base_url
     client_usage = _include_usage(body)
     changed = ex.rewritten  # the policy changed values: the original bytes must never be sent
     if dest.wire != endpoint.wire:
@@ -69,7 +74,7 @@ def build_outbound(ex: Exchange, credentials: Mapping[str, str]) -> Outbound:
         strip_usage = changed = True
     content = dumps_bytes(body) if changed else ex.raw_body
     return Outbound(
-        url=f"{dest.settings.base_url}{route.upstream_path}",
+        url=f"{base_url}{route.upstream_path}",
         content=content,
         headers=upstream_headers(ex.headers),
         auth=auth,

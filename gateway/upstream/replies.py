@@ -16,6 +16,7 @@ from typing import Any
 from gateway.endpoints import Destination
 from gateway.errors import (
     GatewayError,
+    LocalUnavailable,
     RateLimited,
     ServiceUnavailable,
     UpstreamError,
@@ -72,6 +73,11 @@ def error_for_status(
             err.upstream_body = payload
             err.upstream_wire = client_wire
         return err
+    if dest.settings.type == "local" and status >= 500:
+        return LocalUnavailable(
+            f"The local model '{name}' failed with HTTP {status}{said} The request was not sent to any "
+            "other destination."
+        )
     if status in (503, 529):
         return ServiceUnavailable(
             f"Destination '{name}' is overloaded or unavailable (HTTP {status}).",

@@ -156,6 +156,8 @@ def gateway_config(fakes: Fakes, database_url: str, **overrides: Any) -> dict[st
                 "api_key_env": "FAKE_LOCAL_KEY",
                 "jurisdiction": "LOCAL",
                 "model": LOCAL_MODEL,
+                # Probed once at start; a periodic probe would show up among what tests count.
+                "probe_interval": 3600,
             },
         },
     }
