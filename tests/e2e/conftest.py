@@ -166,11 +166,13 @@ def gateway_config(fakes: Fakes, database_url: str, **overrides: Any) -> dict[st
     return config
 
 
-def start_gateway(fakes: Fakes, database_url: str, **overrides: Any) -> Gateway:
+def start_gateway(
+    fakes: Fakes, database_url: str, environ: dict[str, str] | None = None, **overrides: Any
+) -> Gateway:
     settings = settings_from_mapping(
         gateway_config(fakes, database_url, **overrides),
         source="<test>",
-        environ=PROVIDER_ENV,
+        environ={**PROVIDER_ENV, **(environ or {})},
     )
     engine = create_db_engine(database_url)
     metadata.create_all(engine)
