@@ -17,6 +17,7 @@ class Result:
     latencies: list[float] = field(default_factory=list)  # seconds, request sent -> body complete
     ttfb: list[float] = field(default_factory=list)  # seconds, request sent -> first body bytes
     errors: int = 0
+    reconnects: int = 0  # connections the server closed after an answer (see run_load)
     elapsed: float = 0.0
 
     @property
@@ -78,7 +79,19 @@ async def run_load(
                 sent += 1
                 t0 = time.perf_counter()
                 writer.write(payload)
-                status, first = await _read_response(reader, t0)
+                try:
+                    status, first = await _read_response(reader, t0)
+                except asyncio.IncompleteReadError as exc:
+                    if exc.partial:
+                        raise
+                    # The server closed the idle connection without a word (llama.cpp's server does so
+                    # after every streamed answer): reconnect and send again, timed from the resend.
+                    writer.close()
+                    reader, writer = await asyncio.open_connection(host, port)
+                    result.reconnects += 1
+                    t0 = time.perf_counter()
+                    writer.write(payload)
+                    status, first = await _read_response(reader, t0)
                 latency = time.perf_counter() - t0
                 if status != 200:
                     result.errors += 1

@@ -31,6 +31,7 @@ from gateway.transform.answer_stream import AnswerStream
 from gateway.upstream.client import MAX_UPSTREAM_BODY, returned_headers, upstream_call
 from gateway.upstream.forward import Outbound
 from gateway.upstream.replies import error_for_status
+from gateway.upstream.transport import RETRY_STALE
 
 _ERROR_BODY_MAX = 1024 * 1024
 
@@ -53,7 +54,13 @@ async def relay(
     assert ex.route is not None
     dest = ex.route.destination
     deadline = asyncio.get_running_loop().time() + total_timeout
-    request = client.build_request("POST", outbound.url, content=outbound.content, headers=outbound.headers)
+    request = client.build_request(
+        "POST",
+        outbound.url,
+        content=outbound.content,
+        headers=outbound.headers,
+        extensions={RETRY_STALE: dest.settings.type == "local"},
+    )
     async with upstream_call(dest, deadline):
         response = await client.send(request, auth=outbound.auth, stream=True)
     try:

@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import hmac
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
@@ -62,9 +63,30 @@ _MESSAGE = (
 )
 
 
+class _Refreshed:
+    """Conversations this process marked recently.  A busy local conversation would otherwise write to
+    the store on every turn; one write per half TTL keeps it marked.  Bounded, oldest dropped first."""
+
+    def __init__(self, ttl_seconds: float, limit: int = 10_000) -> None:
+        self._every = ttl_seconds / 2
+        self._limit = limit
+        self._at: OrderedDict[str, float] = OrderedDict()
+
+    def due(self, key: str) -> bool:
+        at = self._at.get(key)
+        return at is None or time.monotonic() - at >= self._every
+
+    def done(self, key: str) -> None:
+        self._at[key] = time.monotonic()
+        self._at.move_to_end(key)
+        while len(self._at) > self._limit:
+            self._at.popitem(last=False)
+
+
 class SqlSticky:
     def __init__(self, engine: Engine, secret: bytes, ttl_seconds: float) -> None:
         self._engine, self._secret, self._ttl = engine, secret, ttl_seconds
+        self._refreshed = _Refreshed(ttl_seconds)
 
     async def is_local(self, conversation: str) -> bool:
         key = _digest(self._secret, conversation)
@@ -82,6 +104,8 @@ class SqlSticky:
 
     async def keep_local(self, conversation: str) -> None:
         key = _digest(self._secret, conversation)
+        if not self._refreshed.due(key):
+            return
         row = {"conversation_hmac": key, "expires_at": time.time() + self._ttl}
 
         def work(conn: Connection) -> None:
@@ -94,6 +118,7 @@ class SqlSticky:
             )
 
         await self._run(work)
+        self._refreshed.done(key)
 
     async def close(self) -> None:
         return None
@@ -116,6 +141,7 @@ class RedisSticky:
         )
         self._secret = secret
         self._ttl_ms = max(1, round(ttl_seconds * 1000))
+        self._refreshed = _Refreshed(ttl_seconds)
 
     async def is_local(self, conversation: str) -> bool:
         found = await self._call(self._redis.exists(f"gw:sticky:{_digest(self._secret, conversation)}"))
@@ -123,7 +149,9 @@ class RedisSticky:
 
     async def keep_local(self, conversation: str) -> None:
         key = f"gw:sticky:{_digest(self._secret, conversation)}"
-        await self._call(self._redis.set(key, b"1", px=self._ttl_ms))
+        if self._refreshed.due(key):
+            await self._call(self._redis.set(key, b"1", px=self._ttl_ms))
+            self._refreshed.done(key)
 
     async def close(self) -> None:
         await self._redis.aclose()

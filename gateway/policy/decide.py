@@ -120,7 +120,8 @@ def decide(policy: Policy, facts: Facts, local: Target | None = None) -> Decisio
     action, values, message = _combine(enforced, facts)
     is_local = False
     fired = [m.fired() for m in enforced]
-    sticky = facts.sticky_local and action not in ("block", "route_local")
+    settled = action in ("block", "route_local") or facts.destination.type == "local"
+    sticky = facts.sticky_local and not settled
     if sticky:
         action = "route_local"
     if action == "route_local" and facts.destination.type != "local":

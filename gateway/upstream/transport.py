@@ -34,6 +34,10 @@ import httptools
 import httpx
 
 HIGH_WATER = 1024 * 1024
+# Request extension: send this request again if a pooled connection turns out closed before any answer.
+# Set for local destinations: llama.cpp's server closes its connection after every streamed answer,
+# and a second local generation is neither billed nor seen by anyone else.
+RETRY_STALE = "gateway.retry_stale"
 _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
 LOW_WATER = 256 * 1024
 
@@ -314,7 +318,8 @@ class LeanTransport(httpx.AsyncBaseTransport):
                 stale = reused and not conn.received_any and not isinstance(exc, httpx.TimeoutException)
                 # Only idempotent requests are retried: a server can read a request and then drop the
                 # connection, and a second POST to an LLM provider is a second (billed) generation.
-                if attempt == 1 and stale and request.method in _IDEMPOTENT:
+                retry = request.method in _IDEMPOTENT or request.extensions.get(RETRY_STALE, False)
+                if attempt == 1 and stale and retry:
                     continue
                 exc.request = request
                 raise

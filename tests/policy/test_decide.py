@@ -682,3 +682,121 @@ def test_non_block_decisions_have_no_message() -> None:
 
 def test_decision_carries_the_policy_version() -> None:
     assert decide(make_policy("[]"), facts()).policy_version == VERSION
+
+
+# --- sticky-local conversations -----------------------------------------------------------------
+
+STICKY = "builtin:sticky-local"
+
+
+def sticky(*findings: Finding, destination: Target = OPENAI) -> Facts:
+    """Facts of a later turn of a conversation an earlier turn of which went local."""
+    return Facts(ALICE, destination, "gpt-4o-mini", "chat.completions", findings, sticky_local=True)
+
+
+def test_sticky_conversation_goes_local_even_when_clean() -> None:
+    decision = decide(make_policy("[]"), sticky(), LOCAL)
+    assert decision.action == "route_local"
+    assert decision.local
+    assert decision.values == {}
+    assert decision.message is None
+    assert decision.fired == (Fired(STICKY, "route_local", False, 0, ()),)
+    assert decision.rules == (STICKY,)
+    assert decision.reason == STICKY
+    # The same turn of a conversation that never went local is allowed to the original destination.
+    assert decide(make_policy("[]"), facts(), LOCAL) == Decision(action="allow", policy_version=VERSION)
+
+
+def test_sticky_without_a_local_destination_stays_route_local() -> None:
+    decision = decide(make_policy("[]"), sticky())
+    assert (decision.action, decision.local, decision.reason) == ("route_local", True, STICKY)
+
+
+def test_sticky_value_rules_for_external_destinations_are_moot_locally() -> None:
+    policy = one_rule("pseudonymize", extra=", unless: {destination: {types: [local]}}")
+    decision = decide(policy, sticky(EMAIL), LOCAL)
+    assert decision.action == "route_local"
+    assert decision.local
+    assert decision.values == {}
+    assert decision.rules == (STICKY,)
+
+
+def test_sticky_value_rules_for_every_destination_still_apply_locally() -> None:
+    decision = decide(one_rule("redact"), sticky(EMAIL, AWS), LOCAL)
+    assert decision.action == "route_local"
+    assert decision.local
+    assert decision.values == {0: "redact"}
+    assert decision.rules == (STICKY, "r")
+    assert decision.reason == STICKY
+
+
+def test_sticky_does_not_lift_a_block() -> None:
+    decision = decide(one_rule("block", extra=", message: 'No e-mail, please.'"), sticky(EMAIL), LOCAL)
+    assert decision.action == "block"
+    assert not decision.local
+    assert decision.values == {}
+    assert decision.message == "No e-mail, please."
+    assert decision.rules == ("r",)
+    assert decision.reason == "r"
+    assert STICKY not in decision.rules
+
+
+def test_sticky_meets_a_block_that_applies_locally() -> None:
+    policy = make_policy(
+        """
+        - {id: no-ssn-anywhere, when: {entities: [US_SSN], destination: {types: [local]}},
+           action: block, message: Not even locally.}
+        """
+    )
+    ssn = finding("US_SSN", segment=3)
+    decision = decide(policy, sticky(ssn), LOCAL)
+    assert decision.action == "block"
+    assert not decision.local
+    assert decision.message == "Not even locally."
+    assert decision.rules == (STICKY, "no-ssn-anywhere")
+    assert decision.reason == "no-ssn-anywhere"
+    assert decide(policy, sticky(), LOCAL).action == "route_local"
+
+
+def test_sticky_with_a_failed_scan_is_blocked() -> None:
+    decision = decide(make_policy("[]"), sticky(FAILED), LOCAL)
+    assert decision.action == "block"
+    assert not decision.local
+    assert decision.values == {}
+    assert decision.reason == SCAN_FAILED_RULE
+    assert decision.message == SCAN_FAILED_MESSAGE
+    assert decision.rules[-1] == SCAN_FAILED_RULE
+
+
+def test_sticky_with_an_unchangeable_finding_redacted_locally_blocks() -> None:
+    image = Finding("unscannable", "IMAGE", -1, 0, 0, 1.0, "extract")
+    decision = decide(one_rule("redact", when="{kinds: [unscannable]}"), sticky(image), LOCAL)
+    assert decision.action == "block"
+    assert not decision.local
+    assert decision.reason == UNCHANGEABLE_RULE
+
+
+def test_a_route_local_rule_is_the_reason_and_sticky_is_not_added() -> None:
+    decision = decide(one_rule("route_local", when="{kinds: [secret]}"), sticky(AWS), LOCAL)
+    assert decision.action == "route_local"
+    assert decision.local
+    assert decision.rules == ("r",)
+    assert decision.reason == "r"
+    assert STICKY not in decision.rules
+
+
+def test_sticky_never_changes_the_shadow_outcome_or_the_shadow_rules() -> None:
+    policy = one_rule("redact", extra=", mode: shadow")
+    decision = decide(policy, sticky(EMAIL), LOCAL)
+    assert decision.action == "route_local"
+    assert decision.shadow == (Fired("r", "redact", True, 1, ("contact", "personal_data")),)
+    assert decision.shadow_action == "redact"
+
+
+def test_sticky_when_the_destination_is_already_local_changes_nothing() -> None:
+    clean = decide(make_policy("[]"), sticky(destination=LOCAL), LOCAL)
+    assert clean == decide(make_policy("[]"), facts(destination=LOCAL), LOCAL)
+    assert clean.action == "allow" and not clean.local
+    # A redaction for every destination is kept, not dropped.
+    redacted = decide(one_rule("redact"), sticky(EMAIL, destination=LOCAL), LOCAL)
+    assert (redacted.action, dict(redacted.values)) == ("redact", {0: "redact"})

@@ -23,7 +23,7 @@ import httpx
 import pytest
 import uvloop
 
-from gateway.upstream.transport import HIGH_WATER, LeanTransport
+from gateway.upstream.transport import HIGH_WATER, RETRY_STALE, LeanTransport
 from tests.fakes.server import ThreadedServer
 from tests.upstream.rawserver import RawServer, SeenRequest, ServerConn, keep_alive, response
 
@@ -379,6 +379,30 @@ def test_stale_connection_post_is_not_retried(run: Runner[Any]) -> None:
 
         run(main())
     assert len(server.requests) == 2 and server.accepted == 1
+
+
+def test_stale_connection_post_is_retried_when_the_request_allows_it(run: Runner[Any]) -> None:
+    # A local engine's generation is not billed, and llama.cpp's server hangs up after each stream.
+    def handler(conn: ServerConn) -> None:
+        conn.read_request()
+        conn.send(response(b"conn%d" % conn.index))
+        if conn.index == 0:
+            conn.read_request()
+            return
+        keep_alive(lambda _req: response(b"conn%d" % conn.index))(conn)
+
+    with RawServer(handler) as server:
+
+        async def main() -> bytes:
+            async with lean() as client:
+                await client.get(server.url)
+                request = client.build_request(
+                    "POST", server.url, content=b"generate", extensions={RETRY_STALE: True}
+                )
+                return (await client.send(request)).content
+
+        assert run(main()) == b"conn1"
+    assert [req.conn_index for req in server.requests] == [0, 0, 1]
 
 
 def test_no_retry_on_a_fresh_connection_or_after_part_of_a_response(run: Runner[Any]) -> None:
