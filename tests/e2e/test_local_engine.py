@@ -23,13 +23,36 @@ import pytest
 
 from gateway.local.engine import EmbeddedEngine
 from tests.e2e.conftest import Fakes, Gateway, gateway_config, start_gateway
+from tests.fakes.spy import TcpSpy
 
+SPIED_MODELS = ["gpt-4o", "gpt-4o-mini"]
 SECRET_PROMPT = "CONFIDENTIAL: the board approved the merger with Northwind on Friday. Summarise it."
 CLEAN_PROMPT = "What is the capital of France?"
 
 
-def local_config(fakes: Fakes, cache: Path, **engine: Any) -> dict[str, Any]:
-    destinations = gateway_config(fakes, "sqlite://")["destinations"]
+def spied(fakes: Fakes, spy: TcpSpy) -> dict[str, Any]:
+    """The destinations with the models these tests ask for pointing at the spy, listed first."""
+    spies = {
+        "spy-openai": {
+            "type": "openai",
+            "base_url": f"{spy.url}/v1",
+            "api_key_env": "FAKE_OPENAI_KEY",
+            "jurisdiction": "US",
+            "models": SPIED_MODELS,
+        },
+        "spy-anthropic": {
+            "type": "anthropic",
+            "base_url": spy.url,
+            "api_key_env": "FAKE_ANTHROPIC_KEY",
+            "jurisdiction": "US",
+            "models": ["claude-sonnet-4"],
+        },
+    }
+    return {**spies, **gateway_config(fakes, "sqlite://")["destinations"]}
+
+
+def local_config(fakes: Fakes, spy: TcpSpy, cache: Path, **engine: Any) -> dict[str, Any]:
+    destinations = spied(fakes, spy)
     destinations["local"] = {
         "type": "local",
         "jurisdiction": "LOCAL",
@@ -42,9 +65,16 @@ def local_config(fakes: Fakes, cache: Path, **engine: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def local_gw(fakes: Fakes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def spy() -> Iterator[TcpSpy]:
+    with TcpSpy() as spy:
+        yield spy
+
+
+@pytest.fixture(scope="module")
+def local_gw(fakes: Fakes, spy: TcpSpy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     root = tmp_path_factory.mktemp("local")
-    gw = start_gateway(fakes, f"sqlite:///{root / 'g.db'}", **local_config(fakes, root / "cache"))
+    gw = start_gateway(fakes, f"sqlite:///{root / 'g.db'}", **local_config(fakes, spy, root / "cache"))
+    gw.spy = spy  # type: ignore[attr-defined]
     yield gw
     gw.close_clients()
     gw.server.stop()
@@ -57,8 +87,10 @@ def engine_of(gw: Gateway) -> EmbeddedEngine:
     return backend
 
 
-def nothing_offshore(fakes: Fakes) -> None:
-    assert fakes.openai.received == [] and fakes.anthropic.received == []
+def nothing_offshore(gw: Gateway) -> None:
+    spy: TcpSpy = gw.spy  # type: ignore[attr-defined]
+    assert (spy.connections, spy.received) == (0, b""), "a request kept local reached an offshore destination"
+    assert gw.fakes.openai.received == [] and gw.fakes.anthropic.received == []
 
 
 def wait_ready(engine: EmbeddedEngine, starts: int, timeout: float = 30.0) -> None:
@@ -86,7 +118,7 @@ def test_sensitive_chat_goes_to_the_embedded_engine(local_gw: Gateway) -> None:
     assert 1 <= reply.usage.completion_tokens <= 12
     if choice.finish_reason == "length":
         assert reply.usage.completion_tokens == 12
-    nothing_offshore(local_gw.fakes)
+    nothing_offshore(local_gw)
     row = local_gw.audit(raw.headers["x-request-id"])
     assert (row["destination"], row["jurisdiction"], row["action"], row["status"]) == (
         "local",
@@ -123,7 +155,7 @@ def test_temperature_zero_is_deterministic_and_streams_match(local_gw: Gateway) 
     usage = chunks[-1].usage
     assert chunks[-1].choices == [] and usage is not None
     assert usage.completion_tokens == first.usage.completion_tokens  # type: ignore[union-attr]
-    nothing_offshore(local_gw.fakes)
+    nothing_offshore(local_gw)
 
 
 def test_the_first_delta_is_a_string_and_usage_is_not_forced_on_the_client(local_gw: Gateway) -> None:
@@ -151,7 +183,7 @@ def test_the_first_delta_is_a_string_and_usage_is_not_forced_on_the_client(local
     assert all(c["choices"] for c in chunks), "a usage-only chunk reached a client that did not ask"
     deltas = [c["choices"][0]["delta"] for c in chunks]
     assert all(isinstance(d.get("content", ""), str) for d in deltas)
-    nothing_offshore(local_gw.fakes)
+    nothing_offshore(local_gw)
 
 
 def test_an_anthropic_client_is_served_by_the_local_engine_in_its_own_format(local_gw: Gateway) -> None:
@@ -179,7 +211,7 @@ def test_an_anthropic_client_is_served_by_the_local_engine_in_its_own_format(loc
     assert "".join(b.text for b in final.content if b.type == "text") == whole
     assert final.stop_reason == message.stop_reason
     assert final.usage.output_tokens == message.usage.output_tokens
-    nothing_offshore(local_gw.fakes)
+    nothing_offshore(local_gw)
 
 
 def test_the_local_model_can_be_asked_for_by_name(local_gw: Gateway) -> None:
@@ -187,7 +219,7 @@ def test_the_local_model_can_be_asked_for_by_name(local_gw: Gateway) -> None:
         model="tiny-moe", messages=[{"role": "user", "content": CLEAN_PROMPT}], max_tokens=4, temperature=0
     )
     assert reply.usage is not None and reply.usage.completion_tokens <= 4
-    nothing_offshore(local_gw.fakes)
+    nothing_offshore(local_gw)
 
 
 def test_a_killed_engine_is_refused_then_restarted(local_gw: Gateway) -> None:
@@ -209,7 +241,7 @@ def test_a_killed_engine_is_refused_then_restarted(local_gw: Gateway) -> None:
         )
     assert ainfo.value.status_code == 503
     assert ainfo.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
-    nothing_offshore(local_gw.fakes)
+    nothing_offshore(local_gw)
     row = local_gw.audit(info.value.response.headers["x-request-id"])
     assert (row["status"], row["error"], row["destination"]) == (503, "local_unavailable", "local")
     wait_ready(engine, starts + 1)
@@ -218,7 +250,7 @@ def test_a_killed_engine_is_refused_then_restarted(local_gw: Gateway) -> None:
         model="gpt-4o-mini", messages=[{"role": "user", "content": SECRET_PROMPT}], max_tokens=4
     )
     assert reply.choices[0].finish_reason in ("length", "stop")
-    nothing_offshore(local_gw.fakes)
+    nothing_offshore(local_gw)
 
 
 def test_an_engine_killed_mid_stream_ends_the_stream_with_an_error(local_gw: Gateway) -> None:
@@ -240,7 +272,7 @@ def test_an_engine_killed_mid_stream_ends_the_stream_with_an_error(local_gw: Gat
         for _ in iterator:
             pass
     assert "local model" in info.value.message
-    nothing_offshore(local_gw.fakes)
+    nothing_offshore(local_gw)
     wait_ready(engine, starts + 1)
 
 
@@ -261,13 +293,13 @@ def test_anthropic_stream_killed_mid_way_gets_an_error_event(local_gw: Gateway) 
             for _ in events:
                 pass
     assert info.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
-    nothing_offshore(local_gw.fakes)
+    nothing_offshore(local_gw)
     wait_ready(engine, starts + 1)
 
 
 def test_a_clean_conversation_is_not_routed_local(local_gw: Gateway) -> None:
     raw = local_gw.openai().chat.completions.with_raw_response.create(
-        model="gpt-4o-mini", messages=[{"role": "user", "content": CLEAN_PROMPT}]
+        model="gpt-4.1", messages=[{"role": "user", "content": CLEAN_PROMPT}]
     )
     assert "x-gateway-route" not in raw.headers
     assert len(local_gw.fakes.openai.received) == 1
@@ -278,3 +310,19 @@ def test_readyz_reports_the_engine(local_gw: Gateway) -> None:
     wait_ready(engine, engine.starts)
     body = httpx.get(f"{local_gw.url}/readyz").json()
     assert body["local_ready"] == 1 and body["local_not_ready"] == 0
+
+
+def test_the_responses_api_is_served_locally(local_gw: Gateway) -> None:
+    raw = local_gw.openai().responses.with_raw_response.create(
+        model="gpt-4o", input=SECRET_PROMPT, max_output_tokens=8, temperature=0
+    )
+    response = raw.parse()
+    assert raw.headers["x-gateway-route"] == "local; reason=confidential-stays-local"
+    assert response.object == "response" and response.status in ("completed", "incomplete")
+    assert response.usage is not None and 1 <= response.usage.output_tokens <= 8
+    stream = local_gw.openai().responses.create(
+        model="gpt-4o", input=SECRET_PROMPT, max_output_tokens=8, temperature=0, stream=True
+    )
+    kinds = [event.type for event in stream]
+    assert kinds[0] == "response.created" and kinds[-1] in ("response.completed", "response.incomplete")
+    nothing_offshore(local_gw)

@@ -17,13 +17,30 @@ import openai
 import pytest
 
 from tests.e2e.conftest import Fakes, Gateway, gateway_config, start_gateway
+from tests.fakes.spy import TcpSpy
 
 TIMEOUTS = {"read_timeout": 1.0, "total_timeout": 3.0}
 SECRET = "CONFIDENTIAL: the board approved the merger with Northwind on Friday."
 
 
-def with_local(fakes: Fakes, **local: Any) -> dict[str, Any]:
-    destinations = gateway_config(fakes, "sqlite://")["destinations"]
+def with_local(fakes: Fakes, spy: TcpSpy, **local: Any) -> dict[str, Any]:
+    spies = {
+        "spy-openai": {
+            "type": "openai",
+            "base_url": f"{spy.url}/v1",
+            "api_key_env": "FAKE_OPENAI_KEY",
+            "jurisdiction": "US",
+            "models": ["gpt-4o*"],
+        },
+        "spy-anthropic": {
+            "type": "anthropic",
+            "base_url": spy.url,
+            "api_key_env": "FAKE_ANTHROPIC_KEY",
+            "jurisdiction": "US",
+            "models": ["claude-*"],
+        },
+    }
+    destinations = {**spies, **gateway_config(fakes, "sqlite://")["destinations"]}
     destinations["local"] = {
         "type": "local",
         "base_url": f"{fakes.local_url}/v1",
@@ -36,17 +53,26 @@ def with_local(fakes: Fakes, **local: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def remote_gw(fakes: Fakes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+def spy() -> Iterator[TcpSpy]:
+    with TcpSpy() as spy:
+        yield spy
+
+
+@pytest.fixture(scope="module")
+def remote_gw(fakes: Fakes, spy: TcpSpy, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     db = tmp_path_factory.mktemp("remote") / "g.db"
-    gw = start_gateway(fakes, f"sqlite:///{db}", destinations=with_local(fakes), upstream=TIMEOUTS)
+    gw = start_gateway(fakes, f"sqlite:///{db}", destinations=with_local(fakes, spy), upstream=TIMEOUTS)
+    gw.spy = spy  # type: ignore[attr-defined]
     yield gw
     gw.close_clients()
     gw.server.stop()
     gw.engine.dispose()
 
 
-def offshore_untouched(fakes: Fakes) -> None:
-    assert fakes.openai.received == [] and fakes.anthropic.received == []
+def offshore_untouched(gw: Gateway) -> None:
+    spy: TcpSpy = gw.spy  # type: ignore[attr-defined]
+    assert (spy.connections, spy.received) == (0, b""), "a request kept local reached an offshore destination"
+    assert gw.fakes.openai.received == [] and gw.fakes.anthropic.received == []
 
 
 def refused(gw: Gateway, model: str, *, stream: bool = False) -> openai.APIStatusError:
@@ -63,7 +89,7 @@ def test_a_failing_local_server_is_503_local_unavailable(remote_gw: Gateway, mod
     assert err.status_code == 503 and err.code == "local_unavailable"  # type: ignore[attr-defined]
     assert "local model 'local'" in err.message and "not sent to any other destination" in err.message
     assert len(remote_gw.fakes.local.received) == 1
-    offshore_untouched(remote_gw.fakes)
+    offshore_untouched(remote_gw)
     row = remote_gw.audit(err.response.headers["x-request-id"])
     assert (row["status"], row["error"], row["destination"], row["action"]) == (
         503,
@@ -81,7 +107,7 @@ def test_a_local_stream_that_breaks_ends_with_an_error_event(remote_gw: Gateway,
     with pytest.raises(openai.APIError):
         for _ in stream:
             pass
-    offshore_untouched(remote_gw.fakes)
+    offshore_untouched(remote_gw)
 
 
 def test_an_anthropic_client_gets_its_own_error_shape(remote_gw: Gateway) -> None:
@@ -91,12 +117,14 @@ def test_an_anthropic_client_gets_its_own_error_shape(remote_gw: Gateway) -> Non
         )
     assert info.value.status_code == 503
     assert info.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
-    offshore_untouched(remote_gw.fakes)
+    offshore_untouched(remote_gw)
 
 
-def start_with(fakes: Fakes, tmp_path: Path, **local: Any) -> Gateway:
+def start_with(fakes: Fakes, spy: TcpSpy, tmp_path: Path, **local: Any) -> Gateway:
     db = f"sqlite:///{tmp_path / 'g.db'}"
-    return start_gateway(fakes, db, destinations=with_local(fakes, **local), upstream=TIMEOUTS)
+    gw = start_gateway(fakes, db, destinations=with_local(fakes, spy, **local), upstream=TIMEOUTS)
+    gw.spy = spy  # type: ignore[attr-defined]
+    return gw
 
 
 def stop(gw: Gateway) -> None:
@@ -105,8 +133,10 @@ def stop(gw: Gateway) -> None:
     gw.engine.dispose()
 
 
-def test_a_server_without_the_configured_model_is_not_ready(fakes: Fakes, tmp_path: Path) -> None:
-    gw = start_with(fakes, tmp_path, model="qwen3-30b-a3b")
+def test_a_server_without_the_configured_model_is_not_ready(
+    fakes: Fakes, spy: TcpSpy, tmp_path: Path
+) -> None:
+    gw = start_with(fakes, spy, tmp_path, model="qwen3-30b-a3b")
     try:
         probes = [(r.method, r.path) for r in fakes.local.received]
         assert probes == [("GET", "/v1/models")], "the probe stops at the model list"
@@ -115,25 +145,27 @@ def test_a_server_without_the_configured_model_is_not_ready(fakes: Fakes, tmp_pa
         assert err.status_code == 503 and err.code == "local_unavailable"  # type: ignore[attr-defined]
         assert "'qwen3-30b-a3b' is not listed" in err.message
         assert fakes.local.received == [], "a request reached a server that is not ready"
-        offshore_untouched(fakes)
+        offshore_untouched(gw)
     finally:
         stop(gw)
 
 
-def test_an_unreachable_server_is_not_ready_and_nothing_goes_offshore(fakes: Fakes, tmp_path: Path) -> None:
-    gw = start_with(fakes, tmp_path, base_url="http://127.0.0.1:9/v1")
+def test_an_unreachable_server_is_not_ready_and_nothing_goes_offshore(
+    fakes: Fakes, spy: TcpSpy, tmp_path: Path
+) -> None:
+    gw = start_with(fakes, spy, tmp_path, base_url="http://127.0.0.1:9/v1")
     try:
         err = refused(gw, "gpt-4o-mini", stream=True)
         assert err.status_code == 503 and "unreachable" in err.message
-        offshore_untouched(fakes)
+        offshore_untouched(gw)
         body = gw.http().get("/readyz").json()
         assert (body["status"], body["local_ready"], body["local_not_ready"]) == ("ready", 0, 1)
     finally:
         stop(gw)
 
 
-def test_a_ready_server_was_probed_with_one_token(fakes: Fakes, tmp_path: Path) -> None:
-    gw = start_with(fakes, tmp_path, model="local-moe")
+def test_a_ready_server_was_probed_with_one_token(fakes: Fakes, spy: TcpSpy, tmp_path: Path) -> None:
+    gw = start_with(fakes, spy, tmp_path, model="local-moe")
     try:
         listing, probe = fakes.local.received
         assert (listing.method, listing.path, probe.path) == ("GET", "/v1/models", "/v1/chat/completions")
@@ -143,8 +175,10 @@ def test_a_ready_server_was_probed_with_one_token(fakes: Fakes, tmp_path: Path) 
         stop(gw)
 
 
-def test_requests_beyond_max_in_flight_are_refused_not_queued(fakes: Fakes, tmp_path: Path) -> None:
-    gw = start_with(fakes, tmp_path, max_in_flight=1)
+def test_requests_beyond_max_in_flight_are_refused_not_queued(
+    fakes: Fakes, spy: TcpSpy, tmp_path: Path
+) -> None:
+    gw = start_with(fakes, spy, tmp_path, max_in_flight=1)
     try:
         fakes.reset()
         hung = threading.Thread(target=lambda: refused(gw, "gpt-4o-hang"), daemon=True)
@@ -155,7 +189,7 @@ def test_requests_beyond_max_in_flight_are_refused_not_queued(fakes: Fakes, tmp_
         assert err.status_code == 503 and "at capacity" in err.message
         assert err.response.headers["retry-after"] == "1"
         assert len(fakes.local.received) == 1
-        offshore_untouched(fakes)
+        offshore_untouched(gw)
         hung.join(timeout=10)
     finally:
         stop(gw)
