@@ -8,6 +8,7 @@ attached by the upstream client's ``httpx.Auth``, never stored here.
 
 from __future__ import annotations
 
+import hashlib
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -70,6 +71,17 @@ class Exchange:
     answer: AnswerFilter | None = None  # stage 9's restore map and output guard, when there is work
     response_id: str | None = None  # the destination's id for its answer (Responses: for the vault)
     conversation: str | None = None  # the conversation key, when routing needed it (sticky local)
+    scan_ms: float | None = None  # stage 4's time
+    upstream_ms: float | None = None  # request sent -> the destination's response headers
+    # SHA-256 of the answer bytes the client received (for the audit record's keyed hash); None: no answer.
+    answer_digest: Any = None
+
+    def sent(self, data: bytes) -> None:
+        """Answer bytes on their way to the client: counted, and digested for the audit record."""
+        self.response_bytes += len(data)
+        if self.answer_digest is None:
+            self.answer_digest = hashlib.sha256()
+        self.answer_digest.update(data)
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000.0

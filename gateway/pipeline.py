@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from gateway import ingress
@@ -75,7 +76,9 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         read_request(ex, body)
         ex.route = rt.destinations.route(endpoint, body["model"])
         if rt.scanner is not None:
+            scan_started = time.perf_counter()
             ex.scan = await rt.scanner.scan(endpoint.name, body)
+            ex.scan_ms = round((time.perf_counter() - scan_started) * 1000.0, 3)
         # One policy object for the whole request, so a reload mid-stream cannot split it in two.
         policy = rt.policies.current
         ex.decision = await decide_exchange(ex, policy, rt.destinations, rt.sticky)
@@ -111,7 +114,7 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
     finally:
         if ex.disconnected and not started:
             ex.status = CLIENT_CLOSED
-        rt.audit.submit(audit_row(ex))
+        rt.audit.submit(audit_row(ex, rt.audit_key))
         log.info(
             "%s %s %s -> %s %s %.1fms",
             ex.request_id,

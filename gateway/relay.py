@@ -61,8 +61,10 @@ async def relay(
         headers=outbound.headers,
         extensions={RETRY_STALE: dest.settings.type == "local"},
     )
+    sent_at = time.perf_counter()
     async with upstream_call(dest, deadline):
         response = await client.send(request, auth=outbound.auth, stream=True)
+    ex.upstream_ms = round((time.perf_counter() - sent_at) * 1000.0, 3)
     try:
         if response.status_code >= 400:
             async with upstream_call(dest, deadline):
@@ -136,7 +138,7 @@ async def _relay_whole(
     if ex.response_id is not None and on_response_id is not None:
         await on_response_id(ex.response_id)
     ex.status = upstream.status_code
-    ex.response_bytes = len(body)
+    ex.sent(body)
     await send_bytes(send, upstream.status_code, body, _response_headers(ex, upstream), JSON_TYPE)
 
 
@@ -195,7 +197,7 @@ async def _relay_stream(
                         await on_response_id(ex.response_id)
                 if out:
                     data = b"".join(e.encode() for e in out)
-                    ex.response_bytes += len(data)
+                    ex.sent(data)
                     await send({"type": "http.response.body", "body": data, "more_body": True})
         if not adapter.finished:
             raise UpstreamError(
@@ -218,7 +220,7 @@ async def _relay_stream(
     finally:
         ex.usage.input_tokens = adapter.input_tokens
         ex.usage.output_tokens = adapter.output_tokens
-    ex.response_bytes += len(tail)
+    ex.sent(tail)
     await send({"type": "http.response.body", "body": tail, "more_body": False})
 
 

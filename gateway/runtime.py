@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy import Engine
 
-from gateway.audit.record import event_row
+from gateway.audit.record import content_key, event_row
 from gateway.audit.store import AuditWriter
 from gateway.auth import KeyStore
 from gateway.database import create_db_engine, metadata
@@ -47,6 +47,7 @@ class Runtime:
     # Local destinations by name: readiness, admission, and where the embedded engine listens.
     locals: dict[str, LocalBackend]
     sticky: StickyStore | None
+    audit_key: bytes = field(repr=False)  # keys the records' content hashes (prompt_hmac, answer_hmac)
 
     @classmethod
     async def start(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
@@ -113,6 +114,7 @@ class Runtime:
             asyncio.create_task(_sweep(vault, settings.file.vault.ttl_seconds)),
             locals_,
             sticky,
+            content_key(secret),
         )
 
     async def close(self) -> None:

@@ -7,6 +7,8 @@ the database refuse the row, which would lose the record of the request.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import uuid
 from datetime import UTC, datetime
@@ -29,10 +31,22 @@ def _bounded(column: str, value: str | None) -> str | None:
     return cleaned[:limit]
 
 
-def audit_row(ex: Exchange) -> dict[str, Any]:
+def content_key(secret: bytes) -> bytes:
+    """The key of the records' content hashes, separate from every other use of the server secret."""
+    return hmac.new(secret, b"audit-content-v1", hashlib.sha256).digest()
+
+
+def _keyed(key: bytes, digest: bytes | None) -> str | None:
+    return None if digest is None else hmac.new(key, digest, hashlib.sha256).hexdigest()
+
+
+def audit_row(ex: Exchange, key: bytes, phase: str = "end") -> dict[str, Any]:
+    """The record of ``ex`` as it stands; ``phase`` "start" before egress, "end" when it is over."""
     principal = ex.principal
     route = ex.route
+    decision = ex.decision
     return {
+        "phase": phase,
         "request_id": ex.request_id,
         "time": ex.started_at,
         "user": _bounded("user", principal.user) if principal else None,
@@ -59,7 +73,12 @@ def audit_row(ex: Exchange) -> dict[str, Any]:
         "findings": len(ex.scan.findings) if ex.scan else None,
         "pseudonyms": ex.pseudonyms or None,
         "answer_values": ex.answer.replaced if ex.answer is not None else None,
-        **_policy_columns(ex.decision),
+        "route": ("local" if decision.local else "direct") if decision is not None and route else None,
+        "prompt_hmac": _keyed(key, hashlib.sha256(ex.raw_body).digest()) if ex.raw_body else None,
+        "answer_hmac": _keyed(key, ex.answer_digest.digest()) if ex.answer_digest is not None else None,
+        "upstream_ms": ex.upstream_ms,
+        "scan_ms": ex.scan_ms,
+        **_policy_columns(decision),
     }
 
 
@@ -79,6 +98,7 @@ def _policy_columns(decision: Decision | None) -> dict[str, Any]:
 def event_row(event: str, *, policy_version: str | None, error: str | None = None) -> dict[str, Any]:
     """A gateway event (not a request) in the same trail: a policy reload, or a rejected policy edit."""
     return {
+        "phase": "event",
         "request_id": f"evt_{uuid.uuid4().hex}",
         "time": datetime.now(UTC),
         "method": "EVENT",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Table, Text
+from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Table, Text, UniqueConstraint
 
 from gateway.database import metadata
 
@@ -10,6 +10,10 @@ audit_records = Table(
     "audit_records",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
+    # "start": committed before anything leaves for a destination (where it goes, why, what it holds);
+    # "end": the complete record, written when the request is over; "event": a gateway event (policy
+    # reload).  A "start" without an "end" is a request still running, or one the process never finished.
+    Column("phase", String(8), nullable=False, default="end", index=True),
     Column("request_id", String(64), nullable=False, index=True),
     Column("time", DateTime(timezone=True), nullable=False, index=True),
     Column("user", String(200)),
@@ -45,4 +49,19 @@ audit_records = Table(
     # Stage 9: pseudonyms issued for the request, and values in the answer the response rules replaced.
     Column("pseudonyms", Integer),
     Column("answer_values", Integer),
+    # "direct": the destination the model maps to; "local": the policy sent it to the local destination.
+    Column("route", String(10)),
+    # Keyed hashes (HMAC with the server secret) of the request body and of the answer bytes the client
+    # received: they show whether two records concern the same content, without holding any of it.
+    Column("prompt_hmac", String(64)),
+    Column("answer_hmac", String(64)),
+    Column("upstream_ms", Float),  # request sent -> the destination's response headers
+    Column("scan_ms", Float),
+    # Tamper evidence: each gateway process appends to its own chain ("writer"), seq 1, 2, 3...; hash is
+    # an HMAC of the previous hash and this record's content (gateway/audit/chain.py).
+    Column("writer", String(40)),
+    Column("seq", Integer),
+    Column("prev_hash", String(64)),
+    Column("hash", String(64)),
+    UniqueConstraint("writer", "seq", name="uq_audit_writer_seq"),
 )

@@ -11,7 +11,7 @@ def test_client_controlled_strings_are_bounded_and_printable() -> None:
     ex.model = "m\n" + "x" * 5000
     ex.error = "e" * 1000
     ex.principal = Principal("u" * 300, None, "user", "k")
-    row = audit_row(ex)
+    row = audit_row(ex, b"k" * 32)
     assert row["method"] == "OTHER"
     assert len(row["requested_model"]) == 200 and "\n" not in row["requested_model"]
     assert len(row["error"]) == 100 and len(row["user"]) == 200
@@ -20,5 +20,5 @@ def test_client_controlled_strings_are_bounded_and_printable() -> None:
 
 def test_unknown_paths_are_not_recorded() -> None:
     ex = Exchange(method="GET", path="/v1/users/jane.doe@example.com", headers={}, client_addr=None)
-    row = audit_row(ex)
+    row = audit_row(ex, b"k" * 32)
     assert row["endpoint"] == "unknown" and "jane" not in repr(row)
