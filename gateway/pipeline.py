@@ -89,6 +89,8 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         local = rt.locals.get(ex.route.destination.name)
         with local.admit(ex.request_id) if local is not None else contextlib.nullcontext():
             outbound = build_outbound(ex, rt.settings.credentials, local)
+            # Where it goes and why is on record before the first byte leaves; no record, no egress.
+            await rt.audit.commit(audit_row(ex, rt.audit_key, "start"))
             await _until_disconnect(
                 ex,
                 receive,
@@ -115,6 +117,7 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         if ex.disconnected and not started:
             ex.status = CLIENT_CLOSED
         rt.audit.submit(audit_row(ex, rt.audit_key))
+        rt.metrics.observe(ex)
         log.info(
             "%s %s %s -> %s %s %.1fms",
             ex.request_id,

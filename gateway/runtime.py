@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import httpx
 from sqlalchemy import Engine
 
+from gateway.audit.chain import chain_key
 from gateway.audit.record import content_key, event_row
 from gateway.audit.store import AuditWriter
 from gateway.auth import KeyStore
@@ -18,6 +19,7 @@ from gateway.endpoints import DestinationTable
 from gateway.local.backend import LocalBackend
 from gateway.local.build import close_locals, start_locals
 from gateway.local.sticky import StickyStore, build_sticky
+from gateway.metrics import Metrics
 from gateway.models_catalog import ModelCatalog
 from gateway.policy.store import PolicyEvent, PolicyStore
 from gateway.scan.build import build_engine
@@ -48,6 +50,7 @@ class Runtime:
     locals: dict[str, LocalBackend]
     sticky: StickyStore | None
     audit_key: bytes = field(repr=False)  # keys the records' content hashes (prompt_hmac, answer_hmac)
+    metrics: Metrics
 
     @classmethod
     async def start(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
@@ -66,6 +69,7 @@ class Runtime:
             raise
         audit = AuditWriter(
             engine,
+            chain_key(secret),
             batch_size=settings.file.audit.batch_size,
             flush_interval=settings.file.audit.flush_interval,
         )
@@ -115,6 +119,7 @@ class Runtime:
             locals_,
             sticky,
             content_key(secret),
+            metrics=Metrics((d.name for d in destinations), locals_, audit),
         )
 
     async def close(self) -> None:

@@ -2,31 +2,72 @@
 
 Batching keeps a disk or network round trip off every request (one transaction
 covers many rows), and the thread keeps blocking database drivers off the event
-loop.  ``flush()`` waits until everything queued so far is committed; ``close()``
-drains the queue on shutdown.  A failed batch is retried, then logged by count
-only (rows may hold identifiers, never content, but the log stays terse anyway).
+loop.  The thread is also the only writer of this process's hash chain
+(:mod:`gateway.audit.chain`): it links each batch and moves the chain's head in
+the same transaction, so the chain has no gaps and no forks.
+
+Two ways in:
+
+* :meth:`AuditWriter.submit`: fire and forget (the end of a request, events);
+* :meth:`AuditWriter.commit`: wait until the row is committed, or raise
+  :class:`AuditUnavailable`.  The request path uses it for the record of where a
+  request goes, before anything is sent: no record, no egress.  A waiting row
+  is written at once, with whatever else is queued, instead of after the
+  batching pause.
+
+``flush()`` waits until everything queued so far is committed; ``close()``
+drains the queue on shutdown.  A failed batch is retried, then its rows one by
+one; a row that still fails is logged by count only (rows hold identifiers,
+never content, but the log stays terse anyway).
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, insert
+from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.audit.tables import audit_records
+from gateway.audit.chain import Chain, head_mac, new_writer_id
+from gateway.audit.tables import audit_chain_heads, audit_records
+from gateway.errors import ServiceUnavailable
 
 log = logging.getLogger("gateway.audit")
 
 _STOP = object()
 
 
+class AuditUnavailable(ServiceUnavailable):
+    default_code = "audit_unavailable"
+
+
+@dataclass(slots=True, eq=False)  # compared by identity
+class _Item:
+    row: dict[str, Any]
+    # Set for commit(): where to report the outcome (the event loop of the waiting request).
+    loop: asyncio.AbstractEventLoop | None = None
+    future: asyncio.Future[None] | None = None
+
+
 class AuditWriter:
-    def __init__(self, engine: Engine, *, batch_size: int = 256, flush_interval: float = 0.05) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        chain_key: bytes,
+        *,
+        batch_size: int = 256,
+        flush_interval: float = 0.05,
+        writer_id: str | None = None,
+    ) -> None:
         self._engine = engine
+        self._chain = Chain(chain_key, writer_id or new_writer_id())
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
@@ -35,6 +76,15 @@ class AuditWriter:
         self._written = 0
         self._failed = 0
         self._thread: threading.Thread | None = None
+        self._defaults = {
+            c.name: c.default.arg if c.default is not None else None  # type: ignore[attr-defined]
+            for c in audit_records.columns
+            if c.name != "id"
+        }
+
+    @property
+    def writer_id(self) -> str:
+        return self._chain.writer
 
     @property
     def failed(self) -> int:
@@ -48,7 +98,16 @@ class AuditWriter:
     def submit(self, row: dict[str, Any]) -> None:
         with self._done:
             self._submitted += 1
-        self._queue.put(row)
+        self._queue.put(_Item(dict(row)))
+
+    async def commit(self, row: dict[str, Any]) -> None:
+        """Return once ``row`` is committed; :class:`AuditUnavailable` if it cannot be."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        with self._done:
+            self._submitted += 1
+        self._queue.put(_Item(dict(row), loop, future))
+        await future
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until every row submitted before this call is written (or failed)."""
@@ -75,53 +134,90 @@ class AuditWriter:
             first = self._queue.get()
             if first is _STOP:
                 break
-            batch = [first]
-            # Gather what else is already waiting, briefly, so a burst shares one commit.
-            deadline = time.monotonic() + self._flush_interval
+            batch: list[_Item] = [first]
+            urgent = first.future is not None
+            # Gather what else is already waiting; unless someone waits for a commit, pause briefly so
+            # that a burst shares one transaction.
+            deadline = time.monotonic() + (0.0 if urgent else self._flush_interval)
             while len(batch) < self._batch_size:
                 try:
-                    item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                    wait = 0.0 if urgent else max(0.0, deadline - time.monotonic())
+                    item = self._queue.get(timeout=wait) if wait > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if item is _STOP:
                     stopping = True
                     break
                 batch.append(item)
+                urgent = urgent or item.future is not None
             self._write(batch)
 
-    def _write(self, batch: list[dict[str, Any]]) -> None:
+    def _write(self, batch: list[_Item]) -> None:
         error = self._insert(batch, attempts=3)
-        if error is not None and len(batch) > 1:
+        if error is None:
+            lost: list[_Item] = []
+        elif len(batch) > 1:
             # One bad row must not sink the others: write them one by one.
-            lost = [row for row in batch if self._insert([row], attempts=1) is not None]
+            lost = [item for item in batch if self._insert([item], attempts=1) is not None]
         else:
-            lost = batch if error is not None else []
+            lost = batch
         if lost:
             log.error("audit write failed; %d records lost (%s)", len(lost), error)
+        for item in batch:
+            if item.future is not None and item.loop is not None:
+                failed = item in lost
+                item.loop.call_soon_threadsafe(_settle, item.future, failed)
         with self._done:
             self._written += len(batch) - len(lost)
             self._failed += len(lost)
             self._done.notify_all()
 
-    def _insert(self, rows: list[dict[str, Any]], attempts: int) -> str | None:
-        """Insert in one transaction; None on success, else the error class (never its text: it may
-        quote row values)."""
+    def _insert(self, items: list[_Item], attempts: int) -> str | None:
+        """Link and insert in one transaction; None on success, else the error class (never its text:
+        it may quote row values)."""
         error = None
-        # An executemany takes its columns from the first row: a request row batched after an event
-        # row (which has no policy columns) would silently lose its own.  Every row names every column.
-        defaults = {
-            c.name: c.default.arg if c.default is not None else None  # type: ignore[attr-defined]
-            for c in audit_records.columns
-            if c.name != "id"
-        }
-        full = [{**defaults, **row} for row in rows]
         for attempt in range(attempts):
+            # An executemany takes its columns from the first row: a request row batched after an
+            # event row (which has no policy columns) would silently lose its own.  Every row names
+            # every column.
+            rows = [{**self._defaults, **item.row} for item in items]
+            seq, last = self._chain.extend(rows)
             try:
                 with self._engine.begin() as conn:
-                    conn.execute(insert(audit_records), full)
-                return None
+                    conn.execute(insert(audit_records), rows)
+                    self._move_head(conn, seq, last)
             except Exception as exc:  # any driver error: retry, then report
                 error = type(exc).__name__
                 if attempt + 1 < attempts:
                     time.sleep(0.05 * (attempt + 1))
+                continue
+            self._chain.advance(seq, last)
+            return None
         return error
+
+    def _move_head(self, conn: Connection, seq: int, last: str) -> None:
+        writer = self._chain.writer
+        values = {
+            "writer": writer,
+            "last_seq": seq,
+            "last_hash": last,
+            "mac": head_mac(self._chain.key, writer, seq, last),
+            "updated_at": datetime.now(UTC),
+        }
+        dialect = postgresql if self._engine.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(audit_chain_heads).values(values)
+        refresh = {name: stmt.excluded[name] for name in ("last_seq", "last_hash", "mac", "updated_at")}
+        conn.execute(stmt.on_conflict_do_update(index_elements=["writer"], set_=refresh))
+
+
+def _settle(future: asyncio.Future[None], failed: bool) -> None:
+    if future.done():  # the waiting request was cancelled (its client left)
+        return
+    if failed:
+        future.set_exception(
+            AuditUnavailable(
+                "The gateway could not record this request in its audit trail, so it was not sent."
+            )
+        )
+    else:
+        future.set_result(None)

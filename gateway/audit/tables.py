@@ -65,3 +65,29 @@ audit_records = Table(
     Column("hash", String(64)),
     UniqueConstraint("writer", "seq", name="uq_audit_writer_seq"),
 )
+
+# Each chain's latest record, HMAC'd, updated in the same transaction as the records it covers: without
+# it, deleting a chain's last records would leave a shorter chain that still verifies.
+audit_chain_heads = Table(
+    "audit_chain_heads",
+    metadata,
+    Column("writer", String(40), primary_key=True),
+    Column("last_seq", Integer, nullable=False),
+    Column("last_hash", String(64), nullable=False),
+    Column("mac", String(64), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Retention: where a chain's pruned prefix ended, so the records after it still verify.
+audit_tombstones = Table(
+    "audit_tombstones",
+    metadata,
+    Column("writer", String(40), primary_key=True),
+    Column("up_to_seq", Integer, nullable=False),
+    Column("anchor_hash", String(64), nullable=False),
+    Column("pruned", Integer, nullable=False),  # records removed from this chain so far
+    Column(
+        "cutoff", DateTime(timezone=True), nullable=False
+    ),  # the last prune removed records older than this
+    Column("mac", String(64), nullable=False),
+)

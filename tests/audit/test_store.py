@@ -11,6 +11,9 @@ from gateway.audit.tables import audit_records
 from gateway.database import create_db_engine, metadata
 
 
+KEY = b"chain-key-for-tests-0123456789ab"
+
+
 def _row(i: int) -> dict[str, Any]:
     return {
         "request_id": f"req_{i}",
@@ -40,7 +43,7 @@ def _row(i: int) -> dict[str, Any]:
 def test_batches_are_written_and_flush_waits(database_url: str) -> None:
     engine = create_db_engine(database_url)
     metadata.create_all(engine)
-    writer = AuditWriter(engine, batch_size=50, flush_interval=0.01)
+    writer = AuditWriter(engine, KEY, batch_size=50, flush_interval=0.01)
     writer.start()
     for i in range(500):
         writer.submit(_row(i))
@@ -56,7 +59,7 @@ def test_batches_are_written_and_flush_waits(database_url: str) -> None:
 def test_close_drains_the_queue(sqlite_url: str) -> None:
     engine = create_db_engine(sqlite_url)
     metadata.create_all(engine)
-    writer = AuditWriter(engine, batch_size=7, flush_interval=0.5)
+    writer = AuditWriter(engine, KEY, batch_size=7, flush_interval=0.5)
     writer.start()
     for i in range(20):
         writer.submit(_row(i))
@@ -68,7 +71,7 @@ def test_close_drains_the_queue(sqlite_url: str) -> None:
 
 def test_failed_writes_are_counted_not_hidden(sqlite_url: str) -> None:
     engine = create_db_engine(sqlite_url)  # no tables created: every insert fails
-    writer = AuditWriter(engine, batch_size=5, flush_interval=0.01)
+    writer = AuditWriter(engine, KEY, batch_size=5, flush_interval=0.01)
     writer.start()
     writer.submit(_row(1))
     assert writer.flush(timeout=10)
@@ -80,7 +83,7 @@ def test_failed_writes_are_counted_not_hidden(sqlite_url: str) -> None:
 def test_one_bad_row_does_not_sink_the_batch(database_url: str) -> None:
     engine = create_db_engine(database_url)
     metadata.create_all(engine)
-    writer = AuditWriter(engine, batch_size=50, flush_interval=0.2)
+    writer = AuditWriter(engine, KEY, batch_size=50, flush_interval=0.2)
     writer.start()
     rows = [_row(i) for i in range(5)]
     rows[2]["status"] = None  # NOT NULL: refused by both databases
@@ -100,7 +103,7 @@ def test_rows_with_different_columns_in_one_batch_keep_all_their_values(database
     # policy columns: an executemany takes its column list from the first row.
     engine = create_db_engine(database_url)
     metadata.create_all(engine)
-    writer = AuditWriter(engine, batch_size=50, flush_interval=0.5)
+    writer = AuditWriter(engine, KEY, batch_size=50, flush_interval=0.5)
     writer.start()
     writer.submit(event_row("policy.reloaded", policy_version="sha256:0000000000000001"))
     writer.submit(

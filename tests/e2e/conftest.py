@@ -88,7 +88,11 @@ class Gateway:
         while True:
             assert self.app.runtime.audit.flush(timeout=timeout)
             with self.engine.connect() as conn:
-                rows = conn.execute(select(audit_records).where(audit_records.c.request_id == request_id))
+                rows = conn.execute(
+                    select(audit_records).where(
+                        audit_records.c.request_id == request_id, audit_records.c.phase != "start"
+                    )
+                )
                 found = [dict(r) for r in rows.mappings()]
             if found or time.monotonic() > deadline:
                 break
@@ -100,7 +104,10 @@ class Gateway:
         assert self.app.runtime.audit.flush(timeout=10)
         with self.engine.connect() as conn:
             return [
-                dict(r) for r in conn.execute(select(audit_records).order_by(audit_records.c.id)).mappings()
+                dict(r)
+                for r in conn.execute(
+                    select(audit_records).where(audit_records.c.phase != "start").order_by(audit_records.c.id)
+                ).mappings()
             ]
 
 
