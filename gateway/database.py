@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -32,6 +33,28 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+BASELINE = "0001"  # the schema of the releases before migrations
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the database to the current schema (Alembic, ``gateway/migrations``), in one transaction.
+
+    A database from a release before migrations has the baseline tables and no version: it is
+    stamped as the baseline first, then upgraded like any other."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        found = inspect(conn)
+        if not found.has_table("alembic_version") and found.has_table("audit_records"):
+            command.stamp(config, BASELINE)
+        command.upgrade(config, "head")
 
 
 def ping(engine: Engine) -> None:

@@ -14,7 +14,7 @@ from gateway.audit.chain import chain_key
 from gateway.audit.record import content_key, event_row
 from gateway.audit.store import AuditWriter
 from gateway.auth import KeyStore
-from gateway.database import create_db_engine, metadata
+from gateway.database import create_db_engine, migrate
 from gateway.endpoints import DestinationTable
 from gateway.local.backend import LocalBackend
 from gateway.local.build import close_locals, start_locals
@@ -58,7 +58,7 @@ class Runtime:
         policies = await asyncio.to_thread(PolicyStore, settings.file.policies)
         engine = create_db_engine(settings.database_url)
         try:
-            await asyncio.to_thread(metadata.create_all, engine)
+            await asyncio.to_thread(migrate, engine)
             keys = KeyStore(engine)
             await asyncio.to_thread(keys.load)
             secret = settings.secret

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Column, DateTime, Float, Integer, String, Table, Text, UniqueConstraint
+from sqlalchemy import Boolean, Column, DateTime, Float, Index, Integer, String, Table, Text
 
 from gateway.database import metadata
 
@@ -63,7 +63,7 @@ audit_records = Table(
     Column("seq", Integer),
     Column("prev_hash", String(64)),
     Column("hash", String(64)),
-    UniqueConstraint("writer", "seq", name="uq_audit_writer_seq"),
+    Index("uq_audit_writer_seq", "writer", "seq", unique=True),
 )
 
 # Each chain's latest record, HMAC'd, updated in the same transaction as the records it covers: without

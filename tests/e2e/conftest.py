@@ -17,7 +17,7 @@ from sqlalchemy import Engine, select
 from gateway.app import GatewayApp, create_app
 from gateway.audit.tables import audit_records
 from gateway.auth import create_key
-from gateway.database import create_db_engine, metadata
+from gateway.database import create_db_engine, migrate
 from gateway.settings import settings_from_mapping
 from tests.fakes.providers import FakeAnthropic, FakeOpenAI
 from tests.fakes.server import ThreadedServer
@@ -182,7 +182,7 @@ def start_gateway(
         environ={**PROVIDER_ENV, **(environ or {})},
     )
     engine = create_db_engine(database_url)
-    metadata.create_all(engine)
+    migrate(engine)
     key = create_key(engine, user="alice", team="research", role="user").key
     app = create_app(settings)
     server = ThreadedServer(app, lifespan="on")
