@@ -19,6 +19,8 @@ def test_readyz_reports_database_and_destinations(gateway: Gateway) -> None:
         "database": "ok",
         "destinations": 5,
         "destinations_without_credentials": 1,
+        "local_ready": 1,
+        "local_not_ready": 0,
     }
     assert gateway.http().post("/readyz").status_code == 405
 

@@ -34,7 +34,7 @@ class ThreadedServer:
         app: Any,
         *,
         host: str = "127.0.0.1",
-        startup_timeout: float = 10.0,
+        startup_timeout: float = 60.0,
         join_timeout: float = 10.0,
         **config_kwargs: Any,
     ) -> None:
