@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import signal
 from collections.abc import Callable
 
 import httpx
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.types import ASGIApp
 
 from gateway import pipeline
-from gateway.asgi import Receive, Scope, Send, send_json
+from gateway.asgi import Receive, Scope, Send, header_map, send_bytes, send_json
 from gateway.database import ping
+from gateway.metrics import CONTENT_TYPE as METRICS_TYPE
 from gateway.runtime import Runtime
 from gateway.settings import Settings
+from gateway.web import build_audit_app
 
 log = logging.getLogger("gateway")
 
@@ -25,6 +29,7 @@ class GatewayApp:
         self._transport = transport
         self._runtime: Runtime | None = None
         self._hangup: Callable[[], None] | None = None
+        self._audit_ui: ASGIApp | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -37,8 +42,10 @@ class GatewayApp:
     async def startup(self) -> None:
         self._runtime = await Runtime.start(self.settings, self._transport)
         self._hangup = _on_hangup(self._runtime)
+        self._audit_ui = build_audit_app(self._runtime.engine, self._runtime.keys, self._runtime.secret)
 
     async def shutdown(self) -> None:
+        self._audit_ui = None
         if self._hangup is not None:
             self._hangup()
             self._hangup = None
@@ -60,6 +67,10 @@ class GatewayApp:
                     await send_json(send, 200, {"status": "ok"})
                 else:
                     await self._ready(send)
+            elif path == "/metrics" and self.settings.file.metrics.enabled:
+                await self._metrics(scope, send)
+            elif (path == "/audit" or path.startswith("/audit/")) and self._audit_ui is not None:
+                await self._audit_ui(scope, receive, send)  # the review pages (gateway/web)
             else:
                 await pipeline.handle(self.runtime, scope, receive, send)
         # Websockets and other scope types are not part of the surface; returning refuses them.
@@ -81,6 +92,30 @@ class GatewayApp:
                 await self.shutdown()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    async def _metrics(self, scope: Scope, send: Send) -> None:
+        """Prometheus scrape: counts, latencies and destination names, no request content.
+
+        Open unless ``metrics.token_env`` is set (scrapers rarely carry keys); then a bearer token is
+        required, and with the variable unset every scrape is refused rather than served openly."""
+        if scope["method"] not in ("GET", "HEAD"):
+            await send_json(send, 405, {"status": "method not allowed"}, {"allow": "GET"})
+            return
+        if self.settings.file.metrics.token_env is not None:
+            expected = self.settings.metrics_token
+            if expected is None:
+                await send_json(send, 503, {"status": "metrics token not configured"})
+                return
+            given = header_map(scope).get("authorization", "")
+            scheme, _, token = given.partition(" ")
+            # Constant time, on bytes: header values are latin-1 decoded raw bytes, so re-encoding them
+            # gives what the client sent, which for a non-ASCII token is its UTF-8.
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                token.strip().encode("latin-1"), expected.encode("utf-8")
+            ):
+                await send_json(send, 401, {"status": "unauthorized"}, {"www-authenticate": "Bearer"})
+                return
+        await send_bytes(send, 200, self.runtime.metrics.render(), {}, METRICS_TYPE)
 
     async def _ready(self, send: Send) -> None:
         rt = self.runtime

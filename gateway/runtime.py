@@ -6,13 +6,16 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.audit.chain import chain_key
 from gateway.audit.record import content_key, event_row
 from gateway.audit.store import AuditWriter
+from gateway.audit.verify import prune
 from gateway.auth import KeyStore
 from gateway.database import create_db_engine, migrate
 from gateway.endpoints import DestinationTable
@@ -45,7 +48,8 @@ class Runtime:
     secret: bytes = field(repr=False)
     vault: Vault
     surrogates: Surrogates
-    vault_sweeper: asyncio.Task[None]
+    # Housekeeping in the background: the vault sweep, the audit retention.
+    chores: tuple[asyncio.Task[None], ...]
     # Local destinations by name: readiness, admission, and where the embedded engine listens.
     locals: dict[str, LocalBackend]
     sticky: StickyStore | None
@@ -115,7 +119,7 @@ class Runtime:
             secret,
             vault,
             Surrogates(),
-            asyncio.create_task(_sweep(vault, settings.file.vault.ttl_seconds)),
+            _chores(settings, vault, engine, chain_key(secret)),
             locals_,
             sticky,
             content_key(secret),
@@ -126,9 +130,10 @@ class Runtime:
         await close_locals(self.locals)
         if self.sticky is not None:
             await self.sticky.close()
-        self.vault_sweeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.vault_sweeper
+        for chore in self.chores:
+            chore.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await chore
         self.policies.close()
         if self.scanner is not None:
             self.scanner.close()
@@ -139,6 +144,33 @@ class Runtime:
 
 
 log = logging.getLogger("gateway.vault")
+audit_log = logging.getLogger("gateway.audit")
+RETENTION_INTERVAL = 6 * 3600.0
+
+
+def _chores(settings: Settings, vault: Vault, engine: Engine, key: bytes) -> tuple[asyncio.Task[None], ...]:
+    tasks = [asyncio.create_task(_sweep(vault, settings.file.vault.ttl_seconds))]
+    days = settings.file.audit.retention_days
+    if days is not None:
+        tasks.append(asyncio.create_task(_retain(engine, key, days)))
+    return tuple(tasks)
+
+
+async def _retain(engine: Engine, key: bytes, days: float) -> None:
+    """Prune audit records past retention now and then, leaving tombstones the trail verifies from."""
+    while True:
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        try:
+            removed, problem = await asyncio.to_thread(prune, engine, key, cutoff)
+        except SQLAlchemyError as exc:
+            audit_log.warning("audit retention could not run (%s)", type(exc).__name__)
+        else:
+            if problem is not None:
+                # Never pruned past: a record that does not verify is evidence, kept for the auditors.
+                audit_log.error("audit retention stopped at a record that does not verify: %s", problem)
+            elif removed:
+                audit_log.info("audit retention pruned %d records older than %s", removed, cutoff.date())
+        await asyncio.sleep(RETENTION_INTERVAL)
 
 
 async def _sweep(vault: Vault, ttl: float) -> None:

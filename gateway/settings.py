@@ -1,7 +1,8 @@
 """Typed settings, read once at start-up and frozen.
 
 This is the only module that reads the environment: the config path
-(``$GATEWAY_CONFIG``) and the provider keys named by ``api_key_env``.  A bad
+(``$GATEWAY_CONFIG``), the provider keys named by ``api_key_env`` and the
+``/metrics`` token named by ``metrics.token_env``.  A bad
 file is a :class:`ConfigError` naming the file, the line and the key.
 """
 
@@ -104,9 +105,13 @@ class DestinationSettings(_Strict):
 
 
 class AuditSettings(_Strict):
-    # Records are written by a background thread in batches, so the request path never waits on disk.
+    # Records are written by a background thread in batches, so the request path never waits on disk
+    # (except for the record of where a request goes, committed before it is sent).
     batch_size: int = Field(default=256, gt=0)
     flush_interval: float = Field(default=0.05, gt=0)
+    # Records older than this many days are pruned (every 6 hours), leaving a verifiable tombstone;
+    # null keeps everything (``gateway audit prune --older-than DAYS`` does it by hand).
+    retention_days: float | None = Field(default=None, gt=0)
 
 
 class ScanSettings(_Strict):
@@ -164,6 +169,17 @@ class StickySettings(_Strict):
         return _redis_url(value)
 
 
+class MetricsSettings(_Strict):
+    """Prometheus ``/metrics``: counts, latencies and destination names, never request content.
+
+    Open by default, like the health probes, because scrapers rarely carry keys; name an environment
+    variable in ``token_env`` to require ``Authorization: Bearer <its value>``, or disable it.
+    """
+
+    enabled: bool = True
+    token_env: str | None = None
+
+
 class FileSettings(_Strict):
     server: ServerSettings = ServerSettings()
     database_url: str = "sqlite:///gateway.db"
@@ -201,6 +217,7 @@ class FileSettings(_Strict):
     scan: ScanSettings = ScanSettings()
     vault: VaultSettings = VaultSettings()
     sticky_local: StickySettings = StickySettings()
+    metrics: MetricsSettings = MetricsSettings()
     # Generated files (the tiny local model); default $XDG_CACHE_HOME/llm-gateway or ~/.cache/llm-gateway.
     cache_dir: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -216,6 +233,8 @@ class Settings:
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
     # Keys value digests and pseudonyms ($GATEWAY_SECRET); None: a random one kept in the database.
     secret: bytes | None = field(default=None, repr=False)
+    # The bearer token /metrics requires (the value of metrics.token_env); None: none set.
+    metrics_token: str | None = field(default=None, repr=False)
     cache_dir: Path = Path(".cache")
 
     @property
@@ -314,6 +333,14 @@ def settings_from_mapping(
                         "contains whitespace or control characters"
                     )
                 credentials[name] = value
+    metrics_token = None
+    if parsed.metrics.token_env:
+        metrics_token = env.get(parsed.metrics.token_env, "").strip() or None
+        if metrics_token is not None and any(ch.isspace() or not ch.isprintable() for ch in metrics_token):
+            raise ConfigError(
+                f"{source}: metrics.token_env: the value of {parsed.metrics.token_env} "
+                "contains whitespace or control characters"
+            )
     secret = env.get("GATEWAY_SECRET", "").strip()
     if secret and len(secret) < 16:
         raise ConfigError(
@@ -326,6 +353,7 @@ def settings_from_mapping(
         credentials=credentials,
         secret=secret.encode() or None,
         cache_dir=Path(cache),
+        metrics_token=metrics_token,
     )
 
 

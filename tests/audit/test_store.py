@@ -10,7 +10,6 @@ from gateway.audit.store import AuditWriter
 from gateway.audit.tables import audit_records
 from gateway.database import create_db_engine, metadata
 
-
 KEY = b"chain-key-for-tests-0123456789ab"
 
 

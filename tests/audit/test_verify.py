@@ -17,7 +17,7 @@ from gateway.audit.record import event_row
 from gateway.audit.store import AuditWriter
 from gateway.audit.tables import audit_chain_heads, audit_records, audit_tombstones
 from gateway.audit.verify import prune, verify_trail
-from gateway.database import create_db_engine, metadata
+from gateway.database import create_db_engine, migrate
 
 KEY = chain_key(b"server-secret-for-the-chain-tests")
 
@@ -72,7 +72,7 @@ def write(engine: Engine, rows: list[dict[str, Any]], batch_size: int = 4) -> st
 @pytest.fixture
 def trail(database_url: str) -> Iterator[Trail]:
     engine = create_db_engine(database_url)
-    metadata.create_all(engine)
+    migrate(engine)
     # Two processes' worth of chains, interleaved in the table as concurrent gateways would leave them.
     first = write(engine, [_row(i) for i in range(10)])
     second = write(
@@ -177,7 +177,7 @@ def test_a_head_moved_back_with_the_tail_is_named(trail: Trail) -> None:
 
 def test_prune_leaves_a_tombstone_that_the_rest_verifies_from(database_url: str) -> None:
     engine = create_db_engine(database_url)
-    metadata.create_all(engine)
+    migrate(engine)
     old = datetime.now(UTC) - timedelta(days=100)
     writer = write(engine, [_row(i, old + timedelta(minutes=i)) for i in range(6)] + [_row(50)])
     deleted, problem = prune(engine, KEY, datetime.now(UTC) - timedelta(days=30))
@@ -198,7 +198,7 @@ def test_prune_leaves_a_tombstone_that_the_rest_verifies_from(database_url: str)
 
 def test_prune_refuses_to_launder_a_tampered_prefix(sqlite_url: str) -> None:
     engine = create_db_engine(sqlite_url)
-    metadata.create_all(engine)
+    migrate(engine)
     old = datetime.now(UTC) - timedelta(days=100)
     write(engine, [_row(i, old) for i in range(5)])
     with engine.begin() as conn:
