@@ -112,3 +112,81 @@ def test_two_gateways_on_postgres_keep_verifiable_chains(
     assert tampered.returncode == 1
     assert f"record id={victim.id}" in tampered.stdout and victim.request_id in tampered.stdout
     assert "modified" in tampered.stdout
+
+
+def test_no_record_no_egress(fakes: Fakes, tmp_path: Path) -> None:
+    """The audit store refuses writes (here: its table is gone): requests are refused with 503 and the
+    provider receives nothing; the gateway says why."""
+    from sqlalchemy import text
+
+    from tests.e2e.conftest import start_gateway
+
+    gw = start_gateway(fakes, f"sqlite:///{tmp_path / 'g.db'}")
+    try:
+        ok = gw.openai().chat.completions.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": "hello"}]
+        )
+        assert ok.choices and len(fakes.openai.received) == 1
+        with gw.engine.begin() as conn:
+            conn.execute(text("ALTER TABLE audit_records RENAME TO audit_records_gone"))
+        fakes.reset()
+        for stream in (False, True):
+            reply = gw.http().post(
+                "/v1/chat/completions",
+                headers={"authorization": f"Bearer {gw.key}"},
+                json={
+                    "model": "gpt-4o-mini",
+                    "messages": [{"role": "user", "content": "hi"}],
+                    "stream": stream,
+                },
+            )
+            assert reply.status_code == 503
+            assert reply.json()["error"]["code"] == "audit_unavailable"
+        assert fakes.openai.received == [] and fakes.openai.active == 0
+    finally:
+        gw.close_clients()
+        gw.server.stop()
+        gw.engine.dispose()
+
+
+def test_retention_prunes_old_records_at_start_and_leaves_a_tombstone(fakes: Fakes, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.audit.chain import chain_key
+    from gateway.audit.store import AuditWriter
+    from gateway.audit.tables import audit_tombstones
+    from gateway.audit.verify import verify_trail
+    from gateway.database import migrate
+    from tests.audit.test_verify import _row
+    from tests.e2e.conftest import start_gateway
+
+    url = f"sqlite:///{tmp_path / 'g.db'}"
+    key = chain_key(SECRET.encode())
+    engine = create_db_engine(url)
+    migrate(engine)
+    writer = AuditWriter(engine, key, batch_size=10, flush_interval=0.01)
+    writer.start()
+    old = datetime.now(UTC) - timedelta(days=90)
+    for i in range(12):
+        writer.submit(_row(i, old))
+    assert writer.flush(timeout=30)
+    writer.close()
+    gw = start_gateway(fakes, url, {"GATEWAY_SECRET": SECRET}, audit={"retention_days": 30})
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            with engine.connect() as conn:
+                stone = conn.execute(select(audit_tombstones)).mappings().first()
+            if stone is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert stone is not None and (stone["up_to_seq"], stone["pruned"]) == (12, 12)
+        gw.openai().chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+        assert gw.app.runtime.audit.flush(timeout=10)
+        report = verify_trail(engine, key)
+        assert report.intact and report.records == 2  # this request's start and end, nothing older
+    finally:
+        gw.close_clients()
+        gw.server.stop()
+        gw.engine.dispose()
+        engine.dispose()
