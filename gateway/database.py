@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, MetaData, create_engine, event, inspect, text
+from sqlalchemy import Connection, Engine, MetaData, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from gateway.settings import ConfigError
 
 metadata = MetaData()
+T = TypeVar("T")
 
 
 def create_db_engine(url: str) -> Engine:
@@ -76,6 +78,16 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+async def in_transaction(engine: Engine, work: Callable[[Connection], T]) -> T:
+    """Run ``work`` in one transaction on a worker thread: the drivers block, the event loop must not."""
+
+    def run() -> T:
+        with engine.begin() as conn:
+            return work(conn)
+
+    return await asyncio.to_thread(run)
 
 
 def ping(engine: Engine) -> None:

@@ -1,13 +1,15 @@
-"""Shared fixtures: databases (SQLite file and the real PostgreSQL server)."""
+"""Shared fixtures: databases (SQLite file and the real PostgreSQL server) and the real Redis server."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import OperationalError
 
@@ -54,3 +56,22 @@ def database_url(request: pytest.FixtureRequest) -> str:
     """Runs a test once on SQLite and once on PostgreSQL."""
     name = "sqlite_url" if request.param == "sqlite" else "postgres_url"
     return str(request.getfixturevalue(name))
+
+
+@contextlib.contextmanager
+def redis_client(url: str) -> Iterator[redis.Redis]:
+    """A client of the real Redis server; a missing server is a failure with instructions, not a skip."""
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        client.close()
+        pytest.fail(
+            f"Redis is not reachable at {url} ({type(exc).__name__}). Start it with "
+            "'redis-server --daemonize yes'.",
+            pytrace=False,
+        )
+    try:
+        yield client
+    finally:
+        client.close()

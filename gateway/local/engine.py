@@ -25,6 +25,7 @@ import httpx
 from gateway.endpoints import Destination
 from gateway.local import tiny_moe
 from gateway.local.backend import LocalBackend
+from gateway.scan.model_files import sha256_file
 from gateway.settings import EngineSettings
 from gateway.upstream.credentials import BearerKey
 
@@ -38,6 +39,10 @@ class EngineStartError(RuntimeError):
     """The engine did not come up; the message names the reason, never a prompt."""
 
 
+# What a restart may run into; each is retried with backoff while local requests get 503.
+_START_FAILURES = (EngineStartError, tiny_moe.ModelIntegrityError, OSError, TimeoutError, ValueError)
+
+
 def resolve_model(settings: EngineSettings, cache_dir: Path) -> Path:
     """The GGUF to load, checked: the generated model against its recorded hash, a given file against
     ``model_sha256`` when set."""
@@ -45,7 +50,7 @@ def resolve_model(settings: EngineSettings, cache_dir: Path) -> Path:
         return tiny_moe.ensure(cache_dir)
     path = Path(settings.model_path)
     if settings.model_sha256 is not None:
-        found = tiny_moe.file_sha256(path)
+        found = sha256_file(path)
         if found != settings.model_sha256:
             raise tiny_moe.ModelIntegrityError(f"{path}: SHA-256 {found} is not the configured model_sha256")
     return path
@@ -84,7 +89,6 @@ class EmbeddedEngine(LocalBackend):
 
     async def start(self) -> None:
         """The first start must succeed: a model that cannot load is a configuration error."""
-        self._model = await asyncio.to_thread(resolve_model, self._settings, self._cache_dir)
         await self._spawn()
         self._task = asyncio.create_task(self._watch())
 
@@ -94,8 +98,9 @@ class EmbeddedEngine(LocalBackend):
         await self._stop()
 
     async def _spawn(self) -> None:
-        assert self._model is not None
         started = time.perf_counter()
+        # Checked before every start, restarts included: a model file changed on disk is never run.
+        self._model = await asyncio.to_thread(resolve_model, self._settings, self._cache_dir)
         self._key = secrets.token_urlsafe(32)
         self._auth = BearerKey(self._key)
         config = {
@@ -174,7 +179,13 @@ class EmbeddedEngine(LocalBackend):
                 try:
                     await self._spawn()
                     break
-                except (EngineStartError, OSError, TimeoutError, ValueError) as exc:
+                except (
+                    EngineStartError,
+                    tiny_moe.ModelIntegrityError,
+                    OSError,
+                    TimeoutError,
+                    ValueError,
+                ) as exc:
                     self._set(False, f"the engine failed to restart ({type(exc).__name__})")
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, MAX_BACKOFF)

@@ -14,7 +14,6 @@ local, and guessing "no" could send it offshore.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import time
@@ -28,7 +27,7 @@ from sqlalchemy import Column, Connection, Engine, Float, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.database import metadata
+from gateway.database import in_transaction, metadata
 from gateway.errors import ServiceUnavailable
 from gateway.settings import StickySettings
 
@@ -124,12 +123,8 @@ class SqlSticky:
         return None
 
     async def _run(self, work: Callable[[Connection], _T]) -> _T:
-        def in_transaction() -> _T:
-            with self._engine.begin() as conn:
-                return work(conn)
-
         try:
-            return await asyncio.to_thread(in_transaction)
+            return await in_transaction(self._engine, work)
         except (SQLAlchemyError, OSError):
             raise StickyUnavailable(_MESSAGE) from None
 

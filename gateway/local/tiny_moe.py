@@ -22,10 +22,11 @@ their own now and then, as a real model's do.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from gateway.scan.model_files import sha256_file
 
 NAME = "tiny-moe-random"
 FILE_NAME = "tiny-moe-deepseek2-random-v1.gguf"
@@ -194,14 +195,6 @@ def generate(path: Path, shape: Shape = Shape()) -> None:
     w.close()
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 class ModelIntegrityError(RuntimeError):
     """A model file does not hash to what it must: it is not loaded."""
 
@@ -219,7 +212,7 @@ def ensure(cache_dir: Path) -> Path:
             os.replace(partial, path)
         finally:
             partial.unlink(missing_ok=True)
-    found = file_sha256(path)
+    found = sha256_file(path)
     if found != SHA256:
         raise ModelIntegrityError(
             f"{path}: SHA-256 {found} is not the generated model's {SHA256}; delete the file to regenerate it"

@@ -14,7 +14,6 @@ Any storage or authentication failure is :class:`VaultUnavailable`: callers fail
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import json
 import os
@@ -34,7 +33,7 @@ from sqlalchemy import Column, Connection, Engine, Float, LargeBinary, String, T
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.database import metadata
+from gateway.database import in_transaction, metadata
 from gateway.settings import ConfigError, VaultSettings
 
 _T = TypeVar("_T")
@@ -210,12 +209,8 @@ class SqlVault:
         )
 
     async def _run(self, work: Callable[[Connection], _T]) -> _T:
-        def in_transaction() -> _T:
-            with self._engine.begin() as conn:
-                return work(conn)
-
         try:
-            return await asyncio.to_thread(in_transaction)
+            return await in_transaction(self._engine, work)
         except (SQLAlchemyError, OSError) as exc:
             # SQLAlchemy messages quote statement parameters; name only the kind of failure.
             raise VaultUnavailable(f"vault database unavailable ({_kind(exc)})") from None

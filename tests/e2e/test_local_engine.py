@@ -21,38 +21,19 @@ import httpx
 import openai
 import pytest
 
+from gateway.local import tiny_moe
 from gateway.local.engine import EmbeddedEngine
 from tests.e2e.conftest import Fakes, Gateway, gateway_config, start_gateway
-from tests.fakes.spy import TcpSpy
+from tests.fakes.spy import TcpSpy, assert_untouched, spy_destinations
 
 SPIED_MODELS = ["gpt-4o", "gpt-4o-mini"]
 SECRET_PROMPT = "CONFIDENTIAL: the board approved the merger with Northwind on Friday. Summarise it."
 CLEAN_PROMPT = "What is the capital of France?"
 
 
-def spied(fakes: Fakes, spy: TcpSpy) -> dict[str, Any]:
-    """The destinations with the models these tests ask for pointing at the spy, listed first."""
-    spies = {
-        "spy-openai": {
-            "type": "openai",
-            "base_url": f"{spy.url}/v1",
-            "api_key_env": "FAKE_OPENAI_KEY",
-            "jurisdiction": "US",
-            "models": SPIED_MODELS,
-        },
-        "spy-anthropic": {
-            "type": "anthropic",
-            "base_url": spy.url,
-            "api_key_env": "FAKE_ANTHROPIC_KEY",
-            "jurisdiction": "US",
-            "models": ["claude-sonnet-4"],
-        },
-    }
-    return {**spies, **gateway_config(fakes, "sqlite://")["destinations"]}
-
-
 def local_config(fakes: Fakes, spy: TcpSpy, cache: Path, **engine: Any) -> dict[str, Any]:
-    destinations = spied(fakes, spy)
+    spies = spy_destinations(spy, SPIED_MODELS, ["claude-sonnet-4"])
+    destinations = {**spies, **gateway_config(fakes, "sqlite://")["destinations"]}
     destinations["local"] = {
         "type": "local",
         "jurisdiction": "LOCAL",
@@ -88,8 +69,7 @@ def engine_of(gw: Gateway) -> EmbeddedEngine:
 
 
 def nothing_offshore(gw: Gateway) -> None:
-    spy: TcpSpy = gw.spy  # type: ignore[attr-defined]
-    assert (spy.connections, spy.received) == (0, b""), "a request kept local reached an offshore destination"
+    assert_untouched(gw.spy)  # type: ignore[attr-defined]
     assert gw.fakes.openai.received == [] and gw.fakes.anthropic.received == []
 
 
@@ -226,6 +206,11 @@ def test_a_killed_engine_is_refused_then_restarted(local_gw: Gateway) -> None:
     engine = engine_of(local_gw)
     starts, pid = engine.starts, engine.pid
     assert pid is not None
+    # The model file is altered first, so the watcher's restarts fail (a changed model is never run)
+    # and the engine stays down for as long as this test needs; restored, the next restart works.
+    model = local_gw.app.runtime.settings.cache_dir / tiny_moe.FILE_NAME
+    good = model.read_bytes()
+    model.write_bytes(good[:-1] + bytes([good[-1] ^ 1]))
     os.kill(pid, signal.SIGKILL)
     # Whatever the watcher has noticed yet, the request is never sent offshore: either refused by
     # admission (not ready) or failing to connect to the dead engine, both 503 local_unavailable.
@@ -244,6 +229,11 @@ def test_a_killed_engine_is_refused_then_restarted(local_gw: Gateway) -> None:
     nothing_offshore(local_gw)
     row = local_gw.audit(info.value.response.headers["x-request-id"])
     assert (row["status"], row["error"], row["destination"]) == (503, "local_unavailable", "local")
+    deadline = time.monotonic() + 10
+    while "failed to restart (ModelIntegrityError)" not in engine.detail:
+        assert time.monotonic() < deadline, engine.detail
+        time.sleep(0.05)
+    model.write_bytes(good)
     wait_ready(engine, starts + 1)
     assert engine.pid != pid
     reply = local_gw.openai().chat.completions.create(

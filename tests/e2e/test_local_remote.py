@@ -17,30 +17,17 @@ import openai
 import pytest
 
 from tests.e2e.conftest import Fakes, Gateway, gateway_config, start_gateway
-from tests.fakes.spy import TcpSpy
+from tests.fakes.spy import TcpSpy, assert_untouched, spy_destinations
 
 TIMEOUTS = {"read_timeout": 1.0, "total_timeout": 3.0}
 SECRET = "CONFIDENTIAL: the board approved the merger with Northwind on Friday."
 
 
 def with_local(fakes: Fakes, spy: TcpSpy, **local: Any) -> dict[str, Any]:
-    spies = {
-        "spy-openai": {
-            "type": "openai",
-            "base_url": f"{spy.url}/v1",
-            "api_key_env": "FAKE_OPENAI_KEY",
-            "jurisdiction": "US",
-            "models": ["gpt-4o*"],
-        },
-        "spy-anthropic": {
-            "type": "anthropic",
-            "base_url": spy.url,
-            "api_key_env": "FAKE_ANTHROPIC_KEY",
-            "jurisdiction": "US",
-            "models": ["claude-*"],
-        },
+    destinations = {
+        **spy_destinations(spy, ["gpt-4o*"], ["claude-*"]),
+        **gateway_config(fakes, "sqlite://")["destinations"],
     }
-    destinations = {**spies, **gateway_config(fakes, "sqlite://")["destinations"]}
     destinations["local"] = {
         "type": "local",
         "base_url": f"{fakes.local_url}/v1",
@@ -70,8 +57,7 @@ def remote_gw(fakes: Fakes, spy: TcpSpy, tmp_path_factory: pytest.TempPathFactor
 
 
 def offshore_untouched(gw: Gateway) -> None:
-    spy: TcpSpy = gw.spy  # type: ignore[attr-defined]
-    assert (spy.connections, spy.received) == (0, b""), "a request kept local reached an offshore destination"
+    assert_untouched(gw.spy)  # type: ignore[attr-defined]
     assert gw.fakes.openai.received == [] and gw.fakes.anthropic.received == []
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from gateway.auth import create_key
 from gateway.local.sticky import sticky_conversations
+from tests.conftest import redis_client
 from tests.e2e.conftest import Fakes, Gateway, start_gateway
 
 REDIS_URL = "redis://127.0.0.1:6379/14"
@@ -43,20 +44,8 @@ def ask(gw: Gateway, messages: list[Any], **kwargs: Any) -> Any:
 
 @pytest.fixture
 def redis_db() -> Iterator[redis.Redis]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        pytest.fail(
-            f"Redis is not reachable at {REDIS_URL} ({type(exc).__name__}). Start it with "
-            "'redis-server --daemonize yes'.",
-            pytrace=False,
-        )
-    try:
+    with redis_client(REDIS_URL) as client:
         yield client
-    finally:
-        client.close()
 
 
 def test_later_turns_stay_local_after_a_secret(gateway: Gateway) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import socket
 import threading
 from types import TracebackType
+from typing import Any
 
 
 class TcpSpy:
@@ -71,3 +72,28 @@ class TcpSpy:
                     return
                 with self._lock:
                     self._received += data
+
+
+def spy_destinations(spy: TcpSpy, openai_models: list[str], anthropic_models: list[str]) -> dict[str, Any]:
+    """Offshore destinations (one per wire format) for these models, all answered by ``spy``; list them
+    before the others, since the first destination whose globs match a model is the one it goes to."""
+    return {
+        "spy-openai": {
+            "type": "openai",
+            "base_url": f"{spy.url}/v1",
+            "api_key_env": "FAKE_OPENAI_KEY",
+            "jurisdiction": "US",
+            "models": openai_models,
+        },
+        "spy-anthropic": {
+            "type": "anthropic",
+            "base_url": spy.url,
+            "api_key_env": "FAKE_ANTHROPIC_KEY",
+            "jurisdiction": "US",
+            "models": anthropic_models,
+        },
+    }
+
+
+def assert_untouched(spy: TcpSpy) -> None:
+    assert (spy.connections, spy.received) == (0, b""), "a request kept local reached an offshore destination"

@@ -17,6 +17,7 @@ from gateway.endpoints import Destination
 from gateway.local import tiny_moe
 from gateway.local.engine import EmbeddedEngine, EngineStartError, resolve_model
 from gateway.local.tiny_moe import ModelIntegrityError
+from gateway.scan.model_files import sha256_file
 from gateway.settings import DestinationSettings, EngineSettings
 
 T = TypeVar("T")
@@ -70,7 +71,7 @@ def children_of_this_process() -> set[int]:
 def test_resolve_model_checks_a_given_file(tmp_path: Path) -> None:
     model = tmp_path / "real.gguf"
     model.write_bytes(b"GGUF" + bytes(range(256)) * 4)
-    right = tiny_moe.file_sha256(model)
+    right = sha256_file(model)
     wrong = ("0" if right[0] != "0" else "1") + right[1:]
     with pytest.raises(ModelIntegrityError) as info:
         resolve_model(EngineSettings(model_path=str(model), model_sha256=wrong), tmp_path / "cache")
@@ -84,7 +85,7 @@ def test_resolve_model_checks_a_given_file(tmp_path: Path) -> None:
 def test_resolve_model_defaults_to_the_generated_model(tmp_path: Path) -> None:
     path = resolve_model(EngineSettings(), tmp_path / "cache")
     assert path == tmp_path / "cache" / tiny_moe.FILE_NAME
-    assert tiny_moe.file_sha256(path) == tiny_moe.SHA256
+    assert sha256_file(path) == tiny_moe.SHA256
 
 
 # --- start-up failures --------------------------------------------------------------------------

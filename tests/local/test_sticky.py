@@ -26,6 +26,7 @@ from gateway.local.sticky import (
     sticky_conversations,
 )
 from gateway.settings import StickySettings
+from tests.conftest import redis_client
 
 T = TypeVar("T")
 SECRET = b"sticky-test-secret-0123456789abcdef"
@@ -61,21 +62,8 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
 
 @pytest.fixture
 def redis_db() -> Iterator[redis.Redis]:
-    """Redis database 13; a missing server is a failure with instructions, not a skip."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        pytest.fail(
-            f"Redis is not reachable at {REDIS_URL} ({type(exc).__name__}). Start it with "
-            "'redis-server --daemonize yes'.",
-            pytrace=False,
-        )
-    try:
+    with redis_client(REDIS_URL) as client:
         yield client
-    finally:
-        client.close()
 
 
 def stored_rows(engine: Engine) -> list[tuple[str, float]]:

@@ -13,6 +13,7 @@ import pytest
 
 from gateway.local import tiny_moe
 from gateway.local.tiny_moe import ModelIntegrityError, ensure, generate
+from gateway.scan.model_files import sha256_file
 
 
 def _gpt2_bytes_to_unicode() -> dict[str, int]:
@@ -60,7 +61,7 @@ def test_generation_is_deterministic_and_matches_the_recorded_hash(tmp_path: Pat
     data = first.read_bytes()
     assert data == second.read_bytes()
     assert hashlib.sha256(data).hexdigest() == tiny_moe.SHA256
-    assert tiny_moe.file_sha256(first) == tiny_moe.SHA256
+    assert sha256_file(first) == tiny_moe.SHA256
     assert 100_000 < len(data) < 2 * 1024 * 1024
 
 
@@ -71,7 +72,7 @@ def test_ensure_generates_once_and_reuses_the_file(tmp_path: Path) -> None:
     cache = tmp_path / "cache" / "nested"  # created on demand
     path = ensure(cache)
     assert path == cache / tiny_moe.FILE_NAME
-    assert tiny_moe.file_sha256(path) == tiny_moe.SHA256
+    assert sha256_file(path) == tiny_moe.SHA256
     assert sorted(p.name for p in cache.iterdir()) == [tiny_moe.FILE_NAME]  # no partial file left
     # Backdate the file: a regeneration would give it a fresh mtime.
     os.utime(path, ns=(1_000_000_000_000_000_000, 1_000_000_000_000_000_000))

@@ -23,6 +23,7 @@ from gateway.transform.vault import (
     vault_entries,
     vault_links,
 )
+from tests.conftest import redis_client
 
 T = TypeVar("T")
 SECRET = b"vault-test-secret-0123456789abcdef"
@@ -64,21 +65,8 @@ def sqlite_engine(sqlite_url: str) -> Iterator[Engine]:
 
 @pytest.fixture
 def redis_db() -> Iterator[redis.Redis]:
-    """Redis database 15; a missing server is a failure with instructions, not a skip."""
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        client.close()
-        pytest.fail(
-            f"Redis is not reachable at {REDIS_URL} ({type(exc).__name__}). Start it with "
-            "'redis-server --daemonize yes'.",
-            pytrace=False,
-        )
-    try:
+    with redis_client(REDIS_URL) as client:
         yield client
-    finally:
-        client.close()
 
 
 def _hash(client: redis.Redis, key: str) -> dict[bytes, bytes]:
