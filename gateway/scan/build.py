@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -11,6 +12,10 @@ from gateway.settings import ConfigError, ScanSettings
 
 
 def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
+    """The engine, built once at start-up.  Afterwards everything alive (the model, the gazetteers,
+    the compiled rules) is frozen out of the garbage collector's reach: those ~200,000 objects live
+    as long as the process, yet every full collection walked them all, a 0.1-0.15 s pause in
+    whichever request was scanning, about once every 70 prompts scanned."""
     from gateway.scan.pii import PiiDetector
     from gateway.scan.recognizers.code import SourceCodeDetector
     from gateway.scan.recognizers.markers import ConfidentialityMarkerDetector
@@ -29,12 +34,15 @@ def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
     detectors: list[Detector] = [pii, secrets, SourceCodeDetector(), ConfidentialityMarkerDetector()]
     seam: list[Detector] = [pii, secrets]
     detectors.extend(_organisation_detectors(scan, source))
-    return ScanEngine(
+    engine = ScanEngine(
         detectors,
         seam_detectors=seam,
         answer_detector=AnswerDetector(pii, secrets),
         cache_size=scan.cache_size,
     )
+    gc.collect()  # the loaders' garbage first: frozen cycles are never freed
+    gc.freeze()
+    return engine
 
 
 def _organisation_detectors(scan: ScanSettings, source: str) -> list[Detector]:

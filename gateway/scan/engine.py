@@ -4,7 +4,9 @@ Reads as a straight line (:meth:`ScanEngine.scan`):
 
     1 extract     every text-bearing string of the body, and every part that cannot be scanned
     2 per segment views of the text (raw, cleaned, NFKC, homoglyph skeleton, digits, decoded blobs)
-                  x detectors; hits mapped back to the original text; cached by content hash
+                  x detectors; hits mapped back to the original text; cached by content hash.
+                  A ``FocusedDetector`` (the PII one) is told where a view differs from the raw
+                  text and reads it only around there: the rest is what raw's scan already read.
     3 boundaries  the seams between consecutive conversation segments, for values split across turns
     4 unscannable images, audio and files become findings for the policy to decide
 
@@ -23,7 +25,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from gateway.scan.findings import Finding, Hit
 from gateway.scan.normalize import views
@@ -47,6 +49,14 @@ class Detector(Protocol):
     def name(self) -> str: ...
 
     def detect(self, text: str) -> list[Hit]: ...
+
+
+@runtime_checkable
+class FocusedDetector(Detector, Protocol):
+    """A detector that can scan a normalised view knowing where it differs from the raw text (whose
+    own scan covers the rest), doing less work there; see ``PiiDetector.detect_focused``."""
+
+    def detect_focused(self, text: str, changed: Sequence[tuple[int, int]]) -> list[Hit]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,9 +144,21 @@ class ScanEngine:
         for view in views(text):
             if view.name in skip:
                 continue
+            # Where the view differs from the raw text; computed for the first detector that uses it.
+            changed: list[tuple[int, int]] | None = None
             for detector in detectors:
                 try:
-                    hits = detector.detect(view.text)
+                    if view.name != "raw" and isinstance(detector, FocusedDetector):
+                        if changed is None:
+                            changed = view.changed(text)
+                        # A view that differs but shows no change would be a bug: then scan it all.
+                        hits = (
+                            detector.detect_focused(view.text, changed)
+                            if changed
+                            else detector.detect(view.text)
+                        )
+                    else:
+                        hits = detector.detect(view.text)
                 except Exception as exc:  # a failing detector must never look like "nothing found"
                     raise _Failure(detector.name, exc) from None
                 for hit in hits:

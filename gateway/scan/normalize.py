@@ -467,6 +467,42 @@ class View:
             raise ValueError(f"span {start}:{end} outside view {self.name!r} of length {len(self.text)}")
         return (start, end) if self._map is None else self._map.span(start, end)
 
+    def changed(self, original: str) -> list[tuple[int, int]]:
+        """Where this view's text is not ``original`` (the text it was built from), as ascending spans
+        of the view: characters replaced or inserted, and an empty span where characters were
+        removed.  Elsewhere the view reads exactly as the original, so a detector whose findings
+        depend only on nearby text finds nothing there that the raw view's run has not."""
+        pieces = [(len(self.text), 0, len(self.text), True)] if self._map is None else self._map.pieces()
+        spans: list[tuple[int, int]] = []
+        v = consumed = 0  # view offset; end of the original consumed so far
+        for n, o, e, one_to_one in pieces:
+            if o != consumed:
+                spans.append((v, v))  # original text skipped (deleted) or taken out of order
+            if one_to_one:
+                spans.extend(_differing(self.text, v, original, o, n))
+                consumed = o + n
+            else:
+                spans.append((v, v + n))
+                consumed = e
+            v += n
+        if consumed != len(original):
+            spans.append((v, v))
+        return spans
+
+
+def _differing(view: str, v: int, original: str, o: int, n: int) -> list[tuple[int, int]]:
+    """The characters of ``view[v:v+n]`` unlike those of ``original[o:o+n]``, one span each."""
+    if view[v : v + n] == original[o : o + n]:
+        return []
+    out: list[tuple[int, int]] = []
+    for k in range(0, n, 64):  # compare in C a block at a time; walk only the blocks that differ
+        a, b = view[v + k : v + min(n, k + 64)], original[o + k : o + min(n, k + 64)]
+        if a != b:
+            out.extend(
+                (v + k + i, v + k + i + 1) for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y
+            )
+    return out
+
 
 def views(
     text: str, *, max_decoded: int = _MAX_DECODED_RUNS, max_decoded_bytes: int = _MAX_DECODED_BYTES

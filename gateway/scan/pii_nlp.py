@@ -192,17 +192,23 @@ def release_tokens(doc: Doc) -> None:
 
 
 def ner_windows(
-    doc: Doc, ordinary: Callable[[str], bool], explained: Callable[[str], bool] | None = None
+    doc: Doc,
+    ordinary: Callable[[str], bool],
+    explained: Callable[[str], bool] | None = None,
+    near: Callable[[int, int], bool] | None = None,
 ) -> list[tuple[int, int]]:
     """Token ranges [start, end) worth running the NER on, merged and sorted.
 
     ``explained(word)``: a capitalised word the gazetteers and patterns already account for (a
-    country, a demonym, "Street", "Mr", an acronym), which needs no NER of its own."""
+    country, a demonym, "Street", "Mr", an acronym), which needs no NER of its own.
+    ``near(start_char, end_char)``: only candidates it accepts count (see ``PiiDetector.detect_focused``)."""
     windows: list[tuple[int, int]] = []
     tokens = token_list(doc)
     n = len(tokens)
     for i in range(n):
         if not _is_candidate(tokens, i, ordinary, explained):
+            continue
+        if near is not None and not near(tokens[i].idx, tokens[i].idx + len(tokens[i])):
             continue
         start, end = max(0, i - WINDOW), min(n, i + WINDOW + 1)
         if windows and start <= windows[-1][1] + MERGE_GAP:
@@ -219,8 +225,10 @@ def run_ner(
     *,
     full: bool = False,
     explained: Callable[[str], bool] | None = None,
+    near: Sequence[Callable[[int, int], bool] | None] | None = None,
 ) -> list[Doc]:
-    """Set ``doc.ents`` on tokenised docs, running the NER on their candidate windows only.
+    """Set ``doc.ents`` on tokenised docs, running the NER on their candidate windows only
+    (``near[i]``, when given, narrows doc ``i``'s candidates, as in :func:`ner_windows`).
 
     Window docs of all inputs go through ``nlp.pipe`` together (one batch, one pass of matrix
     products), then their entities are mapped back onto the full docs.
@@ -229,7 +237,7 @@ def run_ner(
         return list(_pipe_components(nlp, docs))
     pieces: list[tuple[int, int, Doc]] = []
     for index, doc in enumerate(docs):
-        for start, end in ner_windows(doc, ordinary, explained):
+        for start, end in ner_windows(doc, ordinary, explained, None if near is None else near[index]):
             pieces.append((index, start, _window_doc(doc, start, end)))
     entities: list[list[Span]] = [[] for _ in docs]
     for (index, start, _), window in zip(pieces, _pipe_components(nlp, [p[2] for p in pieces]), strict=True):

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
 
 from gateway.cli import main
-from gateway.scan.build import load_terms
+from gateway.scan.build import build_engine, load_terms
 from gateway.scan.recognizers.fingerprints import FingerprintDetector
-from gateway.settings import ConfigError
+from gateway.settings import ConfigError, ScanSettings
 
 
 def test_terms_from_yaml(tmp_path: Path) -> None:
@@ -44,3 +45,13 @@ def test_fingerprints_build_command(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert " ".join(words[:5]) not in out.read_text()
     hits = FingerprintDetector.from_file(out).detect("please summarise: " + " ".join(words[100:180]))
     assert [h.entity for h in hits] == ["FINGERPRINT:merger-plan"]
+
+
+def test_built_engine_is_frozen_out_of_the_garbage_collector() -> None:
+    gc.unfreeze()  # whatever an earlier test froze; counted from zero here
+    try:
+        build_engine(ScanSettings())
+        # The model alone is ~100,000 container objects; a full collection must not walk them.
+        assert gc.get_freeze_count() > 100_000
+    finally:
+        gc.unfreeze()

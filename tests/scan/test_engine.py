@@ -25,6 +25,18 @@ class Pattern:
         return [Hit("pii", self.entity, m.start(), m.end(), 0.9, self.name) for m in self.rx.finditer(text)]
 
 
+class Focused(Pattern):
+    """A toy detector that also takes the spans where a view differs from the raw text."""
+
+    def __init__(self, name: str, entity: str, pattern: str) -> None:
+        super().__init__(name, entity, pattern)
+        self.focused: list[tuple[str, list[str]]] = []
+
+    def detect_focused(self, text: str, changed: list[tuple[int, int]]) -> list[Hit]:
+        self.focused.append((text, [text[a:b] for a, b in changed]))
+        return self.detect(text)
+
+
 class Broken:
     name = "broken"
 
@@ -60,6 +72,17 @@ def test_obfuscated_value_is_found_and_mapped_to_the_whole_original() -> None:
     finding = result.findings[0]
     assert text[finding.start : finding.end] == "jo\u200bhn@ex\u0430mple.com"
     assert result.counts() == {"EMAIL_ADDRESS": 1}
+
+
+def test_views_tell_a_focused_detector_where_they_differ_from_raw() -> None:
+    detector = Focused("email", "EMAIL_ADDRESS", r"[\w.+-]+@[\w-]+\.[a-z]{2,}")
+    text = "write to jo\u200bhn@ex\u0430mple.com today"
+    found = ScanEngine([detector]).scan_text(text)
+    assert [text[f.hit.start : f.hit.end] for f in found] == ["jo\u200bhn@ex\u0430mple.com"]
+    # raw through detect(); each other view through detect_focused() with its changes.
+    assert detector.calls == 1 + len(detector.focused)
+    assert detector.focused[0] == ("write to john@ex\u0430mple.com today", ["o"])
+    assert detector.focused[-1] == ("write to john@example.com today", ["o", "a"])
 
 
 def test_value_split_across_turns_is_found_once_in_both_pieces() -> None:

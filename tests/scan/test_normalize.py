@@ -360,3 +360,51 @@ def test_random_texts_map_back() -> None:
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
         for v in views(text):
             check_map(text, v)
+
+
+def _check_changed(original: str, v: View) -> None:
+    """Between the changes the view is a verbatim copy of one stretch of the original."""
+    changed = v.changed(original)
+    assert changed == sorted(changed)
+    cuts = sorted({0, len(v.text), *(p for span in changed for p in span)})
+    marked = {i for start, end in changed for i in range(start, end)}
+    for a, b in itertools.pairwise(cuts):
+        if a == b or a in marked:
+            continue
+        o = v.to_original(a, a + 1)[0]
+        assert v.text[a:b] == original[o : o + b - a], (v.name, a, b)
+
+
+def test_changed_marks_replacements_removals_and_decodings() -> None:
+    text = "Jo\u200bhn S\u043c\u0456th 4111 1111 " + B64_SSN
+    assert view(text, "raw").changed(text) == []
+    clean = view(text, "clean")
+    # The removed zero-width space: the "o" before it absorbs it, so the "o" is the change.
+    assert [clean.text[a:b] for a, b in clean.changed(text)] == ["o"]
+    skeleton = view(text, "skeleton")
+    assert [skeleton.text[a:b] for a, b in skeleton.changed(text)] == ["o", "m", "i"]
+    digits = view(text, "digits")
+    assert (digits.text.index("41111111"), digits.text.index("41111111")) not in digits.changed(text)
+    assert (digits.text.index("41111111") + 4,) * 2 in digits.changed(text)  # the removed space
+    decoded = view(text, "base64")
+    assert [decoded.text[a:b] for a, b in decoded.changed(text)][-1] == "my ssn is 123-45-6789"
+    for v in views(text):
+        _check_changed(text, v)
+
+
+@pytest.mark.parametrize("text", CASES)
+def test_changed_leaves_only_verbatim_copies(text: str) -> None:
+    for v in views(text):
+        _check_changed(text, v)
+
+
+def test_random_texts_changed_leaves_only_verbatim_copies() -> None:
+    pieces = [
+        "a", "Z", "7", " ", "-", ".", "\n", "\u200b", "\u00ad", "\u0430", "\u0301", "\u00e9", "\ufb01",
+        "\uff15", "\u2460", "\u0663", "%40", B64_SSN, HEX_EMAIL, "\\u0040", '{"k": "v\\n"}', "4111 1111",
+    ]  # fmt: skip
+    rng = random.Random(7)
+    for _ in range(300):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
+        for v in views(text):
+            _check_changed(text, v)

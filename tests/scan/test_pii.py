@@ -273,3 +273,19 @@ def test_lower_case_names_after_cues_and_labels(detector: PiiDetector) -> None:
     assert found(detector, "hello, my name is vitoria and i need help", "PERSON") == ["vitoria"]
     assert found(detector, "ticket 12\nname:\nhyuuma maida\nthanks", "PERSON") == ["hyuuma maida"]
     assert found(detector, "people know her as patricia desrosiers here", "PERSON") == ["patricia desrosiers"]
+
+
+def test_focused_view_scan_reports_only_what_is_near_the_changes(detector: PiiDetector) -> None:
+    filler = "We talked about the quarterly plan and the budget for the next release. " * 30
+    text = "Maria Garcia wrote this. " + filler + "Please ask John Smith, card 4111111111111111, today."
+    at = text.index("John")
+    changed = [(at + 1, at + 2)]  # as if the "o" had been a Cyrillic look-alike in the raw text
+    hits = detector.detect_focused(text, changed)
+    found = {(h.entity, text[h.start : h.end]) for h in hits}
+    assert {("PERSON", "John Smith"), ("CREDIT_CARD", "4111111111111111")} <= found
+    # Maria Garcia is as far from the change as can be: the raw text's scan reports her, not the view's.
+    assert ("PERSON", "Maria Garcia") in {(h.entity, text[h.start : h.end]) for h in detector.detect(text)}
+    assert all(h.start > at - 200 for h in hits)
+    # Near the change the view's findings are the full scan's.
+    near = {(h.entity, h.start, h.end) for h in detector.detect(text) if h.start > at - 100}
+    assert {(h.entity, h.start, h.end) for h in hits} == near
