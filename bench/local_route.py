@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 
 from bench.loadgen import Result, build_request, run_load
-from bench.overhead import _free_port, _pct, _peak_rss_mib, _wait_up
+from bench.overhead import _free_port, _pct, _peak_rss_mib, _wait_up, bench_key
 from gateway.endpoints import Destination
 from gateway.local import tiny_moe
 from gateway.local.engine import EmbeddedEngine
@@ -166,17 +166,7 @@ def main() -> None:
         f"  local: {{type: local, jurisdiction: LOCAL, engine: {json.dumps(ENGINE)}}}\n"
     )
     env = {**os.environ, "GATEWAY_CONFIG": str(config)}
-    key = (
-        subprocess.run(
-            [sys.executable, "-m", "gateway", "keys", "create", "--user", "bench"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    key = bench_key(env)
     log = open(tmp / "gateway.log", "wb")  # noqa: SIM115
     t0 = time.perf_counter()
     gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=log)

@@ -70,6 +70,18 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
+def bench_key(env: dict[str, str]) -> str:
+    """A gateway key for the load generator, made by the CLI against the benchmark's config."""
+    created = subprocess.run(
+        [sys.executable, "-m", "gateway", "keys", "create", "--user", "bench"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return created.stdout.strip().splitlines()[-1]
+
+
 def _peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -120,17 +132,7 @@ def main() -> None:
         " jurisdiction: US, models: ['gpt-*']}\n"
     )
     env = {**os.environ, "BENCH_KEY": "sk-bench", "GATEWAY_CONFIG": str(config)}
-    key = (
-        subprocess.run(
-            [sys.executable, "-m", "gateway", "keys", "create", "--user", "bench"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        .stdout.strip()
-        .splitlines()[-1]
-    )
+    key = bench_key(env)
     upstream = subprocess.Popen([sys.executable, "-m", "bench.fake_upstream", str(up_port)])
     log = open(tmp / "gateway.log", "wb")  # noqa: SIM115
     gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=log)
