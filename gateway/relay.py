@@ -156,7 +156,7 @@ def stream_adapter(ex: Exchange, outbound: Outbound) -> StreamAdapter:
     if client_wire == "anthropic":
         return AnthropicPassThrough()
     local = ex.route.destination.settings.type == "local"
-    return OpenAIPassThrough(strip_usage=outbound.strip_usage, null_content=local)
+    return OpenAIPassThrough(strip_usage=outbound.strip_usage, local_quirks=local)
 
 
 async def _relay_stream(

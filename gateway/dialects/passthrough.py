@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from gateway.dialects.sse import SSEEvent, json_event
+from gateway.errors import UpstreamError
 
 _RESPONSES_TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete"})
 
@@ -51,18 +52,22 @@ class OpenAIPassThrough(_Tracker):
     exactly the stream it asked for.
     """
 
-    def __init__(self, *, strip_usage: bool, null_content: bool = False) -> None:
+    def __init__(self, *, strip_usage: bool, local_quirks: bool = False) -> None:
         super().__init__()
         self._strip_usage = strip_usage
-        self._null_content = null_content
+        # A local server's stream, normalised (see _text_content and _local_error).
+        self._local = local_quirks
 
     def feed(self, event: SSEEvent) -> list[SSEEvent]:
         data = event.data
         if data == "[DONE]":
             self._finished = True
             return [event]
-        if self._null_content and ('"content":null' in data or '"content": null' in data):
-            event = _text_content(event)
+        if self._local:
+            if data.startswith('{"error"'):
+                _local_error(data)
+            if '"content":null' in data or '"content": null' in data:
+                event = _text_content(event)
         # Only chunks that mention usage are parsed; the rest pass untouched (the per-event cost matters).
         if '"usage"' in data:
             try:
@@ -91,6 +96,22 @@ def _text_content(event: SSEEvent) -> SSEEvent:
             delta["content"] = ""
             changed = True
     return json_event(chunk, event=event.event) if changed else event
+
+
+def _local_error(data: str) -> None:
+    """llama.cpp, vLLM and Ollama report a failure mid-stream as a ``data: {"error": ...}`` chunk and then
+    stop, without ``[DONE]``.  Raised here, it ends the stream with one error event in the client's format
+    (the relay turns a local destination's failure into ``local_unavailable``), instead of the server's
+    own event followed by the gateway's "stream ended early"."""
+    try:
+        payload = json.loads(data)
+    except ValueError:
+        return
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict) and not payload.get("choices"):
+        message = error.get("message")
+        said = f": {message[:300]}" if isinstance(message, str) and message else ""
+        raise UpstreamError(f"the server reported an error mid-stream{said}", code="upstream_stream_error")
 
 
 class ResponsesPassThrough(_Tracker):

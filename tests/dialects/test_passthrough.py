@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from gateway.dialects.base import usage_from
 from gateway.dialects.passthrough import AnthropicPassThrough, OpenAIPassThrough, ResponsesPassThrough
 from gateway.dialects.sse import SSEEvent
+from gateway.errors import UpstreamError
 
 CHUNK = SSEEvent(json.dumps({"choices": [{"index": 0, "delta": {"content": "hi"}}]}))
 USAGE = SSEEvent(json.dumps({"choices": [], "usage": {"prompt_tokens": 7, "completion_tokens": 2}}))
@@ -40,6 +43,26 @@ def test_openai_error_event_passes_and_does_not_finish() -> None:
     error = SSEEvent(json.dumps({"error": {"message": "boom", "type": "server_error"}}))
     adapter = OpenAIPassThrough(strip_usage=True)
     assert adapter.feed(error) == [error] and not adapter.finished
+
+
+def test_a_local_servers_error_chunk_ends_the_stream_as_one_gateway_error() -> None:
+    # llama.cpp's shape; the relay renders it in the client's format (local_unavailable for a local
+    # destination) instead of passing the server's event and adding "ended early" after it.
+    error = SSEEvent('{"error":{"code":500,"message":"slot unavailable","type":"server_error"}}')
+    with pytest.raises(UpstreamError) as info:
+        OpenAIPassThrough(strip_usage=True, local_quirks=True).feed(error)
+    assert info.value.code == "upstream_stream_error" and "slot unavailable" in info.value.message
+
+
+def test_a_local_servers_null_first_delta_becomes_an_empty_string() -> None:
+    first = SSEEvent('{"choices":[{"index":0,"delta":{"role":"assistant","content":null}}]}')
+    tool = SSEEvent('{"choices":[{"index":0,"delta":{"content":null,"tool_calls":[{"index":0}]}}]}')
+    adapter = OpenAIPassThrough(strip_usage=False, local_quirks=True)
+    out = adapter.feed(first) + adapter.feed(tool)
+    assert json.loads(out[0].data)["choices"][0]["delta"] == {"role": "assistant", "content": ""}
+    assert out[1] == tool  # beside tool calls, OpenAI's own null stays
+    # A hosted provider's stream is not touched.
+    assert OpenAIPassThrough(strip_usage=False).feed(first) == [first]
 
 
 def test_responses_terminal_events_and_usage() -> None:

@@ -7,6 +7,7 @@ The local destination sets no ``model`` here, so the requested name reaches it a
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -93,6 +94,24 @@ def test_a_local_stream_that_breaks_ends_with_an_error_event(remote_gw: Gateway,
     with pytest.raises(openai.APIError):
         for _ in stream:
             pass
+    offshore_untouched(remote_gw)
+
+
+def test_a_local_servers_error_event_becomes_one_local_unavailable_event(remote_gw: Gateway) -> None:
+    with remote_gw.http().stream(
+        "POST",
+        "/v1/chat/completions",
+        headers={"authorization": f"Bearer {remote_gw.key}"},
+        json={
+            "model": "gpt-4o-midstreamerror",
+            "messages": [{"role": "user", "content": SECRET}],
+            "stream": True,
+        },
+    ) as reply:
+        events = [line[6:] for line in reply.iter_lines() if line.startswith("data: ")]
+    errors = [json.loads(e)["error"] for e in events if e.startswith('{"error"')]
+    assert len(errors) == 1 and errors[0]["code"] == "local_unavailable"
+    assert "reported an error mid-stream" in errors[0]["message"] and events[-1].startswith('{"error"')
     offshore_untouched(remote_gw)
 
 
