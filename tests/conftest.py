@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
+
+from gateway.database import create_db_engine, migrate
 
 POSTGRES_URL = os.environ.get(
     "GATEWAY_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -75,3 +77,14 @@ def redis_client(url: str) -> Iterator[redis.Redis]:
         yield client
     finally:
         client.close()
+
+
+@pytest.fixture(params=["sqlite_url", pytest.param("postgres_url", marks=pytest.mark.postgres)])
+def db_engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A fresh, migrated database, once on SQLite and once on PostgreSQL."""
+    engine = create_db_engine(str(request.getfixturevalue(request.param)))
+    migrate(engine)
+    try:
+        yield engine
+    finally:
+        engine.dispose()

@@ -49,15 +49,9 @@ def expected_hmac(secret: bytes, conversation: str) -> str:
     return hmac.new(secret, b"sticky-local\x00" + conversation.encode(), hashlib.sha256).hexdigest()
 
 
-@pytest.fixture(params=["sqlite_url", pytest.param("postgres_url", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """A fresh database with the sticky table, once on SQLite and once on PostgreSQL."""
-    eng = create_db_engine(str(request.getfixturevalue(request.param)))
-    metadata.create_all(eng)
-    try:
-        yield eng
-    finally:
-        eng.dispose()
+@pytest.fixture
+def engine(db_engine: Engine) -> Engine:
+    return db_engine
 
 
 @pytest.fixture

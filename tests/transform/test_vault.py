@@ -42,15 +42,9 @@ def conv() -> str:
     return uuid.uuid4().hex
 
 
-@pytest.fixture(params=["sqlite_url", pytest.param("postgres_url", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """A fresh database with the vault tables, once on SQLite and once on PostgreSQL."""
-    eng = create_db_engine(str(request.getfixturevalue(request.param)))
-    metadata.create_all(eng)
-    try:
-        yield eng
-    finally:
-        eng.dispose()
+@pytest.fixture
+def engine(db_engine: Engine) -> Engine:
+    return db_engine
 
 
 @pytest.fixture
