@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 
 from bench.loadgen import Result, build_request, run_load
-from bench.overhead import _free_port, _pct, _peak_rss_mib, _wait_up, bench_key
+from bench.overhead import _free_port, _peak_rss_mib, _summarise, _wait_up, bench_key
 from gateway.endpoints import Destination
 from gateway.local import tiny_moe
 from gateway.local.engine import EmbeddedEngine
@@ -106,27 +106,6 @@ async def _latency(args: argparse.Namespace, cache: Path, gw_port: int, key: str
         finally:
             await engine.close()
     return figures
-
-
-def _summarise(rounds: list[tuple[Result, Result]]) -> dict[str, float | list[float]]:
-    def ms(values: list[float], q: float) -> float:
-        return _pct(values, q)
-
-    added = [ms(g.latencies, 0.5) - ms(d.latencies, 0.5) for d, g in rounds]
-    return {
-        "direct_p50_ms": round(statistics.median(ms(d.latencies, 0.5) for d, _ in rounds), 3),
-        "gw_p50_ms": round(statistics.median(ms(g.latencies, 0.5) for _, g in rounds), 3),
-        "added_p50_ms": round(statistics.median(added), 3),
-        "added_p99_ms": round(
-            statistics.median(ms(g.latencies, 0.99) - ms(d.latencies, 0.99) for d, g in rounds), 3
-        ),
-        "added_ttfb_p50_ms": round(
-            statistics.median(ms(g.ttfb, 0.5) - ms(d.ttfb, 0.5) for d, g in rounds), 3
-        ),
-        "direct_rps": round(statistics.median(d.rps for d, _ in rounds), 1),
-        "gw_rps": round(statistics.median(g.rps for _, g in rounds), 1),
-        "added_p50_spread_ms": [round(v, 2) for v in added],
-    }
 
 
 def main() -> None:
