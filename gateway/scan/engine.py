@@ -5,8 +5,9 @@ Reads as a straight line (:meth:`ScanEngine.scan`):
     1 extract     every text-bearing string of the body, and every part that cannot be scanned
     2 per segment views of the text (raw, cleaned, NFKC, homoglyph skeleton, digits, decoded blobs)
                   x detectors; hits mapped back to the original text; cached by content hash.
-                  A ``FocusedDetector`` (the PII one) is told where a view differs from the raw
-                  text and reads it only around there: the rest is what raw's scan already read.
+                  A ``FocusedDetector`` (the PII one) is told where a view differs from the view
+                  it was built from and reads it only around there: the rest is what that view's
+                  scan (or, down the chain, raw's) already read.
     3 boundaries  the seams between consecutive conversation segments, for values split across turns
     4 unscannable images, audio and files become findings for the policy to decide
 
@@ -53,10 +54,20 @@ class Detector(Protocol):
 
 @runtime_checkable
 class FocusedDetector(Detector, Protocol):
-    """A detector that can scan a normalised view knowing where it differs from the raw text (whose
-    own scan covers the rest), doing less work there; see ``PiiDetector.detect_focused``."""
+    """A detector that can scan a normalised view knowing where it differs from the view it was built
+    from (whose own scan covers the rest), doing less work there; see ``PiiDetector.detect_focused``."""
 
     def detect_focused(self, text: str, changed: Sequence[tuple[int, int]]) -> list[Hit]: ...
+
+
+@runtime_checkable
+class ViewsDetector(FocusedDetector, Protocol):
+    """A focused detector that is cheaper given all views of a text in one call (``changed`` None:
+    the whole view), as the PII detector batches its NER over them; see ``PiiDetector.detect_views``."""
+
+    def detect_views(
+        self, views: Sequence[tuple[str, Sequence[tuple[int, int]] | None]]
+    ) -> list[list[Hit]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,27 +151,32 @@ class ScanEngine:
     def _detect(
         self, text: str, detectors: tuple[Detector, ...], skip: frozenset[str] = frozenset()
     ) -> list[Located]:
+        scanned = [view for view in views(text) if view.name not in skip]
+        # Where each view differs from the view it was built from (``digits`` from ``skeleton``, not
+        # from raw: skeleton's own scan covers the accents it folded); computed on first use.
+        # None: read the whole view (raw, and a view that differs but shows no change, which would
+        # be a bug).  ``skip`` must never drop a view others are built on: only ``digits`` is
+        # skipped (answers), and no view is built on it.
+        changes: list[list[tuple[int, int]] | None] | None = None
         found: list[Located] = []
-        for view in views(text):
-            if view.name in skip:
-                continue
-            # Where the view differs from the raw text; computed for the first detector that uses it.
-            changed: list[tuple[int, int]] | None = None
-            for detector in detectors:
-                try:
-                    if view.name != "raw" and isinstance(detector, FocusedDetector):
-                        if changed is None:
-                            changed = view.changed(text)
-                        # A view that differs but shows no change would be a bug: then scan it all.
-                        hits = (
-                            detector.detect_focused(view.text, changed)
-                            if changed
-                            else detector.detect(view.text)
-                        )
-                    else:
-                        hits = detector.detect(view.text)
-                except Exception as exc:  # a failing detector must never look like "nothing found"
-                    raise _Failure(detector.name, exc) from None
+        for detector in detectors:
+            if isinstance(detector, FocusedDetector) and changes is None:
+                changes = [None if v.name == "raw" else (v.changed_from_base() or None) for v in scanned]
+            try:
+                if isinstance(detector, ViewsDetector) and changes is not None:
+                    per_view = detector.detect_views(
+                        [(v.text, changed) for v, changed in zip(scanned, changes, strict=True)]
+                    )
+                elif isinstance(detector, FocusedDetector) and changes is not None:
+                    per_view = [
+                        _focused(detector, v.text, changed)
+                        for v, changed in zip(scanned, changes, strict=True)
+                    ]
+                else:
+                    per_view = [detector.detect(v.text) for v in scanned]
+            except Exception as exc:  # a failing detector must never look like "nothing found"
+                raise _Failure(detector.name, exc) from None
+            for view, hits in zip(scanned, per_view, strict=True):
                 for hit in hits:
                     start, end = (
                         (hit.start, hit.end) if view.name == "raw" else view.to_original(hit.start, hit.end)
@@ -271,6 +287,10 @@ class ScanEngine:
 # one name ("Paris" + "sunny").  Values worth finding split over turns are structured ones.
 SEAM_UNSPLIT = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP"})
 _NOT_FOR_ANSWERS = frozenset({"digits"})
+
+
+def _focused(detector: FocusedDetector, text: str, changed: Sequence[tuple[int, int]] | None) -> list[Hit]:
+    return detector.detect(text) if changed is None else detector.detect_focused(text, changed)
 
 
 def _check(deadline: float | None) -> None:

@@ -460,6 +460,10 @@ class View:
     name: str  # "raw", "clean", "nfkc", "skeleton", "digits", "base64", "hex", "percent", "json"
     text: str
     _map: OffsetMap | None = field(default=None, repr=False, compare=False)  # None: the identity
+    # The text this view was built from (raw for ``clean``, skeleton for ``digits``...) and the map
+    # into it: see :meth:`changed_from_base`.  None for ``raw``.
+    base: str | None = field(default=None, repr=False, compare=False)
+    _local: OffsetMap | None = field(default=None, repr=False, compare=False)
 
     def to_original(self, start: int, end: int) -> tuple[int, int]:
         """The span of the original that produced ``text[start:end]``: covering, never narrower."""
@@ -472,22 +476,36 @@ class View:
         of the view: characters replaced or inserted, and an empty span where characters were
         removed.  Elsewhere the view reads exactly as the original, so a detector whose findings
         depend only on nearby text finds nothing there that the raw view's run has not."""
-        pieces = [(len(self.text), 0, len(self.text), True)] if self._map is None else self._map.pieces()
-        spans: list[tuple[int, int]] = []
-        v = consumed = 0  # view offset; end of the original consumed so far
-        for n, o, e, one_to_one in pieces:
-            if o != consumed:
-                spans.append((v, v))  # original text skipped (deleted) or taken out of order
-            if one_to_one:
-                spans.extend(_differing(self.text, v, original, o, n))
-                consumed = o + n
-            else:
-                spans.append((v, v + n))
-                consumed = e
-            v += n
-        if consumed != len(original):
-            spans.append((v, v))
-        return spans
+        return _changes(self.text, self._map, original)
+
+    def changed_from_base(self) -> list[tuple[int, int]]:
+        """:meth:`changed` against :attr:`base`, the view this one was built from, rather than the
+        original: ``digits`` differs from ``skeleton`` only where digit separators went, while it
+        differs from raw also at every folded accent, which ``skeleton``'s own scan already covers.
+
+        Every base is itself a view (or raw, or the same text as one: ``views`` drops duplicates),
+        so each stretch of a view is read by some scan: near its changes from its base by its own,
+        elsewhere by its base's, and so on down to raw."""
+        return [(0, len(self.text))] if self.base is None else _changes(self.text, self._local, self.base)
+
+
+def _changes(text: str, mapping: OffsetMap | None, original: str) -> list[tuple[int, int]]:
+    pieces = [(len(text), 0, len(text), True)] if mapping is None else mapping.pieces()
+    spans: list[tuple[int, int]] = []
+    v = consumed = 0  # view offset; end of the original consumed so far
+    for n, o, e, one_to_one in pieces:
+        if o != consumed:
+            spans.append((v, v))  # original text skipped (deleted) or taken out of order
+        if one_to_one:
+            spans.extend(_differing(text, v, original, o, n))
+            consumed = o + n
+        else:
+            spans.append((v, v + n))
+            consumed = e
+        v += n
+    if consumed != len(original):
+        spans.append((v, v))
+    return spans
 
 
 def _differing(view: str, v: int, original: str, o: int, n: int) -> list[tuple[int, int]]:
@@ -514,23 +532,27 @@ def views(
     :class:`NormalizationLimit` rather than scan a text only partly decoded.
     """
     budget = _Budget(max_decoded, max_decoded_bytes)
-    clean = _on((text, None), _clean(text))
-    nfkc = _on(clean, _nfkc(clean[0]))
-    skeleton = _on(nfkc, _skeleton(nfkc[0]))
+    # (name, base, the view built on base's text with its map into base, the same placed on the
+    # original); local is None where the step changed nothing.
+    stages: list[tuple[str, _Built, tuple[str, OffsetMap | None] | None, _Built]] = []
+
+    def stage(name: str, base: _Built, local: tuple[str, OffsetMap | None] | None) -> _Built:
+        built = _on(base, local)
+        stages.append((name, base, local, built))
+        return built
+
+    clean = stage("clean", (text, None), _clean(text))
+    nfkc = stage("nfkc", clean, _nfkc(clean[0]))
+    skeleton = stage("skeleton", nfkc, _skeleton(nfkc[0]))
+    stage("digits", skeleton, _digits(skeleton[0]))
     runs = _candidates(clean[0])
-    built: list[tuple[str, _Built]] = [
-        ("clean", clean),
-        ("nfkc", nfkc),
-        ("skeleton", skeleton),
-        ("digits", _on(skeleton, _digits(skeleton[0]))),
-        ("base64", _on(clean, _decoded(clean[0], "base64", budget, runs))),
-        ("hex", _on(clean, _decoded(clean[0], "hex", budget, runs))),
-        ("percent", _on(clean, _decoded(clean[0], "percent", budget, runs))),
-        ("json", _on(clean, _json(clean[0]))),
-    ]
+    for kind in ("base64", "hex", "percent"):
+        stage(kind, clean, _decoded(clean[0], kind, budget, runs))
+    stage("json", clean, _json(clean[0]))
     out, seen = [View("raw", text)], {text}
-    for name, (view_text, mapping) in built:
-        if view_text not in seen:
-            seen.add(view_text)
-            out.append(View(name, view_text, mapping))
+    for name, base, local, (view_text, mapping) in stages:
+        if local is None or view_text in seen:
+            continue
+        seen.add(view_text)
+        out.append(View(name, view_text, mapping, base=base[0], _local=local[1]))
     return out

@@ -342,30 +342,39 @@ class PiiDetector:
         own scan finds what is there.  So only the text around the changes is analysed, and the NER
         runs only around the changes themselves: a view that folds the accents of two names in 5 KB
         of prose costs a few hundred characters' work, not another full scan."""
-        regions: list[tuple[int, int]] = []
-        for start, end in sorted(changed):
-            start, end = max(0, start - FOCUS_CONTEXT), min(len(text), end + FOCUS_CONTEXT)
-            if regions and start <= regions[-1][1]:
-                regions[-1] = (regions[-1][0], max(end, regions[-1][1]))
-            else:
-                regions.append((start, end))
-        if sum(end - start for start, end in regions) > len(text) * 3 // 4:
-            regions = [(0, len(text))]  # one pass over the whole is cheaper than most of it in pieces
-        near = [
-            _Near([(s - start, e - start) for s, e in changed if start <= s and e <= end], FOCUS_CANDIDATES)
-            for start, end in regions
-        ]
-        keep = _Near(changed, FOCUS_KEEP)
-        found = self._detect([text[start:end] for start, end in regions], ner=True, near=near)
-        return [
-            Hit(h.kind, h.entity, offset + h.start, offset + h.end, h.score, h.detector)
-            for (offset, _), hits in zip(regions, found, strict=True)
-            for h in hits
-            if keep(offset + h.start, offset + h.end)
-        ]
+        return self.detect_views([(text, changed)])[0]
+
+    def detect_views(self, views: Sequence[tuple[str, Sequence[tuple[int, int]] | None]]) -> list[list[Hit]]:
+        """Several views of one text at once: ``(text, None)`` as :meth:`detect`, ``(text, changed)``
+        as :meth:`detect_focused`.  All their NER windows go through the model in one batch, so the
+        decoder's per-step cost is paid once for all of a text's views, not once per view."""
+        texts: list[str] = []
+        nears: list[_Near | None] = []
+        placed: list[tuple[int, int, _Near | None]] = []  # (view index, region offset, what to keep)
+        for index, (text, changed) in enumerate(views):
+            if changed is None:
+                texts.append(text)
+                nears.append(None)
+                placed.append((index, 0, None))
+                continue
+            kept = _Near(changed, FOCUS_KEEP)
+            for start, end in _regions(text, changed):
+                texts.append(text[start:end])
+                spans = [(s - start, e - start) for s, e in changed if start <= s and e <= end]
+                nears.append(_Near(spans, FOCUS_CANDIDATES))
+                placed.append((index, start, kept))
+        found = self._detect(texts, ner=True, near=nears)
+        out: list[list[Hit]] = [[] for _ in views]
+        for (index, offset, keep), hits in zip(placed, found, strict=True):
+            out[index].extend(
+                Hit(h.kind, h.entity, offset + h.start, offset + h.end, h.score, h.detector)
+                for h in hits
+                if keep is None or keep(offset + h.start, offset + h.end)
+            )
+        return out
 
     def _detect(
-        self, texts: Sequence[str], *, ner: bool, near: Sequence[_Near] | None = None
+        self, texts: Sequence[str], *, ner: bool, near: Sequence[_Near | None] | None = None
     ) -> list[list[Hit]]:
         tokenizer = self._nlp.tokenizer
         docs = [tokenizer(text) for text in texts]
@@ -413,6 +422,20 @@ class PiiDetector:
             final.append(r)
         final.sort(key=lambda r: (r.start, -r.end, r.entity))
         return [Hit("pii", r.entity, r.start, r.end, round(r.score, 3), r.detector) for r in final]
+
+
+def _regions(text: str, changed: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The stretches of ``text`` within ``FOCUS_CONTEXT`` of a change, merged."""
+    regions: list[tuple[int, int]] = []
+    for start, end in sorted(changed):
+        start, end = max(0, start - FOCUS_CONTEXT), min(len(text), end + FOCUS_CONTEXT)
+        if regions and start <= regions[-1][1]:
+            regions[-1] = (regions[-1][0], max(end, regions[-1][1]))
+        else:
+            regions.append((start, end))
+    if sum(end - start for start, end in regions) > len(text) * 3 // 4:
+        regions = [(0, len(text))]  # one pass over the whole is cheaper than most of it in pieces
+    return regions
 
 
 class _Near:

@@ -74,15 +74,17 @@ def test_obfuscated_value_is_found_and_mapped_to_the_whole_original() -> None:
     assert result.counts() == {"EMAIL_ADDRESS": 1}
 
 
-def test_views_tell_a_focused_detector_where_they_differ_from_raw() -> None:
+def test_views_tell_a_focused_detector_where_they_differ_from_their_base() -> None:
     detector = Focused("email", "EMAIL_ADDRESS", r"[\w.+-]+@[\w-]+\.[a-z]{2,}")
     text = "write to jo\u200bhn@ex\u0430mple.com today"
     found = ScanEngine([detector]).scan_text(text)
     assert [text[f.hit.start : f.hit.end] for f in found] == ["jo\u200bhn@ex\u0430mple.com"]
-    # raw through detect(); each other view through detect_focused() with its changes.
+    # raw through detect(); each other view through detect_focused() with its changes from the view
+    # it was built from: skeleton is built on clean (via nfkc, here the same), so the "o" that
+    # absorbed the zero-width space is clean's change, not skeleton's.
     assert detector.calls == 1 + len(detector.focused)
     assert detector.focused[0] == ("write to john@ex\u0430mple.com today", ["o"])
-    assert detector.focused[-1] == ("write to john@example.com today", ["o", "a"])
+    assert detector.focused[-1] == ("write to john@example.com today", ["a"])
 
 
 def test_value_split_across_turns_is_found_once_in_both_pieces() -> None:

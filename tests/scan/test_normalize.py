@@ -392,10 +392,36 @@ def test_changed_marks_replacements_removals_and_decodings() -> None:
         _check_changed(text, v)
 
 
+def test_changed_from_base_leaves_out_what_the_base_view_changed() -> None:
+    text = "Jo\u200bhn S\u043c\u0456th 4111 1111 " + B64_SSN
+    assert view(text, "raw").changed_from_base() == [(0, len(text))]
+    skeleton, digits = view(text, "skeleton"), view(text, "digits")
+    assert skeleton.base == view(text, "clean").text  # nfkc changed nothing: skeleton's base is clean
+    assert [skeleton.text[a:b] for a, b in skeleton.changed_from_base()] == ["m", "i"]
+    # digits differs from skeleton only where the separator went, not at the folded homoglyphs.
+    assert digits.base == skeleton.text
+    # (the separator after "1111" too: digits glues the next alphanumeric group on as well).
+    changes = digits.changed_from_base()
+    assert (digits.text.index("41111111") + 4,) * 2 in changes
+    assert all(a == b > digits.text.index("41111111") for a, b in changes)
+
+
+def _check_changed_from_base(text: str, vs: list[View]) -> None:
+    """Each view's base is a scanned text (so its own scan covers what the view did not change),
+    and between the changes from its base the view is a verbatim copy of the base."""
+    scanned = {v.text for v in vs}
+    for v in vs[1:]:
+        assert v.base is not None and v.base in scanned, v.name
+        local = View(v.name, v.text, v._local)  # the view mapped onto its base, not the original
+        assert v.changed_from_base() == local.changed(v.base)
+        _check_changed(v.base, local)
+
+
 @pytest.mark.parametrize("text", CASES)
 def test_changed_leaves_only_verbatim_copies(text: str) -> None:
     for v in views(text):
         _check_changed(text, v)
+    _check_changed_from_base(text, views(text))
 
 
 def test_random_texts_changed_leaves_only_verbatim_copies() -> None:
@@ -408,3 +434,4 @@ def test_random_texts_changed_leaves_only_verbatim_copies() -> None:
         text = "".join(rng.choice(pieces) for _ in range(rng.randrange(1, 30)))
         for v in views(text):
             _check_changed(text, v)
+        _check_changed_from_base(text, views(text))

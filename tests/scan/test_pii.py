@@ -289,3 +289,35 @@ def test_focused_view_scan_reports_only_what_is_near_the_changes(detector: PiiDe
     # Near the change the view's findings are the full scan's.
     near = {(h.entity, h.start, h.end) for h in detector.detect(text) if h.start > at - 100}
     assert {(h.entity, h.start, h.end) for h in hits} == near
+
+
+def test_greedy_ner_decoding_matches_spacys_pipe() -> None:
+    """``pii_nlp._greedy_parse`` (the NER's transition loop driven with the GIL held, all docs in one
+    batch) must give exactly the entities spaCy's own ``pipe`` gives, on short windows and long docs."""
+    from gateway.scan.model_files import load_nlp
+    from gateway.scan.pii_nlp import _pipe_components
+
+    nlp = load_nlp()
+    texts = [
+        "Maria Gonzalez moved from Lisbon to Toronto to work for Shopify in 2019.",
+        "Ask Dr. Okafor at St. Mary's Hospital, or the Ministry of Health in Nairobi.",
+        "The quarterly review moves to next week.",
+        "",
+        "x",
+        " ".join(["Jean-Pierre Dubois of Renault met Angela Merkel in Berlin."] * 120),
+        "Then Kofi Annan flew to Geneva.",
+    ]  # the long one is over GREEDY_BATCH_TOKENS: the docs are decoded in several batches
+    ours = list(_pipe_components(nlp, [nlp.make_doc(t) for t in texts]))
+    theirs = list(nlp.pipe([nlp.make_doc(t) for t in texts]))
+    assert any(doc.ents for doc in ours)
+    for a, b in zip(ours, theirs, strict=True):
+        assert [(e.start, e.end, e.label_) for e in a.ents] == [(e.start, e.end, e.label_) for e in b.ents]
+
+
+def test_detect_views_matches_one_call_per_view(detector: PiiDetector) -> None:
+    text = "Call Jos\u00e9 Garc\u00eda on +44 20 7946 0958. " * 3 + "Maria Lopez lives in Madrid."
+    folded = text.replace("\u00e9", "e").replace("\u00ed", "i")
+    changed = [(i, i + 1) for i, (a, b) in enumerate(zip(text, folded, strict=True)) if a != b]
+    together = detector.detect_views([(text, None), (folded, changed)])
+    assert together == [detector.detect(text), detector.detect_focused(folded, changed)]
+    assert any(h.entity == "PERSON" for h in together[1])
