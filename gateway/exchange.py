@@ -75,6 +75,13 @@ class Exchange:
     upstream_ms: float | None = None  # request sent -> the destination's response headers
     # SHA-256 of the answer bytes the client received (for the audit record's keyed hash); None: no answer.
     answer_digest: Any = None
+    _body_digest: bytes | None = None
+
+    def body_digest(self) -> bytes:
+        """SHA-256 of the client's request body, computed once (the start and end records both use it)."""
+        if self._body_digest is None:
+            self._body_digest = hashlib.sha256(self.raw_body).digest()
+        return self._body_digest
 
     def sent(self, data: bytes) -> None:
         """Answer bytes on their way to the client: counted, and digested for the audit record."""

@@ -74,7 +74,7 @@ def audit_row(ex: Exchange, key: bytes, phase: str = "end") -> dict[str, Any]:
         "pseudonyms": ex.pseudonyms or None,
         "answer_values": ex.answer.replaced if ex.answer is not None else None,
         "route": ("local" if decision.local else "direct") if decision is not None and route else None,
-        "prompt_hmac": _keyed(key, hashlib.sha256(ex.raw_body).digest()) if ex.raw_body else None,
+        "prompt_hmac": _keyed(key, ex.body_digest()) if ex.raw_body else None,
         "answer_hmac": _keyed(key, ex.answer_digest.digest()) if ex.answer_digest is not None else None,
         "upstream_ms": ex.upstream_ms,
         "scan_ms": ex.scan_ms,
