@@ -7,7 +7,9 @@ Reads as a straight line (:meth:`ScanEngine.scan`):
                   x detectors; hits mapped back to the original text; cached by content hash.
                   A ``FocusedDetector`` (the PII one) is told where a view differs from the view
                   it was built from and reads it only around there: the rest is what that view's
-                  scan (or, down the chain, raw's) already read.
+                  scan (or, down the chain, raw's) already read.  A ``ViewsDetector`` is also told
+                  what each change can do to the words (``View.split_changes``): a folded accent
+                  or a number's lost separator needs less reading than a look-alike word.
     3 boundaries  the seams between consecutive conversation segments, for values split across turns
     4 unscannable images, audio and files become findings for the policy to decide
 
@@ -28,8 +30,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from gateway.scan.findings import Finding, Hit
-from gateway.scan.normalize import views
+from gateway.scan.findings import Finding, Hit, ViewText
+from gateway.scan.normalize import View, views
 from gateway.scan.segments import Extracted, extract
 
 log = logging.getLogger("gateway.scan")
@@ -62,12 +64,11 @@ class FocusedDetector(Detector, Protocol):
 
 @runtime_checkable
 class ViewsDetector(FocusedDetector, Protocol):
-    """A focused detector that is cheaper given all views of a text in one call (``changed`` None:
-    the whole view), as the PII detector batches its NER over them; see ``PiiDetector.detect_views``."""
+    """A focused detector that is cheaper given all views of a text in one call, each with its
+    changes split by kind (see ``ViewText``), as the PII detector batches its NER over them and reads
+    less where a change cannot alter a word; see ``PiiDetector.detect_views``."""
 
-    def detect_views(
-        self, views: Sequence[tuple[str, Sequence[tuple[int, int]] | None]]
-    ) -> list[list[Hit]]: ...
+    def detect_views(self, views: Sequence[ViewText]) -> list[list[Hit]]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +137,13 @@ class ScanEngine:
                 self._cache.popitem(last=False)
         return found
 
+    def warm_up(self, texts: Iterable[str]) -> None:
+        """Scan ``texts`` once, as a request and as an answer, caching nothing: what detectors set
+        up on first use is then set up before the first request."""
+        for text in texts:
+            self._detect(text, self._detectors)
+            self.scan_answer(text)
+
     @property
     def scans_answers(self) -> bool:
         return self._answer_detector is not None
@@ -160,14 +168,14 @@ class ScanEngine:
         changes: list[list[tuple[int, int]] | None] | None = None
         found: list[Located] = []
         for detector in detectors:
-            if isinstance(detector, FocusedDetector) and changes is None:
-                changes = [None if v.name == "raw" else (v.changed_from_base() or None) for v in scanned]
             try:
-                if isinstance(detector, ViewsDetector) and changes is not None:
-                    per_view = detector.detect_views(
-                        [(v.text, changed) for v, changed in zip(scanned, changes, strict=True)]
-                    )
-                elif isinstance(detector, FocusedDetector) and changes is not None:
+                if isinstance(detector, ViewsDetector):
+                    per_view = detector.detect_views([_view_text(v) for v in scanned])
+                elif isinstance(detector, FocusedDetector):
+                    if changes is None:
+                        changes = [
+                            None if v.name == "raw" else (v.changed_from_base() or None) for v in scanned
+                        ]
                     per_view = [
                         _focused(detector, v.text, changed)
                         for v, changed in zip(scanned, changes, strict=True)
@@ -287,6 +295,15 @@ class ScanEngine:
 # one name ("Paris" + "sunny").  Values worth finding split over turns are structured ones.
 SEAM_UNSPLIT = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP"})
 _NOT_FOR_ANSWERS = frozenset({"digits"})
+
+
+def _view_text(view: View) -> ViewText:
+    if view.name == "raw":
+        return ViewText(view.text, None)
+    deep, accents, shallow = view.split_changes()
+    if not (deep or accents or shallow):
+        return ViewText(view.text, None)  # differs but shows no change: a bug, so read it all
+    return ViewText(view.text, deep, accents, shallow)
 
 
 def _focused(detector: FocusedDetector, text: str, changed: Sequence[tuple[int, int]] | None) -> list[Hit]:

@@ -9,8 +9,9 @@ audit rows by construction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Kind = Literal["pii", "secret", "code", "marker", "term", "fingerprint", "unscannable", "scan_failed"]
 KINDS: tuple[Kind, ...] = (
@@ -47,3 +48,18 @@ class Finding:
     score: float
     detector: str
     view: str = "raw"  # the normalised view that revealed it ("raw", "nfkc", "skeleton", "base64", ...)
+
+
+class ViewText(NamedTuple):
+    """A normalised view as handed to a detector that reads all of a text's views at once, with
+    where it differs from the view it was built from (spans of ``text``, see ``View.split_changes``).
+
+    ``changed``: where any word may read differently, or None to read all of the view.
+    ``accents``: where a Latin letter lost its accent (the same word, spelt plainly).
+    ``shallow``: where no word reads differently (separators gone from inside a number, look-alikes
+    folded inside a word that stays in its own script): only a pattern can match anew there."""
+
+    text: str
+    changed: Sequence[tuple[int, int]] | None
+    accents: Sequence[tuple[int, int]] = ()
+    shallow: Sequence[tuple[int, int]] = ()

@@ -488,6 +488,57 @@ class View:
         elsewhere by its base's, and so on down to raw."""
         return [(0, len(self.text))] if self.base is None else _changes(self.text, self._local, self.base)
 
+    def split_changes(self) -> tuple[list[tuple[int, int]], list[tuple[int, int]], list[tuple[int, int]]]:
+        """:meth:`changed_from_base` by what each change can do to the words around it:
+        ``(deep, accents, shallow)``.
+
+        * ``accents``: ``skeleton``'s changes that only took the marks off a Latin letter (``é`` to
+          ``e``): the word is the same word to a reader, spelt plainly.
+        * ``shallow``: changes after which no word reads differently: all of ``digits``'s
+          (separators gone from inside digit-bearing tokens), and ``skeleton``'s look-alikes folded
+          inside a word that keeps letters of its own script (Greek "ΑΓΛΑΝΤΖΙΑ" becomes
+          "AΓΛANTZIA", which reads as nothing new; "paypal" spelt with a Cyrillic "a" reads anew).
+        * ``deep``: the rest (a look-alike word, a decoded blob, an invisible character gone),
+          where any word may read differently."""
+        changed = self.changed_from_base()
+        if self.name == "digits":
+            return [], [], changed
+        if self.name != "skeleton" or self.base is None:
+            return changed, [], []
+        deep: list[tuple[int, int]] = []
+        accents: list[tuple[int, int]] = []
+        shallow: list[tuple[int, int]] = []
+        for start, end in changed:
+            a, b = (start, end) if self._local is None else self._local.span(start, end)
+            if _accent_fold(self.base[a:b], self.text[start:end]):
+                accents.append((start, end))
+            elif not _word_at(self.text, start, end).isascii():
+                shallow.append((start, end))
+            else:
+                deep.append((start, end))
+        return deep, accents, shallow
+
+
+_LONGEST_WORD = 64  # how far to look for the ends of a word: a longer run is read as one anyway
+
+
+def _word_at(text: str, start: int, end: int) -> str:
+    """The run of letters around ``text[start:end]`` (up to ``_LONGEST_WORD`` either side)."""
+    left, right = start, end
+    while left > 0 and start - left < _LONGEST_WORD and text[left - 1].isalpha():
+        left -= 1
+    while right < len(text) and right - end < _LONGEST_WORD and text[right].isalpha():
+        right += 1
+    return text[left:right]
+
+
+def _accent_fold(base: str, folded: str) -> bool:
+    """Whether ``folded`` is ``base`` without the marks on its Latin letters."""
+    if not (folded.isascii() and folded.isalpha()):
+        return False
+    stripped = "".join(c for c in unicodedata.normalize("NFD", base) if unicodedata.category(c)[0] != "M")
+    return stripped == folded
+
 
 def _changes(text: str, mapping: OffsetMap | None, original: str) -> list[tuple[int, int]]:
     pieces = [(len(text), 0, len(text), True)] if mapping is None else mapping.pieces()

@@ -47,7 +47,7 @@ from presidio_analyzer.predefined_recognizers import (
 from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.tokens import Doc
 
-from gateway.scan.findings import Hit
+from gateway.scan.findings import Hit, ViewText
 from gateway.scan.model_files import lemma_dictionary, load_nlp
 from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
 from gateway.scan.pii_names import NameLists
@@ -172,6 +172,19 @@ ENTITIES = (*ALWAYS, *TRIGGERS)
 FOCUS_KEEP = 100
 FOCUS_CANDIDATES = 160
 FOCUS_CONTEXT = 400
+# An accent folded off a capitalised word (a name, a place: "Poděbrad" to "Podebrad") is read like
+# that, narrowed to the word's neighbours: the small NER sometimes knows the plain spelling only.
+ACCENT_KEEP = 60
+ACCENT_CANDIDATES = 40
+ACCENT_CONTEXT = 120
+# Where no word reads differently (a number's separators went, a word kept its own script) or an
+# accent went from a word that is no name, only the pattern recognizers can find anything new: they
+# read the value holding the change (a phone number is at most ~30 characters), presidio's context
+# 100 characters before it and a phone's "office" after.
+PATTERN_BEFORE = 140
+PATTERN_AFTER = 40
+PATTERN_KEEP = 30
+_LONGEST_WORD = 64
 
 # Per-entity thresholds where the default is wrong: presidio scores these weak patterns 0.01-0.1
 # without context and ~0.4 with it; a bare 9-digit "passport" or 8-17 digit "bank number" is noise.
@@ -342,28 +355,29 @@ class PiiDetector:
         own scan finds what is there.  So only the text around the changes is analysed, and the NER
         runs only around the changes themselves: a view that folds the accents of two names in 5 KB
         of prose costs a few hundred characters' work, not another full scan."""
-        return self.detect_views([(text, changed)])[0]
+        return self.detect_views([ViewText(text, changed)])[0]
 
-    def detect_views(self, views: Sequence[tuple[str, Sequence[tuple[int, int]] | None]]) -> list[list[Hit]]:
-        """Several views of one text at once: ``(text, None)`` as :meth:`detect`, ``(text, changed)``
-        as :meth:`detect_focused`.  All their NER windows go through the model in one batch, so the
-        decoder's per-step cost is paid once for all of a text's views, not once per view."""
+    def detect_views(self, views: Sequence[ViewText]) -> list[list[Hit]]:
+        """Several views of one text at once: ``changed`` None as :meth:`detect`, otherwise each
+        kind of change read as :func:`_reads` says.  All their NER windows go through the model in
+        one batch, so the decoder's per-step cost is paid once for all of a text's views."""
         texts: list[str] = []
         nears: list[_Near | None] = []
+        numbers: list[bool] = []
         placed: list[tuple[int, int, _Near | None]] = []  # (view index, region offset, what to keep)
-        for index, (text, changed) in enumerate(views):
-            if changed is None:
-                texts.append(text)
+        for index, view in enumerate(views):
+            if view.changed is None:
+                texts.append(view.text)
                 nears.append(None)
+                numbers.append(False)
                 placed.append((index, 0, None))
                 continue
-            kept = _Near(changed, FOCUS_KEEP)
-            for start, end in _regions(text, changed):
-                texts.append(text[start:end])
-                spans = [(s - start, e - start) for s, e in changed if start <= s and e <= end]
-                nears.append(_Near(spans, FOCUS_CANDIDATES))
+            for start, end, patterns_only, near, kept in _reads(view):
+                texts.append(view.text[start:end])
+                nears.append(near)
+                numbers.append(patterns_only)
                 placed.append((index, start, kept))
-        found = self._detect(texts, ner=True, near=nears)
+        found = self._detect(texts, ner=True, near=nears, numbers=numbers)
         out: list[list[Hit]] = [[] for _ in views]
         for (index, offset, keep), hits in zip(placed, found, strict=True):
             out[index].extend(
@@ -374,27 +388,47 @@ class PiiDetector:
         return out
 
     def _detect(
-        self, texts: Sequence[str], *, ner: bool, near: Sequence[_Near | None] | None = None
+        self,
+        texts: Sequence[str],
+        *,
+        ner: bool,
+        near: Sequence[_Near | None] | None = None,
+        numbers: Sequence[bool] | None = None,
     ) -> list[list[Hit]]:
+        """``numbers[i]``: text ``i`` is searched by the pattern recognizers only, untokenised."""
         tokenizer = self._nlp.tokenizer
-        docs = [tokenizer(text) for text in texts]
+        docs = [None if numbers and numbers[i] else tokenizer(text) for i, text in enumerate(texts)]
+        worded = [i for i, doc in enumerate(docs) if doc is not None]
         try:
-            if ner:
+            if ner and worded:
                 ordinary = self._names.is_ordinary_word
-                run_ner(self._nlp, docs, ordinary, full=self._full_ner, explained=self._explained, near=near)
+                run_ner(
+                    self._nlp,
+                    [doc for doc in docs if doc is not None],
+                    ordinary,
+                    full=self._full_ner,
+                    explained=self._explained,
+                    near=None if near is None else [near[i] for i in worded],
+                )
             return [self._analyze(text, doc) for text, doc in zip(texts, docs, strict=True)]
         finally:
             for doc in docs:
-                release_tokens(doc)
+                if doc is not None:
+                    release_tokens(doc)
 
-    def _analyze(self, text: str, doc: Doc) -> list[Hit]:
-        entities = [
-            *ALWAYS,
-            *(e for trigger, group in self._triggers if trigger.search(text) for e in group),
-        ]
+    def _analyze(self, text: str, doc: Doc | None) -> list[Hit]:
+        triggered = (e for trigger, group in self._triggers if trigger.search(text) for e in group)
+        if doc is None:  # patterns only: the word-based recognizers (and so the tokens) are not asked for
+            entities = list(triggered)
+            if not entities:
+                return []
+            artifacts = self._engine.bare_artifacts()
+        else:
+            entities = [*ALWAYS, *triggered]
+            artifacts = self._engine.artifacts(doc)
         self._timeouts.reset()
         results: list[RecognizerResult] = self._analyzer.analyze(
-            text=text, language=LANGUAGE, entities=entities, nlp_artifacts=self._engine.artifacts(doc)
+            text=text, language=LANGUAGE, entities=entities, nlp_artifacts=artifacts
         )
         if self._timeouts.tripped():
             raise RegexTimedOut("a PII pattern timed out; the text was not fully scanned")
@@ -424,11 +458,45 @@ class PiiDetector:
         return [Hit("pii", r.entity, r.start, r.end, round(r.score, 3), r.detector) for r in final]
 
 
-def _regions(text: str, changed: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
-    """The stretches of ``text`` within ``FOCUS_CONTEXT`` of a change, merged."""
+def _reads(view: ViewText) -> Iterable[tuple[int, int, bool, _Near, _Near]]:
+    """How to read a view near its changes, by what each change can do to the words around it:
+    ``(start, end, patterns only, where the NER may look, which findings to keep)`` per region.
+
+    * ``changed`` (a look-alike, a decoded blob): any word may differ; every recognizer and the NER,
+      ``FOCUS_CONTEXT`` around.
+    * ``accents`` in a capitalised word: the same, narrowed to ``ACCENT_CONTEXT``.
+    * ``shallow``, and other ``accents`` ("rúa" in an address): patterns only, which read some
+      words (a street's) but no names."""
+    names: list[tuple[int, int]] = []
+    patterns: list[tuple[int, int]] = list(view.shallow)
+    for start, end in view.accents:
+        (names if _in_capitalised_word(view.text, start) else patterns).append((start, end))
+    for spans, before, after, candidates, keep, patterns_only in (
+        (view.changed or (), FOCUS_CONTEXT, FOCUS_CONTEXT, FOCUS_CANDIDATES, FOCUS_KEEP, False),
+        (names, ACCENT_CONTEXT, ACCENT_CONTEXT, ACCENT_CANDIDATES, ACCENT_KEEP, False),
+        (sorted(patterns), PATTERN_BEFORE, PATTERN_AFTER, 0, PATTERN_KEEP, True),
+    ):
+        if not spans:
+            continue
+        kept = _Near(spans, keep)
+        for start, end in _regions(view.text, spans, before, after):
+            local = [(s - start, e - start) for s, e in spans if start <= s and e <= end]
+            yield start, end, patterns_only, _Near(local, candidates), kept
+
+
+def _in_capitalised_word(text: str, start: int) -> bool:
+    """Whether ``text[start]`` is in a word that starts with a capital letter."""
+    word = start
+    while word > 0 and start - word < _LONGEST_WORD and text[word - 1].isalpha():
+        word -= 1
+    return text[word].isupper()
+
+
+def _regions(text: str, changed: Sequence[tuple[int, int]], before: int, after: int) -> list[tuple[int, int]]:
+    """The stretches of ``text`` from ``before`` characters before a change to ``after`` after it, merged."""
     regions: list[tuple[int, int]] = []
     for start, end in sorted(changed):
-        start, end = max(0, start - FOCUS_CONTEXT), min(len(text), end + FOCUS_CONTEXT)
+        start, end = max(0, start - before), min(len(text), end + after)
         if regions and start <= regions[-1][1]:
             regions[-1] = (regions[-1][0], max(end, regions[-1][1]))
         else:

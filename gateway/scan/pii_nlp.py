@@ -87,6 +87,13 @@ class LoadedSpacyNlpEngine(SpacyNlpEngine):
             scores=[self._default_score] * len(entities),
         )
 
+    def bare_artifacts(self, language: str = "en") -> NlpArtifacts:
+        """An empty doc and no entities, for an analysis that asks only pattern recognizers."""
+        empty = Doc(self.nlp[language].vocab)  # type: ignore[index]  # set in __init__
+        return NlpArtifacts(
+            entities=[], tokens=empty, tokens_indices=[], lemmas=[], nlp_engine=None, language=language
+        )
+
     def artifacts(self, doc: Doc, language: str = "en") -> NlpArtifacts:
         """Entities and the doc only: :class:`WordWindowContextEnhancer` reads context from the text,
         so the per-token lemma, offset and keyword lists presidio would build are not needed."""

@@ -195,3 +195,12 @@ def test_deadline_stops_the_scan() -> None:
     engine = ScanEngine([email()])
     with pytest.raises(ScanDeadline):
         engine.scan("chat.completions", chat("a", "b"), deadline=time.monotonic() - 1)
+
+
+def test_warm_up_runs_the_detectors_and_caches_nothing() -> None:
+    detector = email()
+    engine = ScanEngine([detector], answer_detector=card())
+    engine.warm_up(["write to john@example.com"])
+    assert detector.calls == 1
+    engine.scan_text("write to john@example.com")
+    assert detector.calls == 2  # not served from a cache the warm-up filled

@@ -435,3 +435,30 @@ def test_random_texts_changed_leaves_only_verbatim_copies() -> None:
         for v in views(text):
             _check_changed(text, v)
         _check_changed_from_base(text, views(text))
+
+
+def test_changes_are_split_by_what_they_can_do_to_the_words() -> None:
+    # An accent off a Latin letter (precomposed, or a letter and a combining mark); a Cyrillic look-alike
+    # that makes "paypal" of a word; Greek letters folded inside a Greek word, which stays Greek.
+    greek_word = "\u0391\u0393\u039b\u0391\u039d\u03a4\u0396\u0399\u0391"
+    text = f"Pay Jos\u00e9 Garc\u0131a and Zoe\u0308 at p\u0430ypal.com, {greek_word} office"
+    skeleton = view(text, "skeleton")
+    deep, accents, shallow = skeleton.split_changes()
+    assert sorted(deep + accents + shallow) == skeleton.changed_from_base()
+    assert [skeleton.text[a:b] for a, b in accents] == ["e", "e"]
+    # The dotless i has no decomposition: it is a look-alike, not an accent; so is the Cyrillic a.
+    assert [skeleton.text[a:b] for a, b in deep] == ["i", "a"]
+    greek = skeleton.text.index("A")
+    assert shallow and all(greek <= a < greek + 9 for a, _ in shallow)
+
+
+def test_digits_view_changes_are_all_shallow() -> None:
+    digits = view("card 4111 1111-1111 1111 and Jos\u00e9", "digits")
+    deep, accents, shallow = digits.split_changes()
+    assert (deep, accents) == ([], [])
+    assert shallow == digits.changed_from_base() and len(shallow) == 3
+
+
+def test_other_views_changes_are_all_deep() -> None:
+    clean = view("jo\u200bhn@example.com", "clean")
+    assert clean.split_changes() == (clean.changed_from_base(), [], [])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.scan.findings import Hit
+from gateway.scan.findings import Hit, ViewText
 from gateway.scan.pii import ENTITIES, PiiDetector
 
 
@@ -318,6 +318,41 @@ def test_detect_views_matches_one_call_per_view(detector: PiiDetector) -> None:
     text = "Call Jos\u00e9 Garc\u00eda on +44 20 7946 0958. " * 3 + "Maria Lopez lives in Madrid."
     folded = text.replace("\u00e9", "e").replace("\u00ed", "i")
     changed = [(i, i + 1) for i, (a, b) in enumerate(zip(text, folded, strict=True)) if a != b]
-    together = detector.detect_views([(text, None), (folded, changed)])
+    together = detector.detect_views([ViewText(text, None), ViewText(folded, changed)])
     assert together == [detector.detect(text), detector.detect_focused(folded, changed)]
     assert any(h.entity == "PERSON" for h in together[1])
+
+
+def test_reads_follow_what_each_change_can_do() -> None:
+    from gateway.scan.pii import ACCENT_CONTEXT, FOCUS_CONTEXT, PATTERN_AFTER, PATTERN_BEFORE, _reads
+
+    filler = " ." * 500
+    text = filler + "Podebrad" + filler + "rua 12" + filler + "4111111111111111" + filler + "zz" + filler
+    name, rua, card, deep = (text.index(s) for s in ("Podebrad", "rua", "4111", "zz"))
+    view = ViewText(text, [(deep, deep + 1)], accents=[(name + 5, name + 6), (rua + 1, rua + 2)],
+                    shallow=[(card + 4, card + 4)])  # fmt: skip
+    reads = sorted((start, end, patterns_only) for start, end, patterns_only, _, _ in _reads(view))
+    assert reads == [
+        (name + 5 - ACCENT_CONTEXT, name + 6 + ACCENT_CONTEXT, False),  # a capitalised word: words too
+        (rua + 1 - PATTERN_BEFORE, rua + 2 + PATTERN_AFTER, True),  # a lower-case word: patterns only
+        (card + 4 - PATTERN_BEFORE, card + 4 + PATTERN_AFTER, True),  # separators: patterns only
+        (deep - FOCUS_CONTEXT, deep + 1 + FOCUS_CONTEXT, False),
+    ]
+
+
+def test_shallow_changes_are_read_for_patterns_only(detector: PiiDetector) -> None:
+    text = "Please ask John Smith, card 4111111111111111, today."
+    at = text.index("4111") + 4
+    view = ViewText(text, [], shallow=[(at, at)])  # as where a separator went from the card number
+    found = {(h.entity, text[h.start : h.end]) for h in detector.detect_views([view])[0]}
+    assert found == {("CREDIT_CARD", "4111111111111111")}  # John Smith is raw's to find, not this view's
+    # The same change read as deep finds both.
+    deep = {(h.entity, text[h.start : h.end]) for h in detector.detect_views([ViewText(text, [(at, at)])])[0]}
+    assert {("CREDIT_CARD", "4111111111111111"), ("PERSON", "John Smith")} <= deep
+
+
+def test_accent_in_a_name_is_read_with_words(detector: PiiDetector) -> None:
+    folded = "Yesterday I met Jose Garcia at the station."
+    at = folded.index("Jose") + 3
+    hits = detector.detect_views([ViewText(folded, [], accents=[(at, at + 1)])])[0]
+    assert ("PERSON", "Jose Garcia") in {(h.entity, folded[h.start : h.end]) for h in hits}
