@@ -98,6 +98,7 @@ def _mark_class() -> str:
 
 _MARK = _mark_class()
 _MARK_RUN = re.compile(f"(?<!{_MARK}){_MARK}{{{_MAX_MARKS + 1},}}")  # from a run's start only
+_LONG_NON_ASCII = re.compile(f"[^\x00-\x7f]{{{_MAX_MARKS + 1}}}")  # ~40x faster to rule out
 
 
 def _clean(text: str) -> tuple[str, OffsetMap] | None:
@@ -117,6 +118,8 @@ def _delete_invisible(text: str) -> tuple[str, OffsetMap] | None:
 def _cap_marks(text: str) -> tuple[str, OffsetMap] | None:
     """``text`` without the marks past the first ``_MAX_MARKS`` of each run: the last one kept
     swallows them, so a redaction removes them too.  After invisibles go: they can split a run."""
+    if _LONG_NON_ASCII.search(text) is None:  # marks are non-ASCII: no long run of those, no long run
+        return None
     cuts = [(m.start() + _MAX_MARKS, m.end(), "") for m in _MARK_RUN.finditer(text)]
     return _edit(text, cuts, absorb=True) if cuts else None
 
