@@ -36,7 +36,7 @@ from types import MappingProxyType
 from gateway.scan.confusables import SKELETON
 from gateway.scan.offsets import MapBuilder, OffsetMap
 
-__all__ = ["NormalizationLimit", "View", "views"]
+__all__ = ["NormalizationLimit", "View", "views", "word_span"]
 
 _MAX_DEPTH = 2  # base64 of base64, a JSON document inside a JSON string; no deeper
 _MAX_JSON_FAILURES = 64  # failed raw_decode calls per text: each may read to the end of the text
@@ -515,7 +515,7 @@ class View:
             a, b = (start, end) if self._local is None else self._local.span(start, end)
             if _accent_fold(self.base[a:b], self.text[start:end]):
                 accents.append((start, end))
-            elif not _word_at(self.text, start, end).isascii():
+            elif not self.text[slice(*word_span(self.text, start, end))].isascii():
                 shallow.append((start, end))
             else:
                 deep.append((start, end))
@@ -525,14 +525,14 @@ class View:
 _LONGEST_WORD = 64  # how far to look for the ends of a word: a longer run is read as one anyway
 
 
-def _word_at(text: str, start: int, end: int) -> str:
+def word_span(text: str, start: int, end: int) -> tuple[int, int]:
     """The run of letters around ``text[start:end]`` (up to ``_LONGEST_WORD`` either side)."""
     left, right = start, end
     while left > 0 and start - left < _LONGEST_WORD and text[left - 1].isalpha():
         left -= 1
     while right < len(text) and right - end < _LONGEST_WORD and text[right].isalpha():
         right += 1
-    return text[left:right]
+    return left, right
 
 
 def _accent_fold(base: str, folded: str) -> bool:

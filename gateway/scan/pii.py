@@ -49,6 +49,7 @@ from spacy.tokens import Doc
 
 from gateway.scan.findings import Hit, ViewText
 from gateway.scan.model_files import lemma_dictionary, load_nlp
+from gateway.scan.normalize import word_span
 from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
 from gateway.scan.pii_names import NameLists
 from gateway.scan.pii_nlp import LoadedSpacyNlpEngine, WordWindowContextEnhancer, release_tokens, run_ner
@@ -184,7 +185,6 @@ ACCENT_CONTEXT = 120
 PATTERN_BEFORE = 140
 PATTERN_AFTER = 40
 PATTERN_KEEP = 30
-_LONGEST_WORD = 64
 
 # Per-entity thresholds where the default is wrong: presidio scores these weak patterns 0.01-0.1
 # without context and ~0.4 with it; a bare 9-digit "passport" or 8-17 digit "bank number" is noise.
@@ -486,10 +486,7 @@ def _reads(view: ViewText) -> Iterable[tuple[int, int, bool, _Near, _Near]]:
 
 def _in_capitalised_word(text: str, start: int) -> bool:
     """Whether ``text[start]`` is in a word that starts with a capital letter."""
-    word = start
-    while word > 0 and start - word < _LONGEST_WORD and text[word - 1].isalpha():
-        word -= 1
-    return text[word].isupper()
+    return text[word_span(text, start, start)[0]].isupper()
 
 
 def _regions(text: str, changed: Sequence[tuple[int, int]], before: int, after: int) -> list[tuple[int, int]]:
