@@ -363,21 +363,21 @@ class PiiDetector:
         one batch, so the decoder's per-step cost is paid once for all of a text's views."""
         texts: list[str] = []
         nears: list[_Near | None] = []
-        numbers: list[bool] = []
+        patterns: list[bool] = []
         placed: list[tuple[int, int, _Near | None]] = []  # (view index, region offset, what to keep)
         for index, view in enumerate(views):
             if view.changed is None:
                 texts.append(view.text)
                 nears.append(None)
-                numbers.append(False)
+                patterns.append(False)
                 placed.append((index, 0, None))
                 continue
             for start, end, patterns_only, near, kept in _reads(view):
                 texts.append(view.text[start:end])
                 nears.append(near)
-                numbers.append(patterns_only)
+                patterns.append(patterns_only)
                 placed.append((index, start, kept))
-        found = self._detect(texts, ner=True, near=nears, numbers=numbers)
+        found = self._detect(texts, ner=True, near=nears, patterns_only=patterns)
         out: list[list[Hit]] = [[] for _ in views]
         for (index, offset, keep), hits in zip(placed, found, strict=True):
             out[index].extend(
@@ -393,11 +393,12 @@ class PiiDetector:
         *,
         ner: bool,
         near: Sequence[_Near | None] | None = None,
-        numbers: Sequence[bool] | None = None,
+        patterns_only: Sequence[bool] | None = None,
     ) -> list[list[Hit]]:
-        """``numbers[i]``: text ``i`` is searched by the pattern recognizers only, untokenised."""
+        """``patterns_only[i]``: text ``i`` is searched by the pattern recognizers only, untokenised."""
         tokenizer = self._nlp.tokenizer
-        docs = [None if numbers and numbers[i] else tokenizer(text) for i, text in enumerate(texts)]
+        bare = patterns_only or [False] * len(texts)
+        docs = [None if skip else tokenizer(text) for text, skip in zip(texts, bare, strict=True)]
         worded = [i for i, doc in enumerate(docs) if doc is not None]
         try:
             if ner and worded:
