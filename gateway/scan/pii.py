@@ -22,6 +22,7 @@ Entity names follow presidio's where presidio has one; see :data:`ENTITIES` for 
 from __future__ import annotations
 
 import bisect
+import functools
 import importlib
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -45,6 +46,7 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.language import Language
 from spacy.tokens import Doc
 
 from gateway.scan.findings import Hit, ViewText
@@ -54,6 +56,8 @@ from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
 from gateway.scan.pii_names import NameLists
 from gateway.scan.pii_nlp import LoadedSpacyNlpEngine, WordWindowContextEnhancer, release_tokens, run_ner
 from gateway.scan.pii_places import CLEAR, COUNTRY, Gazetteer
+from gateway.scan.pii_vocab import DEFAULT_LIMIT as VOCAB_LIMIT
+from gateway.scan.pii_vocab import ModelEpochs
 from gateway.scan.recognizers.pii_address import StreetAddressRecognizer
 from gateway.scan.recognizers.pii_dob import DateOfBirthRecognizer
 from gateway.scan.recognizers.pii_email import OfflineEmailRecognizer
@@ -253,10 +257,13 @@ class PiiDetector:
         threshold: float = DEFAULT_THRESHOLD,
         thresholds: Mapping[str, float] | None = None,
         full_ner: bool = False,
+        vocab_limit: int = VOCAB_LIMIT,
     ) -> None:
         self._timeouts = RegexTimeoutGuard.install()
-        self._nlp = load_nlp(model=model, path=model_path, expected_hashes=model_hashes)
-        self._names = NameLists.from_faker(dictionary=lemma_dictionary(self._nlp))
+        load = functools.partial(load_nlp, model=model, path=model_path, expected_hashes=model_hashes)
+        self._model = ModelEpochs(load, vocab_limit)
+        nlp = self._model.nlp  # not kept: detection takes the model of the moment from ``self._model``
+        self._names = NameLists.from_faker(dictionary=lemma_dictionary(nlp))
         names = self._names
         self._places = Gazetteer.build(
             common=names.common.__contains__,
@@ -272,7 +279,7 @@ class PiiDetector:
         self._triggers = [
             (patterns[pattern], tuple(e for e, p in TRIGGERS.items() if p == pattern)) for pattern in patterns
         ]
-        self._engine = LoadedSpacyNlpEngine(self._nlp, LANGUAGE)
+        self._engine = LoadedSpacyNlpEngine(nlp, LANGUAGE)
         registry = RecognizerRegistry(recognizers=self._recognizers(), supported_languages=[LANGUAGE])
         _precompile(registry.recognizers)
         self._analyzer = AnalyzerEngine(
@@ -396,7 +403,21 @@ class PiiDetector:
         patterns_only: Sequence[bool] | None = None,
     ) -> list[list[Hit]]:
         """``patterns_only[i]``: text ``i`` is searched by the pattern recognizers only, untokenised."""
-        tokenizer = self._nlp.tokenizer
+        with self._model.use() as nlp:  # no Doc of this call outlives it
+            if self._engine.nlp[LANGUAGE] is not nlp:  # type: ignore[index]  # reloaded: see pii_vocab
+                self._engine.nlp = {LANGUAGE: nlp}  # type: ignore[assignment]
+            return self._detect_with(nlp, texts, ner=ner, near=near, patterns_only=patterns_only)
+
+    def _detect_with(
+        self,
+        nlp: Language,
+        texts: Sequence[str],
+        *,
+        ner: bool,
+        near: Sequence[_Near | None] | None,
+        patterns_only: Sequence[bool] | None,
+    ) -> list[list[Hit]]:
+        tokenizer = nlp.tokenizer
         bare = patterns_only or [False] * len(texts)
         docs = [None if skip else tokenizer(text) for text, skip in zip(texts, bare, strict=True)]
         worded = [i for i, doc in enumerate(docs) if doc is not None]
@@ -404,7 +425,7 @@ class PiiDetector:
             if ner and worded:
                 ordinary = self._names.is_ordinary_word
                 run_ner(
-                    self._nlp,
+                    nlp,
                     [doc for doc in docs if doc is not None],
                     ordinary,
                     full=self._full_ner,

@@ -1,0 +1,91 @@
+"""The model is reloaded once it has learnt too many words, so a long-running scanner stays bounded."""
+
+from __future__ import annotations
+
+import random
+import string
+import threading
+import time
+
+import pytest
+import spacy
+from spacy.language import Language
+
+from gateway.scan.pii import PiiDetector
+from gateway.scan.pii_vocab import ModelEpochs
+
+
+def random_words(rng: random.Random, n: int) -> str:
+    return " ".join("".join(rng.choices(string.ascii_letters + string.digits, k=8)) for _ in range(n))
+
+
+def test_model_is_reloaded_after_learning_the_limit() -> None:
+    loads: list[Language] = []
+
+    def load() -> Language:
+        loads.append(spacy.blank("en"))
+        return loads[-1]
+
+    epochs = ModelEpochs(load, limit=100)
+    rng = random.Random(1)
+    with epochs.use() as nlp:
+        nlp.tokenizer(random_words(rng, 60))  # 60 new words: under the limit
+    with epochs.use() as nlp:
+        assert nlp is loads[0]
+        nlp.tokenizer(random_words(rng, 60))  # 120 now
+    with epochs.use() as nlp:
+        assert nlp is loads[1] and epochs.reloads == 1
+        assert len(nlp.vocab) < len(loads[0].vocab)  # the words learnt went with the old model
+
+
+def test_failed_reload_raises_every_time_and_keeps_nothing_half_loaded() -> None:
+    calls = 0
+
+    def load() -> Language:
+        nonlocal calls
+        calls += 1
+        if calls > 1:
+            raise RuntimeError("model file changed")
+        return spacy.blank("en")
+
+    epochs = ModelEpochs(load, limit=10)
+    with epochs.use() as nlp:
+        first = nlp
+        nlp.tokenizer(random_words(random.Random(2), 20))
+    for _ in range(2):  # fail closed: the next call tries again rather than carry on growing
+        with pytest.raises(RuntimeError), epochs.use():
+            pass
+    assert epochs.nlp is first and calls == 3
+
+
+def test_one_caller_at_a_time() -> None:
+    epochs = ModelEpochs(lambda: spacy.blank("en"))
+    inside = 0
+    most = 0
+
+    def work() -> None:
+        nonlocal inside, most
+        with epochs.use():
+            inside += 1
+            most = max(most, inside)
+            time.sleep(0.01)
+            inside -= 1
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most == 1
+
+
+def test_detector_reloads_its_model_and_finds_the_same() -> None:
+    detector = PiiDetector(vocab_limit=2_000)
+    rng = random.Random(3)
+    probe = "Ask Maria Gonzalez at maria.g@example.com or +44 20 7946 0958 about card 4111 1111 1111 1111."
+    before = detector.detect(probe)
+    for _ in range(30):  # 30 x 170 never-seen words: past the limit twice
+        detector.detect(random_words(rng, 170))
+    assert detector._model.reloads >= 2
+    assert detector.detect(probe) == before
+    assert {h.entity for h in before} >= {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD"}
