@@ -496,26 +496,30 @@ class View:
         ``(deep, accents, shallow)``.
 
         * ``accents``: ``skeleton``'s changes that only took the marks off a Latin letter (``é`` to
-          ``e``): the word is the same word to a reader, spelt plainly.
+          ``e``): the word is the same word to a reader, spelt plainly.  A letter with a mark that
+          did not compose with it ("j̶o̶h̶n̶") is ``deep``.
         * ``shallow``: changes after which no word reads differently: all of ``digits``'s
-          (separators gone from inside digit-bearing tokens), and ``skeleton``'s look-alikes folded
-          inside a word that keeps letters of its own script (Greek "ΑΓΛΑΝΤΖΙΑ" becomes
-          "AΓΛANTZIA", which reads as nothing new; "paypal" spelt with a Cyrillic "a" reads anew).
+          (separators gone from inside digit-bearing tokens), and ``nfkc``'s and ``skeleton``'s
+          that are not letters (full-width digits, "½" and the fraction slash it becomes)
+          or are folded inside a word that keeps letters of its own script (Greek "ΑΓΛΑΝΤΖΙΑ"
+          becomes "AΓΛANTZIA", which reads as nothing new; "paypal" spelt with a Cyrillic "a", or
+          in full-width letters, reads anew).
         * ``deep``: the rest (a look-alike word, a decoded blob, an invisible character gone),
           where any word may read differently."""
         changed = self.changed_from_base()
         if self.name == "digits":
             return [], [], changed
-        if self.name != "skeleton" or self.base is None:
+        if self.name not in ("nfkc", "skeleton") or self.base is None:
             return changed, [], []
         deep: list[tuple[int, int]] = []
         accents: list[tuple[int, int]] = []
         shallow: list[tuple[int, int]] = []
         for start, end in changed:
             a, b = (start, end) if self._local is None else self._local.span(start, end)
-            if _accent_fold(self.base[a:b], self.text[start:end]):
+            folded = self.text[start:end]
+            if _accent_fold(self.base[a:b], folded):
                 accents.append((start, end))
-            elif not self.text[slice(*word_span(self.text, start, end))].isascii():
+            elif not folded.isalpha() or not self.text[slice(*word_span(self.text, start, end))].isascii():
                 shallow.append((start, end))
             else:
                 deep.append((start, end))
@@ -536,8 +540,10 @@ def word_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _accent_fold(base: str, folded: str) -> bool:
-    """Whether ``folded`` is ``base`` without the marks on its Latin letters."""
-    if not (folded.isascii() and folded.isalpha()):
+    """Whether ``folded`` is the Latin letter ``base`` without its accent.  ``base`` is one
+    precomposed letter (NFKC composes every accent that spelling uses): a letter with a mark of its
+    own beside it (a strikethrough, zalgo) is no spelling but an evasion."""
+    if len(base) != 1 or not (folded.isascii() and folded.isalpha()):
         return False
     stripped = "".join(c for c in unicodedata.normalize("NFD", base) if unicodedata.category(c)[0] != "M")
     return stripped == folded

@@ -184,10 +184,10 @@ ACCENT_CANDIDATES = 40
 ACCENT_CONTEXT = 120
 # Where no word reads differently (a number's separators went, a word kept its own script) or an
 # accent went from a word that is no name, only the pattern recognizers can find anything new: they
-# read the value holding the change (a phone number is at most ~30 characters), presidio's context
-# 100 characters before it and a phone's "office" after.
+# read the value holding the change, presidio's context 100 characters before it, and what follows
+# a house number whose separators went: a street address runs a few lines on.
 PATTERN_BEFORE = 140
-PATTERN_AFTER = 40
+PATTERN_AFTER = 120
 PATTERN_KEEP = 30
 
 # Per-entity thresholds where the default is wrong: presidio scores these weak patterns 0.01-0.1

@@ -462,3 +462,22 @@ def test_digits_view_changes_are_all_shallow() -> None:
 def test_other_views_changes_are_all_deep() -> None:
     clean = view("jo\u200bhn@example.com", "clean")
     assert clean.split_changes() == (clean.changed_from_base(), [], [])
+
+
+def test_look_alikes_that_are_not_letters_are_shallow() -> None:
+    # Full-width digits (NFKC) and a fraction slash (skeleton) cannot make a new word.
+    nfkc = view("card \uff14\uff11\uff11\uff11 1111", "nfkc")
+    assert nfkc.split_changes() == ([], [], nfkc.changed_from_base())
+    skeleton = view("take 1\u20442 of it", "skeleton")
+    assert skeleton.split_changes() == ([], [], skeleton.changed_from_base())
+    # Full-width letters make an ASCII word: deep.
+    letters = view("ask \uff4a\uff4f\uff48\uff4e today", "nfkc")
+    assert letters.split_changes() == (letters.changed_from_base(), [], [])
+
+
+def test_marks_that_do_not_compose_are_no_accent() -> None:
+    # A strikethrough on every letter reads as "john" to a model: an evasion, not a spelling.
+    skeleton = view("my name is j\u0336o\u0336h\u0336n\u0336", "skeleton")
+    deep, accents, shallow = skeleton.split_changes()
+    assert [skeleton.text[a:b] for a, b in deep] == ["j", "o", "h", "n"]
+    assert (accents, shallow) == ([], [])
