@@ -48,6 +48,9 @@ class ScanDeadline(TimeoutError):
 
 
 class Detector(Protocol):
+    """Finds hits in one text.  A detector may also have ``skip_views``, the names of the views
+    that cannot show it anything the raw text's scan did not (see ``normalize.views``)."""
+
     @property
     def name(self) -> str: ...
 
@@ -181,7 +184,8 @@ class ScanEngine:
                         for v, changed in zip(scanned, changes, strict=True)
                     ]
                 else:
-                    per_view = [detector.detect(v.text) for v in scanned]
+                    blind = getattr(detector, "skip_views", _NO_VIEWS)
+                    per_view = [[] if v.name in blind else detector.detect(v.text) for v in scanned]
             except Exception as exc:  # a failing detector must never look like "nothing found"
                 raise _Failure(detector.name, exc) from None
             for view, hits in zip(scanned, per_view, strict=True):
@@ -295,6 +299,7 @@ class ScanEngine:
 # one name ("Paris" + "sunny").  Values worth finding split over turns are structured ones.
 SEAM_UNSPLIT = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP"})
 _NOT_FOR_ANSWERS = frozenset({"digits"})
+_NO_VIEWS: frozenset[str] = frozenset()  # a detector's ``skip_views``, when it has none
 
 
 def _view_text(view: View) -> ViewText:

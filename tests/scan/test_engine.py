@@ -204,3 +204,19 @@ def test_warm_up_runs_the_detectors_and_caches_nothing() -> None:
     assert detector.calls == 1
     engine.scan_text("write to john@example.com")
     assert detector.calls == 2  # not served from a cache the warm-up filled
+
+
+def test_a_detector_is_not_run_on_the_views_it_skips() -> None:
+    seen: list[str] = []
+
+    class Skipping:
+        name = "skipping"
+        skip_views = frozenset({"skeleton"})
+
+        def detect(self, text: str) -> list[Hit]:
+            seen.append(text)
+            return []
+
+    text = "write to j\u043ehn@example.com"  # a Cyrillic "o": raw and skeleton views
+    ScanEngine([Skipping()]).scan_text(text)
+    assert seen == [text]

@@ -220,6 +220,9 @@ class SourceCodeDetector:
     """Reports source code as ``SOURCE_CODE`` hits (kind ``code``) spanning whole lines."""
 
     entity = "SOURCE_CODE"
+    # Views that cannot show code the raw text's scan did not: nobody writes code in look-alike or
+    # full-width letters, and numbers glued together make none.  (Decoded blobs can hold code.)
+    skip_views = frozenset({"nfkc", "skeleton", "digits"})
 
     def __init__(self, name: str = "code", *, min_score: float = 0.5) -> None:
         self.name = name

@@ -237,6 +237,8 @@ class ConfidentialityMarkerDetector:
     """Finds markings; kind ``marker``, entities ``CONFIDENTIALITY_MARKER``, ``PRIVILEGE_MARKER``
     and ``CLASSIFICATION_BANNER``.  Hits below ``min_score`` are dropped (default: keep all)."""
 
+    skip_views = frozenset({"digits"})  # numbers glued together make no marking
+
     def __init__(
         self,
         name: str = "markers",
