@@ -46,8 +46,8 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 from spacy.lang.en.stop_words import STOP_WORDS
-from spacy.language import Language
 from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from gateway.scan.findings import Hit, ViewText
 from gateway.scan.model_files import lemma_dictionary, load_nlp
@@ -262,7 +262,7 @@ class PiiDetector:
         self._timeouts = RegexTimeoutGuard.install()
         load = functools.partial(load_nlp, model=model, path=model_path, expected_hashes=model_hashes)
         self._model = ModelEpochs(load, vocab_limit)
-        nlp = self._model.nlp  # not kept: detection takes the model of the moment from ``self._model``
+        nlp = self._model.current()  # not kept: each detection takes the model of the moment
         self._names = NameLists.from_faker(dictionary=lemma_dictionary(nlp))
         names = self._names
         self._places = Gazetteer.build(
@@ -403,20 +403,10 @@ class PiiDetector:
         patterns_only: Sequence[bool] | None = None,
     ) -> list[list[Hit]]:
         """``patterns_only[i]``: text ``i`` is searched by the pattern recognizers only, untokenised."""
-        with self._model.use() as nlp:  # no Doc of this call outlives it
-            if self._engine.nlp[LANGUAGE] is not nlp:  # type: ignore[index]  # reloaded: see pii_vocab
-                self._engine.nlp = {LANGUAGE: nlp}  # type: ignore[assignment]
-            return self._detect_with(nlp, texts, ner=ner, near=near, patterns_only=patterns_only)
-
-    def _detect_with(
-        self,
-        nlp: Language,
-        texts: Sequence[str],
-        *,
-        ner: bool,
-        near: Sequence[_Near | None] | None,
-        patterns_only: Sequence[bool] | None,
-    ) -> list[list[Hit]]:
+        nlp = self._model.current()  # this call's model throughout: a reload swaps in a new one
+        # presidio's engine never runs the model (it is handed the artifacts), but it holds it: let go
+        # of a replaced one, or its vocabulary would live on.
+        self._engine.nlp = {LANGUAGE: nlp}  # type: ignore[assignment]  # presidio annotates it as None
         tokenizer = nlp.tokenizer
         bare = patterns_only or [False] * len(texts)
         docs = [None if skip else tokenizer(text) for text, skip in zip(texts, bare, strict=True)]
@@ -432,19 +422,19 @@ class PiiDetector:
                     explained=self._explained,
                     near=None if near is None else [near[i] for i in worded],
                 )
-            return [self._analyze(text, doc) for text, doc in zip(texts, docs, strict=True)]
+            return [self._analyze(text, doc, nlp.vocab) for text, doc in zip(texts, docs, strict=True)]
         finally:
             for doc in docs:
                 if doc is not None:
                     release_tokens(doc)
 
-    def _analyze(self, text: str, doc: Doc | None) -> list[Hit]:
+    def _analyze(self, text: str, doc: Doc | None, vocab: Vocab) -> list[Hit]:
         triggered = (e for trigger, group in self._triggers if trigger.search(text) for e in group)
         if doc is None:  # patterns only: the word-based recognizers (and so the tokens) are not asked for
             entities = list(triggered)
             if not entities:
                 return []
-            artifacts = self._engine.bare_artifacts()
+            artifacts = self._engine.bare_artifacts(vocab)
         else:
             entities = [*ALWAYS, *triggered]
             artifacts = self._engine.artifacts(doc)

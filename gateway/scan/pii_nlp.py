@@ -27,6 +27,7 @@ from spacy.lang.en.stop_words import STOP_WORDS
 from spacy.language import Language
 from spacy.pipeline import EntityRecognizer as SpacyNer
 from spacy.tokens import Doc, Span, Token
+from spacy.vocab import Vocab
 from thinc.api import NumpyOps
 
 # Tokens of context either side of a candidate token.  The CNN NER sees 4 tokens either side
@@ -87,9 +88,9 @@ class LoadedSpacyNlpEngine(SpacyNlpEngine):
             scores=[self._default_score] * len(entities),
         )
 
-    def bare_artifacts(self, language: str = "en") -> NlpArtifacts:
+    def bare_artifacts(self, vocab: Vocab, language: str = "en") -> NlpArtifacts:
         """An empty doc and no entities, for an analysis that asks only pattern recognizers."""
-        empty = Doc(self.nlp[language].vocab)  # type: ignore[index]  # set in __init__
+        empty = Doc(vocab)
         return NlpArtifacts(
             entities=[], tokens=empty, tokens_indices=[], lemmas=[], nlp_engine=None, language=language
         )

@@ -6,18 +6,17 @@ names, numbers and typos all day: measured with random 4-12 character tokens, th
 ~110 MiB per MB of never-seen text, without end.
 
 spaCy 3.8's memory zones would free them, but inside a zone its tokenizer caches nothing, which made
-tokenising five times slower (1.0 against 0.19 ms/KB on the benchmark's prose, measured).  So the
-model is loaded afresh instead, once ``limit`` lexemes were added since it was loaded (about 0.2 s
-with its files already verified once and in the page cache; the files are verified again), and the
-old model goes with everything it learnt.  Every use of the model must happen inside
-:meth:`ModelEpochs.use`, one caller at a time, and no ``Doc`` may be kept past it.
+tokenising five times slower (1.0 against 0.19 ms/KB on the benchmark's prose, measured), and a zone
+is global state that only one thread may use at a time.  So the model is loaded afresh instead, once
+``limit`` lexemes were added since it was loaded (about 0.2 s with its files in the page cache; the
+files are verified again), and the old model goes, with everything it learnt, when the last caller
+still using it lets go of it.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from spacy.language import Language
 
@@ -29,18 +28,19 @@ class ModelEpochs:
     def __init__(self, load: Callable[[], Language], limit: int = DEFAULT_LIMIT) -> None:
         self._load = load
         self._limit = limit
-        self._lock = threading.Lock()
-        self.nlp = load()
-        self._loaded_with = len(self.nlp.vocab)
+        self._reloading = threading.Lock()
+        self._nlp = load()
+        self._loaded_with = len(self._nlp.vocab)
         self.reloads = 0
 
-    @contextmanager
-    def use(self) -> Iterator[Language]:
-        """The model, to this caller alone; reloaded first if it has learnt ``limit`` words.  A
-        reload that fails (a model file changed) raises here, and again on the next call."""
-        with self._lock:
-            if len(self.nlp.vocab) - self._loaded_with >= self._limit:
-                fresh = self._load()
-                self.nlp, self._loaded_with = fresh, len(fresh.vocab)
-                self.reloads += 1
-            yield self.nlp
+    def current(self) -> Language:
+        """The model to use for one call, reloaded first if it has learnt ``limit`` words.  A reload
+        that fails (a model file changed) raises here, and again on the next call: the caller's scan
+        fails closed.  Hold on to the returned model for the whole call, not longer."""
+        if len(self._nlp.vocab) - self._loaded_with >= self._limit:
+            with self._reloading:
+                if len(self._nlp.vocab) - self._loaded_with >= self._limit:  # not reloaded meanwhile
+                    fresh = self._load()
+                    self._nlp, self._loaded_with = fresh, len(fresh.vocab)
+                    self.reloads += 1
+        return self._nlp

@@ -28,14 +28,15 @@ def test_model_is_reloaded_after_learning_the_limit() -> None:
 
     epochs = ModelEpochs(load, limit=100)
     rng = random.Random(1)
-    with epochs.use() as nlp:
-        nlp.tokenizer(random_words(rng, 60))  # 60 new words: under the limit
-    with epochs.use() as nlp:
-        assert nlp is loads[0]
-        nlp.tokenizer(random_words(rng, 60))  # 120 now
-    with epochs.use() as nlp:
-        assert nlp is loads[1] and epochs.reloads == 1
-        assert len(nlp.vocab) < len(loads[0].vocab)  # the words learnt went with the old model
+    epochs.current().tokenizer(random_words(rng, 60))  # 60 new words: under the limit
+    held = epochs.current()
+    assert held is loads[0]
+    held.tokenizer(random_words(rng, 60))  # 120 now
+    fresh = epochs.current()
+    assert fresh is loads[1] and epochs.reloads == 1
+    assert len(fresh.vocab) < len(loads[0].vocab)  # the words learnt went with the old model
+    assert held.tokenizer("still usable by the call that held it").text.startswith("still")
+    assert epochs.current() is fresh
 
 
 def test_failed_reload_raises_every_time_and_keeps_nothing_half_loaded() -> None:
@@ -49,34 +50,33 @@ def test_failed_reload_raises_every_time_and_keeps_nothing_half_loaded() -> None
         return spacy.blank("en")
 
     epochs = ModelEpochs(load, limit=10)
-    with epochs.use() as nlp:
-        first = nlp
-        nlp.tokenizer(random_words(random.Random(2), 20))
+    first = epochs.current()
+    first.tokenizer(random_words(random.Random(2), 20))
     for _ in range(2):  # fail closed: the next call tries again rather than carry on growing
-        with pytest.raises(RuntimeError), epochs.use():
-            pass
-    assert epochs.nlp is first and calls == 3
+        with pytest.raises(RuntimeError):
+            epochs.current()
+    assert calls == 3
 
 
-def test_one_caller_at_a_time() -> None:
-    epochs = ModelEpochs(lambda: spacy.blank("en"))
-    inside = 0
-    most = 0
+def test_concurrent_callers_reload_once() -> None:
+    loads = 0
 
-    def work() -> None:
-        nonlocal inside, most
-        with epochs.use():
-            inside += 1
-            most = max(most, inside)
-            time.sleep(0.01)
-            inside -= 1
+    def load() -> Language:
+        nonlocal loads
+        loads += 1
+        time.sleep(0.05)  # long enough for every thread to find the model over its limit
+        return spacy.blank("en")
 
-    threads = [threading.Thread(target=work) for _ in range(4)]
+    epochs = ModelEpochs(load, limit=10)
+    epochs.current().tokenizer(random_words(random.Random(4), 20))
+    got: list[Language] = []
+    threads = [threading.Thread(target=lambda: got.append(epochs.current())) for _ in range(4)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert most == 1
+    assert loads == 2 and epochs.reloads == 1
+    assert len({id(nlp) for nlp in got}) == 1
 
 
 def test_detector_reloads_its_model_and_finds_the_same() -> None:
