@@ -501,7 +501,7 @@ class View:
         * ``shallow``: changes after which no word reads differently: all of ``digits``'s
           (separators gone from inside digit-bearing tokens), and ``nfkc``'s and ``skeleton``'s
           that are not letters (full-width digits, "½" and the fraction slash it becomes)
-          or are folded inside a word that keeps letters of its own script (Greek "ΑΓΛΑΝΤΖΙΑ"
+          or are folded inside a word that keeps letters of another script (Greek "ΑΓΛΑΝΤΖΙΑ"
           becomes "AΓΛANTZIA", which reads as nothing new; "paypal" spelt with a Cyrillic "a", or
           in full-width letters, reads anew).
         * ``deep``: the rest (a look-alike word, a decoded blob, an invisible character gone),
@@ -519,7 +519,7 @@ class View:
             folded = self.text[start:end]
             if _accent_fold(self.base[a:b], folded):
                 accents.append((start, end))
-            elif not folded.isalpha() or not self.text[slice(*word_span(self.text, start, end))].isascii():
+            elif not folded.isalpha() or _foreign(self.text[slice(*word_span(self.text, start, end))]):
                 shallow.append((start, end))
             else:
                 deep.append((start, end))
@@ -537,6 +537,13 @@ def word_span(text: str, start: int, end: int) -> tuple[int, int]:
     while right < len(text) and right - end < _LONGEST_WORD and text[right].isalpha():
         right += 1
     return left, right
+
+
+def _foreign(word: str) -> bool:
+    """Whether ``word`` keeps a letter of a script other than Latin ("AΓΛANTZIA")."""
+    return not word.isascii() and any(
+        not c.isascii() and c.isalpha() and not unicodedata.name(c, "").startswith("LATIN") for c in word
+    )
 
 
 def _accent_fold(base: str, folded: str) -> bool:

@@ -481,3 +481,10 @@ def test_marks_that_do_not_compose_are_no_accent() -> None:
     deep, accents, shallow = skeleton.split_changes()
     assert [skeleton.text[a:b] for a, b in deep] == ["j", "o", "h", "n"]
     assert (accents, shallow) == ([], [])
+
+
+def test_latin_letters_that_do_not_fold_do_not_make_a_word_foreign() -> None:
+    # "æ" stays "æ" in the skeleton: the struck-through word is still a Latin one, read as deep.
+    skeleton = view("We moved here from T\u0336j\u0336\u00e6\u0336r\u0336e\u0336", "skeleton")
+    deep, accents, shallow = skeleton.split_changes()
+    assert deep and (accents, shallow) == ([], [])
