@@ -3,7 +3,7 @@
 spaCy's tokenizer adds a lexeme (its strings, attributes and a cache entry) to the model's shared
 vocabulary for every string it has not seen, and never drops one.  A gateway reads IDs, keys,
 names, numbers and typos all day: measured with random 4-12 character tokens, the process grew by
-~110 MiB per MB of never-seen text, without end.
+~105 MiB per MB of never-seen text, without end (`bench/vocab_growth.py`).
 
 spaCy 3.8's memory zones would free them, but inside a zone its tokenizer caches nothing, which made
 tokenising five times slower (1.0 against 0.19 ms/KB on the benchmark's prose, measured), and a zone
