@@ -21,7 +21,6 @@ Entity names follow presidio's where presidio has one; see :data:`ENTITIES` for 
 
 from __future__ import annotations
 
-import bisect
 import functools
 import importlib
 import re
@@ -51,7 +50,7 @@ from spacy.vocab import Vocab
 
 from gateway.scan.findings import Hit, ViewText
 from gateway.scan.model_files import lemma_dictionary, load_nlp
-from gateway.scan.normalize import word_span
+from gateway.scan.pii_focus import Near, reads
 from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
 from gateway.scan.pii_names import NameLists
 from gateway.scan.pii_nlp import LoadedSpacyNlpEngine, WordWindowContextEnhancer, release_tokens, run_ner
@@ -168,27 +167,6 @@ _NO_NER_WORDS = frozenset(
 # Always run: the NER-based entities (the NER itself is gated by ``run_ner``).
 ALWAYS = ("PERSON", "ORGANIZATION", "LOCATION", "NRP")
 ENTITIES = (*ALWAYS, *TRIGGERS)
-
-# On a normalised view, how far (in characters) from a changed character findings can differ from
-# the raw text's: the NER reads 4 tokens either side, the rules a cue or title a few words before,
-# presidio's context 100 characters back, the postcode rule 3 lines up.  A view is analysed within
-# ``FOCUS_CONTEXT`` of its changes, the NER runs on candidates within ``FOCUS_CANDIDATES`` of them,
-# and findings within ``FOCUS_KEEP`` are kept; beyond, the view reads as raw and raw's scan stands.
-FOCUS_KEEP = 100
-FOCUS_CANDIDATES = 160
-FOCUS_CONTEXT = 400
-# An accent folded off a capitalised word (a name, a place: "Poděbrad" to "Podebrad") is read like
-# that, narrowed to the word's neighbours: the small NER sometimes knows the plain spelling only.
-ACCENT_KEEP = 60
-ACCENT_CANDIDATES = 40
-ACCENT_CONTEXT = 120
-# Where no word reads differently (a number's separators went, a word kept its own script) or an
-# accent went from a word that is no name, only the pattern recognizers can find anything new: they
-# read the value holding the change, presidio's context 100 characters before it, and what follows
-# a house number whose separators went: a street address runs a few lines on.
-PATTERN_BEFORE = 140
-PATTERN_AFTER = 120
-PATTERN_KEEP = 30
 
 # Per-entity thresholds where the default is wrong: presidio scores these weak patterns 0.01-0.1
 # without context and ~0.4 with it; a bare 9-digit "passport" or 8-17 digit "bank number" is noise.
@@ -366,12 +344,12 @@ class PiiDetector:
 
     def detect_views(self, views: Sequence[ViewText]) -> list[list[Hit]]:
         """Several views of one text at once: ``changed`` None as :meth:`detect`, otherwise each
-        kind of change read as :func:`_reads` says.  All their NER windows go through the model in
+        kind of change read as ``pii_focus.reads`` says.  All their NER windows go through the model in
         one batch, so the decoder's per-step cost is paid once for all of a text's views."""
         texts: list[str] = []
-        nears: list[_Near | None] = []
+        nears: list[Near | None] = []
         patterns: list[bool] = []
-        placed: list[tuple[int, int, _Near | None]] = []  # (view index, region offset, what to keep)
+        placed: list[tuple[int, int, Near | None]] = []  # (view index, region offset, what to keep)
         for index, view in enumerate(views):
             if view.changed is None:
                 texts.append(view.text)
@@ -379,7 +357,7 @@ class PiiDetector:
                 patterns.append(False)
                 placed.append((index, 0, None))
                 continue
-            for start, end, patterns_only, near, kept in _reads(view):
+            for start, end, patterns_only, near, kept in reads(view):
                 texts.append(view.text[start:end])
                 nears.append(near)
                 patterns.append(patterns_only)
@@ -399,7 +377,7 @@ class PiiDetector:
         texts: Sequence[str],
         *,
         ner: bool,
-        near: Sequence[_Near | None] | None = None,
+        near: Sequence[Near | None] | None = None,
         patterns_only: Sequence[bool] | None = None,
     ) -> list[list[Hit]]:
         """``patterns_only[i]``: text ``i`` is searched by the pattern recognizers only, untokenised."""
@@ -468,71 +446,6 @@ class PiiDetector:
             final.append(r)
         final.sort(key=lambda r: (r.start, -r.end, r.entity))
         return [Hit("pii", r.entity, r.start, r.end, round(r.score, 3), r.detector) for r in final]
-
-
-def _reads(view: ViewText) -> Iterable[tuple[int, int, bool, _Near, _Near]]:
-    """How to read a view near its changes, by what each change can do to the words around it:
-    ``(start, end, patterns only, where the NER may look, which findings to keep)`` per region.
-
-    * ``changed`` (a look-alike, a decoded blob): any word may differ; every recognizer and the NER,
-      ``FOCUS_CONTEXT`` around.
-    * ``accents`` in a capitalised word: the same, narrowed to ``ACCENT_CONTEXT``.
-    * ``shallow``, and other ``accents`` ("rúa" in an address): patterns only, which read some
-      words (a street's) but no names."""
-    names: list[tuple[int, int]] = []
-    patterns: list[tuple[int, int]] = list(view.shallow)
-    for start, end in view.accents:
-        (names if _in_capitalised_word(view.text, start) else patterns).append((start, end))
-    for spans, before, after, candidates, keep, patterns_only in (
-        (view.changed or (), FOCUS_CONTEXT, FOCUS_CONTEXT, FOCUS_CANDIDATES, FOCUS_KEEP, False),
-        (names, ACCENT_CONTEXT, ACCENT_CONTEXT, ACCENT_CANDIDATES, ACCENT_KEEP, False),
-        (sorted(patterns), PATTERN_BEFORE, PATTERN_AFTER, 0, PATTERN_KEEP, True),
-    ):
-        if not spans:
-            continue
-        kept = _Near(spans, keep)
-        for start, end in _regions(view.text, spans, before, after):
-            local = [(s - start, e - start) for s, e in spans if start <= s and e <= end]
-            yield start, end, patterns_only, _Near(local, candidates), kept
-
-
-def _in_capitalised_word(text: str, start: int) -> bool:
-    """Whether ``text[start]`` is in a word that starts with a capital letter."""
-    return text[word_span(text, start, start)[0]].isupper()
-
-
-def _regions(text: str, changed: Sequence[tuple[int, int]], before: int, after: int) -> list[tuple[int, int]]:
-    """The stretches of ``text`` from ``before`` characters before a change to ``after`` after it, merged."""
-    regions: list[tuple[int, int]] = []
-    for start, end in sorted(changed):
-        start, end = max(0, start - before), min(len(text), end + after)
-        if regions and start <= regions[-1][1]:
-            regions[-1] = (regions[-1][0], max(end, regions[-1][1]))
-        else:
-            regions.append((start, end))
-    if sum(end - start for start, end in regions) > len(text) * 3 // 4:
-        regions = [(0, len(text))]  # one pass over the whole is cheaper than most of it in pieces
-    return regions
-
-
-class _Near:
-    """Whether a span of text lies within ``margin`` characters of one of ``spans``."""
-
-    def __init__(self, spans: Sequence[tuple[int, int]], margin: int) -> None:
-        merged: list[tuple[int, int]] = []
-        for start, end in sorted(spans):
-            start, end = start - margin, end + margin
-            if merged and start <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-            else:
-                merged.append((start, end))
-        self._starts = [start for start, _ in merged]
-        self._ends = [end for _, end in merged]
-
-    def __call__(self, start: int, end: int) -> bool:
-        # The last region starting at or before ``end`` is the only one that can reach ``start``.
-        index = bisect.bisect_right(self._starts, end) - 1
-        return index >= 0 and self._ends[index] >= start
 
 
 def _precompile(recognizers: Iterable[EntityRecognizer]) -> None:
