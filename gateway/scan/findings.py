@@ -57,7 +57,8 @@ class ViewText(NamedTuple):
     ``changed``: where any word may read differently, or None to read all of the view.
     ``accents``: where a Latin letter lost its accent (the same word, spelt plainly).
     ``shallow``: where no word reads differently (separators gone from inside a number, look-alikes
-    folded inside a word that stays in its own script): only a pattern can match anew there."""
+    that are no letters, or folded inside a word that keeps another script's letters): only a
+    pattern can match anew there."""
 
     text: str
     changed: Sequence[tuple[int, int]] | None
