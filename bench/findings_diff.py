@@ -2,7 +2,8 @@
 compare two dumps character by character.
 
     python bench/findings_diff.py dump FILE        # the whole engine over the corpus, to FILE
-    python bench/findings_diff.py compare OLD NEW  # characters covered before and not after, and back
+    python bench/findings_diff.py compare OLD NEW  # characters covered before and not after, and back,
+                                                   # and texts whose findings differ in any way
 
 The corpus is the presidio-research dev set's sentences, each also in five evasive spellings (a
 quarter of the letters that have one swapped for a Cyrillic look-alike; digits re-separated with
@@ -69,7 +70,10 @@ def dump(path: Path) -> None:
     found = [
         {
             "spelling": name,
-            "findings": [[f.hit.entity, f.hit.start, f.hit.end] for f in engine.scan_text(text)],
+            "findings": [
+                [f.hit.entity, f.hit.start, f.hit.end, f.hit.score, f.hit.detector]
+                for f in engine.scan_text(text)
+            ],
         }
         for name, text in texts
     ]
@@ -85,8 +89,8 @@ def compare(old_path: Path, new_path: Path) -> None:
     gained: Counter[str] = Counter()
     changed = []
     for index, (a, b) in enumerate(zip(old, new, strict=True)):
-        before = {c for _, s, e in a["findings"] for c in range(s, e)}
-        after = {c for _, s, e in b["findings"] for c in range(s, e)}
+        before = {c for f in a["findings"] for c in range(f[1], f[2])}
+        after = {c for f in b["findings"] for c in range(f[1], f[2])}
         lost[a["spelling"]] += len(before - after)
         gained[a["spelling"]] += len(after - before)
         if before != after:
@@ -94,6 +98,15 @@ def compare(old_path: Path, new_path: Path) -> None:
     print(f"characters covered before, not after: {sum(lost.values())}  {dict(+lost)}")
     print(f"characters covered after, not before:  {sum(gained.values())}  {dict(+gained)}")
     print(f"texts whose coverage changed: {len(changed)}  first: {changed[:20]}")
+    # Dumps from before scores were recorded hold (entity, start, end) only: compare what both hold.
+    width = min((len(f) for dump in (old, new) for item in dump for f in item["findings"]), default=3)
+    differ = [
+        index
+        for index, (a, b) in enumerate(zip(old, new, strict=True))
+        if [f[:width] for f in a["findings"]] != [f[:width] for f in b["findings"]]
+    ]
+    fields = "entity, span, score, detector" if width >= 5 else "entity, span"
+    print(f"texts whose findings ({fields}) differ at all: {len(differ)}  first: {differ[:20]}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -29,13 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from presidio_analyzer import (
-    AnalyzerEngine,
-    EntityRecognizer,
-    PatternRecognizer,
-    RecognizerRegistry,
-    RecognizerResult,
-)
+from presidio_analyzer import EntityRecognizer, PatternRecognizer, RecognizerResult
 from presidio_analyzer.predefined_recognizers import (
     IbanRecognizer,
     ItFiscalCodeRecognizer,
@@ -50,6 +44,7 @@ from spacy.vocab import Vocab
 
 from gateway.scan.findings import Hit, ViewText
 from gateway.scan.model_files import lemma_dictionary, load_nlp
+from gateway.scan.pii_analyzer import FixedRegistry, LeanAnalyzerEngine
 from gateway.scan.pii_focus import Near, reads
 from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
 from gateway.scan.pii_names import NameLists
@@ -258,9 +253,9 @@ class PiiDetector:
             (patterns[pattern], tuple(e for e, p in TRIGGERS.items() if p == pattern)) for pattern in patterns
         ]
         self._engine = LoadedSpacyNlpEngine(nlp, LANGUAGE)
-        registry = RecognizerRegistry(recognizers=self._recognizers(), supported_languages=[LANGUAGE])
+        registry = FixedRegistry(recognizers=self._recognizers(), supported_languages=[LANGUAGE])
         _precompile(registry.recognizers)
-        self._analyzer = AnalyzerEngine(
+        self._analyzer = LeanAnalyzerEngine(
             registry=registry,
             nlp_engine=self._engine,
             supported_languages=[LANGUAGE],

@@ -16,7 +16,7 @@ text and nothing is lost; ``bench/detect_eval.py --full-ner`` measures the diffe
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import numpy
@@ -50,6 +50,16 @@ NER_LABELS = {
 _SENTENCE_END = frozenset(".!?:;\"'\u201c\u201d\u2018\u2019()[]{}>*-•|#")
 
 
+class ScanArtifacts(NlpArtifacts):
+    """presidio's artifacts of one ``analyze`` call, with room for what its recognizers compute
+    alike from the same text (``shared``, keyed by whoever computes it): made per call, so nothing
+    of one text outlives its analysis."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.shared: dict[Hashable, Any] = {}
+
+
 class LoadedSpacyNlpEngine(SpacyNlpEngine):
     """A ``SpacyNlpEngine`` whose model is given, not named: ``load()`` never runs (nor downloads)."""
 
@@ -78,7 +88,7 @@ class LoadedSpacyNlpEngine(SpacyNlpEngine):
         # lemmas to its context words, and the lower-cased token text is a close stand-in.
         lemmas = [token.lower_ for token in doc]
         entities = [ent for ent in doc.ents if ent.label_ in NER_LABELS]
-        return NlpArtifacts(
+        return ScanArtifacts(
             entities=entities,
             tokens=doc,
             tokens_indices=[token.idx for token in doc],
@@ -91,7 +101,7 @@ class LoadedSpacyNlpEngine(SpacyNlpEngine):
     def bare_artifacts(self, vocab: Vocab, language: str = "en") -> NlpArtifacts:
         """An empty doc and no entities, for an analysis that asks only pattern recognizers."""
         empty = Doc(vocab)
-        return NlpArtifacts(
+        return ScanArtifacts(
             entities=[], tokens=empty, tokens_indices=[], lemmas=[], nlp_engine=None, language=language
         )
 
@@ -99,7 +109,7 @@ class LoadedSpacyNlpEngine(SpacyNlpEngine):
         """Entities and the doc only: :class:`WordWindowContextEnhancer` reads context from the text,
         so the per-token lemma, offset and keyword lists presidio would build are not needed."""
         entities = [ent for ent in doc.ents if ent.label_ in NER_LABELS]
-        return NlpArtifacts(
+        return ScanArtifacts(
             entities=entities,
             tokens=doc,
             tokens_indices=[],
@@ -198,8 +208,22 @@ def token_list(doc: Doc) -> list[Token]:
     return tokens
 
 
+_TEXTS = "gateway.texts"
+
+
+def token_texts(doc: Doc) -> list[str]:
+    """Each token's text, in one list shared like :func:`token_list`: ``Token.text`` builds a new
+    string from the vocabulary on every access (~0.2 us), and the walkers ask for it many times per
+    token, while most tokens are dismissed on their text alone (not capitalised, not a comma)."""
+    texts: list[str] | None = doc.user_data.get(_TEXTS)
+    if texts is None:
+        texts = doc.user_data[_TEXTS] = [token.text for token in token_list(doc)]
+    return texts
+
+
 def release_tokens(doc: Doc) -> None:
     doc.user_data.pop(_TOKENS, None)
+    doc.user_data.pop(_TEXTS, None)
 
 
 def ner_windows(
@@ -215,9 +239,11 @@ def ner_windows(
     ``near(start_char, end_char)``: only candidates it accepts count (see ``PiiDetector.detect_focused``)."""
     windows: list[tuple[int, int]] = []
     tokens = token_list(doc)
+    texts = token_texts(doc)
     n = len(tokens)
     for i in range(n):
-        if not _is_candidate(tokens, i, ordinary, explained):
+        # ``_is_candidate``'s first test, on the plain text: most tokens end here.
+        if not texts[i][0].isupper() or not _is_candidate(tokens, i, ordinary, explained):
             continue
         if near is not None and not near(tokens[i].idx, tokens[i].idx + len(tokens[i])):
             continue

@@ -24,6 +24,7 @@ import importlib
 import importlib.util
 import json
 import pkgutil
+import re
 import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -99,6 +100,9 @@ class Gazetteer:
     places: dict[str, tuple[int, int]]  # casefolded name -> (kind, ambiguity: CLEAR, WORD or NAME)
     nrp: frozenset[str]  # casefolded singular demonyms, religions, political groups
     nrp_lower_ok: frozenset[str]  # those also taken in lower case
+    # Every CLEAR name and its first word before a space or hyphen: a word outside this set starts
+    # no unambiguous place, so most words of a text need no lookup of their own (and of a pair).
+    clear_heads: frozenset[str] = frozenset()
 
     def place(self, key: str) -> tuple[int, int] | None:
         return self.places.get(key)
@@ -166,7 +170,16 @@ class Gazetteer:
                     everyday = all(common(w) or dictionary(w) for w in parts)
                     places[folded] = (kind, WORD if everyday and ambiguity == CLEAR else ambiguity)
         nrp = frozenset(w.replace("-", " ") for w in _DEMONYMS_TEXT.split())
-        return cls(places=places, nrp=nrp, nrp_lower_ok=nrp - _CAPITALISED_ONLY)
+        return cls(
+            places=places, nrp=nrp, nrp_lower_ok=nrp - _CAPITALISED_ONLY, clear_heads=clear_heads(places)
+        )
+
+
+def clear_heads(places: dict[str, tuple[int, int]]) -> frozenset[str]:
+    """Every CLEAR name, and its first word before a space or a hyphen ("new" of "new york", "baden"
+    of "baden-baden"): the words a place written in lower case can start with."""
+    clear = [key for key, (_, ambiguity) in places.items() if ambiguity == CLEAR]
+    return frozenset(clear).union(re.split("[ -]", key, maxsplit=1)[0] for key in clear)
 
 
 _FOLD_EXTRA = str.maketrans(

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from gateway.scan.pii import PiiDetector
+from gateway.scan.pii_places import CITY, CLEAR, COUNTRY, NAME, WORD, clear_heads
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,31 @@ def test_places_from_the_gazetteer_and_travel_cues(
     locations = found(detector, text, "LOCATION")
     for place in places:
         assert place in locations, locations
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("i live in switzerland now", "switzerland"),
+        ("my friend lives in harburg", "harburg"),
+        ("we moved to new york last year", "new york"),
+        ("flew to baden-baden yesterday", "baden-baden"),
+        ("we stayed in kuala lumpur", "kuala lumpur"),
+    ],
+)
+def test_places_in_lower_case(detector: PiiDetector, text: str, place: str) -> None:
+    assert found(detector, text, "LOCATION", "PlaceRecognizer") == [place]
+
+
+def test_lower_case_places_start_with_the_head_of_an_unambiguous_name() -> None:
+    places = {
+        "new york": (CITY, CLEAR),
+        "baden-baden": (CITY, CLEAR),
+        "reading": (CITY, WORD),
+        "florence": (CITY, NAME),
+        "chad": (COUNTRY, CLEAR),
+    }
+    assert clear_heads(places) == {"new york", "new", "baden-baden", "baden", "chad"}
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,15 @@ import pytest
 from presidio_analyzer import PatternRecognizer, RecognizerResult
 
 from gateway.scan.pii import TRIGGERS
+from gateway.scan.pii_nlp import ScanArtifacts
+from gateway.scan.recognizers import pii_scoped
 from gateway.scan.recognizers.pii_email import OfflineEmailRecognizer
 from gateway.scan.recognizers.pii_scoped import (
     RunScoped,
     ScopedIpRecognizer,
     ScopedUrlRecognizer,
+    ScopedUsBankRecognizer,
+    ScopedUsPassportRecognizer,
     runs_holding,
 )
 
@@ -98,3 +102,29 @@ def test_runs_are_whole_whitespace_free_runs_holding_the_trigger() -> None:
     assert runs == ["(ana@x.org),", "@", "d@e", "@", "ab@@cd\u00a0e@"]
     assert runs_holding(re.compile("@"), "no trigger here") == []
     assert runs_holding(re.compile("@"), "@") == [(0, 1)]
+
+
+def test_recognizers_sharing_a_trigger_share_its_runs_within_one_analysis(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = "passport 912803456 and account 12345678901, born 1990, see example.com"
+    bank, passport = ScopedUsBankRecognizer(), ScopedUsPassportRecognizer()
+    assert bank.trigger is passport.trigger
+    alone = [_key(r.analyze(text, r.supported_entities)) for r in (bank, passport)]
+    calls: list[str] = []
+    real = pii_scoped.runs_holding
+
+    def counted(trigger: re.Pattern[str], text: str) -> list[tuple[int, int]]:
+        calls.append(trigger.pattern)
+        return real(trigger, text)
+
+    monkeypatch.setattr(pii_scoped, "runs_holding", counted)
+    artifacts = ScanArtifacts(
+        entities=[], tokens=None, tokens_indices=[], lemmas=[], nlp_engine=None, language="en"
+    )
+    shared = [_key(r.analyze(text, r.supported_entities, artifacts)) for r in (bank, passport)]
+    assert shared == alone and any(alone)
+    assert calls == [bank.trigger.pattern]  # once for both
+    url = ScopedUrlRecognizer()
+    url.analyze(text, url.supported_entities, artifacts)
+    assert calls == [bank.trigger.pattern, url.trigger.pattern]  # another trigger: its own runs

@@ -29,7 +29,7 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.tokens import Doc, Span, Token
 
 from gateway.scan.pii_names import NameLists
-from gateway.scan.pii_nlp import NER_LABELS, token_list
+from gateway.scan.pii_nlp import NER_LABELS, token_list, token_texts
 from gateway.scan.recognizers.pii_base import OwnRecognizer, context_after, context_before
 
 NER_ENTITIES = ("PERSON", "ORGANIZATION", "LOCATION", "NRP")
@@ -267,19 +267,21 @@ class NamedEntityRecognizer(OwnRecognizer):
         names = self.names
         found = []
         tokens = token_list(doc)
-        lower = [t.is_lower for t in tokens]
+        # spaCy's ``is_lower``, ``is_alpha`` and ``lower_`` are ``str.islower``, ``str.isalpha`` and
+        # ``str.lower`` of the text, so a lower-case token's text is its own lower form.
+        texts = token_texts(doc)
+        lower = [t.islower() for t in texts]
         for i in range(len(tokens) - 1):
             if i in claimed or not lower[i] or not lower[i + 1]:
+                continue
+            first, last = texts[i], texts[i + 1]
+            if first not in names.first or first in names.common or len(first) <= 2:
                 continue
             token, following = tokens[i], tokens[i + 1]
             if token.whitespace_ != " ":
                 continue
-            first, last = token.lower_, following.lower_
             if (
-                first in names.first
-                and first not in names.common
-                and len(first) > 2
-                and (last in names.last or _SURNAME_SHAPE.search(last))
+                (last in names.last or _SURNAME_SHAPE.search(last))
                 and last not in names.common
                 and len(last) > 2
             ):
@@ -294,7 +296,7 @@ class NamedEntityRecognizer(OwnRecognizer):
         if not keywords and not labels:
             return found
         for i, token in enumerate(tokens):
-            if i in claimed or not lower[i] or not token.is_alpha or token.lower_ in names.common:
+            if i in claimed or not lower[i] or not texts[i].isalpha() or texts[i] in names.common:
                 continue
             idx = token.idx
             near = bisect.bisect_right(keywords, idx)
@@ -336,13 +338,18 @@ def _name_lists(doc: Doc, claimed: set[int], names: NameLists) -> list[tuple[int
     """
     found: list[tuple[int, int, float]] = []
     all_tokens = token_list(doc)
+    texts = token_texts(doc)
     i, n = 0, len(all_tokens)
-    while i < n:
+    # A list starts just before a joiner; from anywhere else the walk below finds one member only.
+    for head in [k - 1 for k in range(1, n - 1) if texts[k] in (",", "and", "&")]:
+        if head < i:
+            continue  # inside the list just read
+        i = head
         members = [i]
         j = i
-        while j + 2 < n and all_tokens[j + 1].text in (",", "and", "&"):
+        while j + 2 < n and texts[j + 1] in (",", "and", "&"):
             k = j + 2
-            if all_tokens[j + 1].text == "," and all_tokens[k].text in ("and", "&") and k + 1 < n:
+            if texts[j + 1] == "," and texts[k] in ("and", "&") and k + 1 < n:
                 k += 1
             members.append(k)
             j = k
@@ -424,15 +431,18 @@ def _unlikely_organisation(text: str, names: NameLists) -> bool:
 
 
 def _is_word(token: Token) -> bool:
-    return (
-        token.text[:1].isupper()
-        and token.text.replace("'", "").replace("\u2019", "").isalpha()
-        and len(token) > 1
-    )
+    return _is_word_text(token.text)
+
+
+def _is_word_text(text: str) -> bool:
+    return text[:1].isupper() and text.replace("'", "").replace("\u2019", "").isalpha() and len(text) > 1
 
 
 def _is_initial(token: Token) -> bool:
-    text = token.text
+    return _is_initial_text(token.text)
+
+
+def _is_initial_text(text: str) -> bool:
     return (len(text) == 1 and text.isupper()) or (len(text) == 2 and text[0].isupper() and text[1] == ".")
 
 
@@ -451,8 +461,8 @@ def _is_unit(doc: list[Token], i: int) -> bool:
     return j < len(doc) and doc[j].text[:1].isdigit()
 
 
-def _is_run_token(token: Token) -> bool:
-    return _is_word(token) or _is_initial(token)
+def _is_run_text(text: str) -> bool:
+    return _is_word_text(text) or _is_initial_text(text)
 
 
 def _sentence_initial(doc: Doc, i: int) -> bool:
@@ -485,8 +495,12 @@ def _runs(doc: Doc) -> list[_Run]:
     """Maximal runs of capitalised tokens on one line, with titles before them noted."""
     runs = []
     doc_tokens = token_list(doc)
+    texts = token_texts(doc)
     i, n = 0, len(doc_tokens)
     while i < n:
+        if not texts[i][:1].isupper():
+            i += 1  # neither a title nor a word of a name: both are capitalised
+            continue
         token = doc_tokens[i]
         title = False
         if token.lower_.rstrip(".") in _TITLES and token.text[:1].isupper() and i + 1 < n:
@@ -505,15 +519,10 @@ def _runs(doc: Doc) -> list[_Run]:
             current = doc_tokens[end]
             if _is_unit(doc_tokens, end):
                 break  # "Barbara Yudina Apt. 675": the address starts at the unit
-            if _is_run_token(current):
+            if _is_run_text(texts[end]):
                 end += 1
                 continue
-            if (
-                current.is_space
-                and "\n" not in current.text
-                and end + 1 < n
-                and _is_run_token(doc_tokens[end + 1])
-            ):
+            if current.is_space and "\n" not in texts[end] and end + 1 < n and _is_run_text(texts[end + 1]):
                 end += 2  # "Lara  Fiorentino": a doubled space is a space token in spaCy
                 continue
             # "Anne-Lotte", "ten Pas", "van der Berg": hyphens and particles inside a name, when a
@@ -525,7 +534,7 @@ def _runs(doc: Doc) -> list[_Run]:
                 skip = 0
                 while end + skip < n and skip < 3 and doc_tokens[end + skip].lower_ in _PARTICLES:
                     skip += 1
-            if skip and end + skip < n and _is_word(doc_tokens[end + skip]):
+            if skip and end + skip < n and _is_word_text(texts[end + skip]):
                 end += skip + 1
                 continue
             break

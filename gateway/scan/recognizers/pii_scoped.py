@@ -36,6 +36,8 @@ from presidio_analyzer.predefined_recognizers import (
     UsPassportRecognizer,
 )
 
+from gateway.scan.pii_nlp import ScanArtifacts
+
 # ASCII whitespace only: every one of these is whitespace and a non-word character for the ``regex``
 # module presidio matches with, so a run boundary is never inside anything its patterns match.
 # (Python's ``\s`` would also split at U+001C-U+001F, which ``regex`` lets a URL path contain.)
@@ -60,6 +62,22 @@ def runs_holding(trigger: re.Pattern[str], text: str) -> list[tuple[int, int]]:
     return spans
 
 
+# The runs holding a trigger, where each starts in the joined text, and the runs joined by spaces.
+_Scoped = tuple[list[tuple[int, int]], list[int], str]
+
+
+def _scope(trigger: re.Pattern[str], text: str) -> _Scoped:
+    spans = runs_holding(trigger, text)
+    # One call over the runs joined by spaces, not one per run: presidio's per-call cost (a
+    # clock read and a log record per pattern) would eat the saving on text with many runs.
+    starts: list[int] = []
+    position = 0
+    for start, end in spans:
+        starts.append(position)
+        position += end - start + 1
+    return spans, starts, " ".join(text[start:end] for start, end in spans)
+
+
 class RunScoped(PatternRecognizer):
     """Mixed in before a ``PatternRecognizer`` whose patterns qualify (see the module docstring);
     ``trigger`` matches something every match of every pattern contains."""
@@ -80,17 +98,14 @@ class RunScoped(PatternRecognizer):
         nlp_artifacts: NlpArtifacts | None = None,
         regex_flags: int | None = None,
     ) -> list[RecognizerResult]:
-        spans = runs_holding(self.trigger, text)
+        # Ten of these share the digit trigger: within one analysis they share its runs too.
+        shared = nlp_artifacts.shared if isinstance(nlp_artifacts, ScanArtifacts) else {}
+        scoped: _Scoped | None = shared.get(self.trigger)
+        if scoped is None:
+            scoped = shared[self.trigger] = _scope(self.trigger, text)
+        spans, starts, joined = scoped
         if not spans:
             return []
-        # One call over the runs joined by spaces, not one per run: presidio's per-call cost (a
-        # clock read and a log record per pattern) would eat the saving on text with many runs.
-        starts: list[int] = []
-        position = 0
-        for start, end in spans:
-            starts.append(position)
-            position += end - start + 1
-        joined = " ".join(text[start:end] for start, end in spans)
         results: list[RecognizerResult] = super().analyze(joined, entities, nlp_artifacts, regex_flags)
         for result in results:
             index = bisect.bisect_right(starts, result.start) - 1
