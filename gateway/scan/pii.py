@@ -39,6 +39,7 @@ from presidio_analyzer.predefined_recognizers import (
     UsSsnRecognizer,
 )
 from spacy.lang.en.stop_words import STOP_WORDS
+from spacy.language import Language
 from spacy.tokens import Doc
 from spacy.vocab import Vocab
 
@@ -48,7 +49,13 @@ from gateway.scan.pii_analyzer import FixedRegistry, LeanAnalyzerEngine
 from gateway.scan.pii_focus import Near, reads
 from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
 from gateway.scan.pii_names import NameLists
-from gateway.scan.pii_nlp import LoadedSpacyNlpEngine, WordWindowContextEnhancer, release_tokens, run_ner
+from gateway.scan.pii_nlp import (
+    LoadedSpacyNlpEngine,
+    WordWindowContextEnhancer,
+    release_tokens,
+    run_ner,
+    use_numpy_gemm,
+)
 from gateway.scan.pii_places import CLEAR, COUNTRY, Gazetteer
 from gateway.scan.pii_vocab import DEFAULT_LIMIT as VOCAB_LIMIT
 from gateway.scan.pii_vocab import ModelEpochs
@@ -233,7 +240,7 @@ class PiiDetector:
         vocab_limit: int = VOCAB_LIMIT,
     ) -> None:
         self._timeouts = RegexTimeoutGuard.install()
-        load = functools.partial(load_nlp, model=model, path=model_path, expected_hashes=model_hashes)
+        load = functools.partial(_load, model=model, path=model_path, expected_hashes=model_hashes)
         self._model = ModelEpochs(load, vocab_limit)
         nlp = self._model.current()  # not kept: each detection takes the model of the moment
         self._names = NameLists.from_faker(dictionary=lemma_dictionary(nlp))
@@ -441,6 +448,10 @@ class PiiDetector:
             final.append(r)
         final.sort(key=lambda r: (r.start, -r.end, r.entity))
         return [Hit("pii", r.entity, r.start, r.end, round(r.score, 3), r.detector) for r in final]
+
+
+def _load(model: str | None, path: str | Path | None, expected_hashes: Mapping[str, Any] | None) -> Language:
+    return use_numpy_gemm(load_nlp(model=model, path=path, expected_hashes=expected_hashes))
 
 
 def _precompile(recognizers: Iterable[EntityRecognizer]) -> None:

@@ -29,6 +29,7 @@ from spacy.pipeline import EntityRecognizer as SpacyNer
 from spacy.tokens import Doc, Span, Token
 from spacy.vocab import Vocab
 from thinc.api import NumpyOps
+from threadpoolctl import threadpool_limits
 
 # Tokens of context either side of a candidate token.  The CNN NER sees 4 tokens either side
 # (4 layers of window-1 convolutions); 6 keeps a margin for the transition system's lookahead.
@@ -307,6 +308,29 @@ def _pipe_components(nlp: Language, docs: Iterable[Doc]) -> Iterator[Doc]:
         pipe: Any = getattr(component, "pipe", None)
         stream = pipe(stream, batch_size=64) if pipe is not None else map(component, stream)
     return iter(stream)
+
+
+def use_numpy_gemm(nlp: Language) -> Language:
+    """Run the NER's matrix products through numpy's BLAS instead of thinc's default, blis.
+
+    On this project's machines (AVX-512 CPUs) the ``blis`` wheel picks its AVX2 kernels and pays a
+    large fixed cost per call: for the NER's shapes (a few to a thousand rows of 96-288 columns) it
+    is 2-5x slower than numpy's OpenBLAS, e.g. 65 against 14 us for 12x288 @ 288x288.  thinc's
+    ``NumpyOps(use_blis=False)`` is the same ops with ``numpy.dot`` for ``gemm``.  The products'
+    sums are ordered differently, so activations can differ in the last bits of a float32.
+
+    OpenBLAS would run products of a hundred rows or more on a second thread that spins on the other
+    core without making the product finish any sooner (twice the CPU for the same time, measured):
+    numpy's BLAS is kept to one thread, for the whole process, which uses it for nothing else."""
+    threadpool_limits(limits=1, user_api="blas")
+    ops = NumpyOps(use_blis=False)
+    for _, component in nlp.pipeline:
+        model = getattr(component, "model", None)
+        if model is None or not isinstance(model.ops, NumpyOps):
+            continue  # another backend (a GPU): not ours to change
+        for node in model.walk():
+            node.ops = ops
+    return nlp
 
 
 def _lean_step(model: Any) -> Callable[[list[Any]], Any]:
