@@ -49,12 +49,12 @@ from gateway.scan.pii_analyzer import FixedRegistry, LeanAnalyzerEngine
 from gateway.scan.pii_focus import Near, reads
 from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
 from gateway.scan.pii_names import NameLists
+from gateway.scan.pii_ner import use_numpy_gemm
 from gateway.scan.pii_nlp import (
     LoadedSpacyNlpEngine,
     WordWindowContextEnhancer,
     release_tokens,
     run_ner,
-    use_numpy_gemm,
 )
 from gateway.scan.pii_places import CLEAR, COUNTRY, Gazetteer
 from gateway.scan.pii_vocab import DEFAULT_LIMIT as VOCAB_LIMIT

@@ -292,10 +292,10 @@ def test_focused_view_scan_reports_only_what_is_near_the_changes(detector: PiiDe
 
 
 def test_greedy_ner_decoding_matches_spacys_pipe() -> None:
-    """``pii_nlp._greedy_parse`` (the NER's transition loop driven with the GIL held, all docs in one
+    """``pii_ner._greedy_parse`` (the NER's transition loop driven with the GIL held, all docs in one
     batch) must give exactly the entities spaCy's own ``pipe`` gives, on short windows and long docs."""
     from gateway.scan.model_files import load_nlp
-    from gateway.scan.pii_nlp import _pipe_components
+    from gateway.scan.pii_ner import pipe_components
 
     nlp = load_nlp()
     texts = [
@@ -307,7 +307,7 @@ def test_greedy_ner_decoding_matches_spacys_pipe() -> None:
         " ".join(["Jean-Pierre Dubois of Renault met Angela Merkel in Berlin."] * 120),
         "Then Kofi Annan flew to Geneva.",
     ]  # the long one is over GREEDY_BATCH_TOKENS: the docs are decoded in several batches
-    ours = list(_pipe_components(nlp, [nlp.make_doc(t) for t in texts]))
+    ours = list(pipe_components(nlp, [nlp.make_doc(t) for t in texts]))
     theirs = list(nlp.pipe([nlp.make_doc(t) for t in texts]))
     assert any(doc.ents for doc in ours)
     for a, b in zip(ours, theirs, strict=True):

@@ -1,12 +1,10 @@
-"""The token lists the PII walkers share, and the NER's matrix products in numpy (``pii_nlp``)."""
+"""The token lists the PII walkers share (``pii_nlp.token_list``, ``token_texts``)."""
 
 from __future__ import annotations
 
 import spacy
-from threadpoolctl import threadpool_info
 
-from gateway.scan.model_files import load_nlp
-from gateway.scan.pii_nlp import release_tokens, token_list, token_texts, use_numpy_gemm
+from gateway.scan.pii_nlp import release_tokens, token_list, token_texts
 
 
 def test_token_texts_are_the_tokens_texts_computed_once_until_released() -> None:
@@ -18,19 +16,3 @@ def test_token_texts_are_the_tokens_texts_computed_once_until_released() -> None
     assert token_texts(doc) is not texts and token_texts(doc) == texts
     release_tokens(doc)
     assert not doc.user_data
-
-
-def test_numpy_gemm_reads_the_same_entities_with_one_blas_thread() -> None:
-    texts = [
-        "Maria Lopez flew from Lisbon to Boston to meet the Acme Corporation team.",
-        "Contact Dr. Henrik Larsen at Novo Nordisk in Copenhagen, or his assistant Aiko Tanaka.",
-        "Jean-Pierre Dubois of Paris visited the European Central Bank in Frankfurt with Ana Silva.",
-    ]
-    blis = load_nlp()
-    numpy_backed = use_numpy_gemm(load_nlp())
-    assert not any(node.ops.use_blis for node in numpy_backed.get_pipe("ner").model.walk())
-    for text in texts:
-        expected = [(e.start, e.end, e.label_) for e in blis(text).ents]
-        assert [(e.start, e.end, e.label_) for e in numpy_backed(text).ents] == expected
-        assert expected  # the texts hold entities
-    assert {info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas"} == {1}
