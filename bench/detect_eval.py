@@ -1,6 +1,6 @@
 """Detection quality: per-class precision, recall and F2, leak rate and timing on labelled sets.
 
-    python bench/detect_eval.py [--limit N] [--json FILE] [--set NAME ...] [--full-ner]
+    python bench/detect_eval.py [--limit N] [--json FILE] [--set NAME ...] [--full-ner | --no-ner]
 
 Sets are registered in :data:`SETS` (one loader function each, returning an :class:`EvalSet`), so
 later corpora (secrets, source code, confidentiality markers under ``bench/data/``) are one function
@@ -269,6 +269,18 @@ class _Relabelled:
     end: int
 
 
+class WithoutNer:
+    """The PII detector with its statistical model switched off: patterns and name lists only, to
+    measure what the NER adds (``--no-ner``)."""
+
+    def __init__(self, detector: Any) -> None:
+        self._detector = detector
+
+    def detect_many(self, texts: list[str]) -> list[list[Any]]:
+        found: list[list[Any]] = self._detector.detect_many(texts, ner=False)
+        return found
+
+
 class KindDetector:
     """The whole detection engine (every detector, every normalised view), keeping one kind of finding
     at or above ``min_score``: detectors also report weak signals (a lowercase "confidential" in a
@@ -422,6 +434,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", metavar="FILE", help="also write the reports as JSON")
     parser.add_argument("--set", action="append", choices=sorted(SETS), help="sets to run (default: all)")
     parser.add_argument("--full-ner", action="store_true", help="run the NER on whole texts, not windows")
+    parser.add_argument("--no-ner", action="store_true", help="no NER: patterns and name lists only")
     parser.add_argument(
         "--examples", type=int, default=0, help="print up to N missed/false examples per class"
     )
@@ -439,7 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     reports = []
     for name in args.set or sorted(SETS):
         eval_set = SETS[name](args.limit)
-        used: Detector = detector
+        used: Detector = WithoutNer(detector) if args.no_ner else detector
         if name in CORPUS_KINDS:
             used = KindDetector(engine, *CORPUS_KINDS[name])
         report = evaluate(used, eval_set, keep_examples=args.examples)
