@@ -15,7 +15,8 @@ findings carry them):
 * ``base64``, ``hex``, ``percent``  clean with each encoded run replaced by its decoding.
 * ``json``      the string values of JSON found in clean, unescaped, one per line.
 
-The offset maps are in :mod:`gateway.scan.offsets`.  Every step is linear in the text: runs of
+The offset maps are in :mod:`gateway.scan.offsets`, the decoding views in :mod:`gateway.scan.decode`.
+Every step is linear in the text: runs of
 combining marks are capped (``clean`` keeps the first 32 after each base character), NFKC only
 ever sees bounded pieces, and decoding stops at a budget of runs and bytes per text, past which
 :class:`NormalizationLimit` is raised (the engine reports ``scan_failed``, never a partial scan).
@@ -23,42 +24,27 @@ ever sees bounded pieces, and decoding stops at a budget of runs and bytes per t
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import json
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from types import MappingProxyType
 
 from gateway.scan.confusables import SKELETON
-from gateway.scan.offsets import MapBuilder, OffsetMap
+from gateway.scan.decode import (
+    MAX_DECODED_BYTES,
+    MAX_DECODED_RUNS,
+    Budget,
+    NormalizationLimit,
+    candidates,
+    decoded,
+    json_values,
+)
+from gateway.scan.offsets import MapBuilder, OffsetMap, apply_edits
 
 __all__ = ["NormalizationLimit", "View", "views", "word_span"]
 
-_MAX_DEPTH = 2  # base64 of base64, a JSON document inside a JSON string; no deeper
-_MAX_JSON_FAILURES = 64  # failed raw_decode calls per text: each may read to the end of the text
-_MAX_DECODED_RUNS = 256  # successful decodes per text (base64, hex, percent, nested ones too)
-_MAX_DECODED_BYTES = 1 << 20  # their decoded output per text
 _MAX_MARKS = 32  # combining marks kept after a base character: NFKC sorts a run in quadratic time
 _NFKC_PIECE = 4096  # the longest stretch handed to unicodedata at once
-
-
-class NormalizationLimit(ValueError):
-    """The text needs more decoding than a scan allows: scanning less would be failing open."""
-
-
-_Edits = list[tuple[int, int, str]]  # (start, end, replacement): ascending, disjoint
-
-
-def _edit(text: str, edits: Iterable[tuple[int, int, str]], *, absorb: bool = False) -> tuple[str, OffsetMap]:
-    """``text`` with each ``(start, end, replacement)`` applied; edits ascending and disjoint."""
-    builder = MapBuilder(text)
-    for a, b, new in edits:
-        builder.replace(a, b, new, absorb=absorb)
-    return builder.finish()
 
 
 _Built = tuple[str, OffsetMap | None]  # a view's text and its map to the original (None: identity)
@@ -112,7 +98,7 @@ def _clean(text: str) -> tuple[str, OffsetMap] | None:
 def _delete_invisible(text: str) -> tuple[str, OffsetMap] | None:
     if _INVISIBLE.search(text) is None:
         return None
-    return _edit(text, ((*m.span(), "") for m in _INVISIBLE.finditer(text)), absorb=True)
+    return apply_edits(text, ((*m.span(), "") for m in _INVISIBLE.finditer(text)), absorb=True)
 
 
 def _cap_marks(text: str) -> tuple[str, OffsetMap] | None:
@@ -121,7 +107,7 @@ def _cap_marks(text: str) -> tuple[str, OffsetMap] | None:
     if _LONG_NON_ASCII.search(text) is None:  # marks are non-ASCII: no long run of those, no long run
         return None
     cuts = [(m.start() + _MAX_MARKS, m.end(), "") for m in _MARK_RUN.finditer(text)]
-    return _edit(text, cuts, absorb=True) if cuts else None
+    return apply_edits(text, cuts, absorb=True) if cuts else None
 
 
 # --- nfkc: per cluster, so that each output character knows which characters it came from.
@@ -198,7 +184,7 @@ def _skeleton(text: str) -> tuple[str, OffsetMap | None] | None:
         folded = "".join(parts) + text[pos:]  # the same length: positions in text are positions here
     if not marks:
         return None if folded == text else (folded, None)
-    return _edit(folded, marks, absorb=True)
+    return apply_edits(folded, marks, absorb=True)
 
 
 # --- digits: separators between the groups of a digit-bearing token.  Two groups join when both
@@ -222,238 +208,7 @@ def _digits(text: str) -> tuple[str, OffsetMap] | None:
             beyond = _NEXT_GROUP.match(text, after.end())
             if beyond is not None and not beyond.group(1).isalpha():
                 cuts += ((m.end(), after.start(1), ""), (after.end(), beyond.start(1), ""))
-    return _edit(text, cuts) if cuts else None
-
-
-# --- decoded blobs: a decoded run replaces its encoded run and maps to all of it.  Hex runs are
-# looked for inside base64-alphabet runs only, so one scan of ordinary prose serves both views.
-_B64_RUN = re.compile(r"(?<![A-Za-z0-9+/_-])[A-Za-z0-9+/_-]{16,}={0,2}(?![A-Za-z0-9+/=_-])")
-_HEX_RUN = re.compile(r"(?<![0-9A-Za-z])(?:0[xX])?((?:[0-9A-Fa-f]{2}){8,})(?![0-9A-Za-z])")
-_PCT_TOKEN = re.compile(r"%[0-9A-Fa-f]{2}\S*")  # from the first escape on: a literal start is fast
-_PCT_GROUP = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
-_B64_TAIL = re.compile(r"[A-Za-z0-9+/_-]{1,15}={0,2}(?![A-Za-z0-9+/=_-])")  # shorter than a run
-_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
-_Lines = list[tuple[int, int]]  # a candidate: one run, or the lines of a wrapped base64 block
-
-
-class _Budget:
-    """Runs and bytes decoded for one text, by all the decoding views and their nested decodes.
-    Past either limit the text is not scanned at all: skipping the rest would fail open."""
-
-    __slots__ = ("max_bytes", "max_runs", "spent_bytes", "spent_runs")
-
-    def __init__(self, max_runs: int, max_bytes: int) -> None:
-        self.max_runs, self.max_bytes = max_runs, max_bytes
-        self.spent_runs = self.spent_bytes = 0
-
-    def charge(self, decoded: str) -> None:
-        self.spent_runs += 1
-        self.spent_bytes += len(decoded.encode("utf-8", "surrogatepass"))
-        if self.spent_runs > self.max_runs or self.spent_bytes > self.max_bytes:
-            raise NormalizationLimit(
-                f"more than {self.max_runs} encoded runs or {self.max_bytes} decoded bytes in one text"
-            )
-
-
-def _candidates(text: str) -> list[_Lines]:
-    """Base64-alphabet runs, the candidates for both base64 and hex.  Looked for only in the
-    whitespace-split words of 16+ characters: twice as fast as the regex over a whole prose text."""
-    runs: _Lines = []
-    pos = 0
-    for word in text.split():
-        if len(word) >= 16:  # its first occurrence after the previous long word is this very word
-            at = text.find(word, pos)
-            pos = at + len(word)
-            runs += (m.span() for m in _B64_RUN.finditer(text, at, pos))
-    return _wrapped(text, runs)
-
-
-def _wrapped(text: str, runs: _Lines) -> list[_Lines]:
-    """``runs`` grouped into wrapped base64 blocks (PEM, MIME): consecutive runs one line break
-    apart, all but the last as long as the first, a multiple of 4 without padding, the last no
-    longer.  Lines a multiple of 4 long decode joined to what they decode to one by one, so
-    joining never loses a value; a value split across a line break is found only joined."""
-    blocks: list[_Lines] = []
-    for a, b in runs:
-        if blocks:
-            block = blocks[-1]
-            (first, width_end), (start, end) = block[0], block[-1]
-            width = width_end - first
-            if (
-                end - start == width
-                and width % 4 == 0
-                and b - a <= width
-                and text[end - 1] != "="
-                and text[end:a] in ("\n", "\r\n")
-            ):
-                block.append((a, b))
-                continue
-        blocks.append([(a, b)])
-    for block in blocks:  # the last line may be too short to be a run itself: "cGFkZGluZw=="
-        (first, width_end), (start, end) = block[0], block[-1]
-        width = width_end - first
-        if (
-            end - start == width
-            and width % 4 == 0
-            and text[end - 1] != "="
-            and (len(block) > 1 or width >= 40)
-        ):
-            eol = end + 2 if text.startswith("\r\n", end) else end + 1 if text.startswith("\n", end) else end
-            if eol > end and (tail := _B64_TAIL.match(text, eol)) is not None:
-                block.append(tail.span())
-    return blocks
-
-
-def _utf8(raw: bytes, *, blob: bool) -> str | None:
-    """The text, or None for binary: invalid UTF-8; a blank blob or one over 5% control characters;
-    any control character in a %xx run."""
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if blob:
-        return text if text.strip() and len(_CONTROL.findall(text)) * 20 <= len(text) else None
-    return None if _CONTROL.search(text) else text
-
-
-def _b64(run: str) -> str | None:
-    body = run.rstrip("=")
-    urlsafe = "-" in body or "_" in body
-    if len(body) % 4 == 1 or (urlsafe and ("+" in body or "/" in body)):
-        return None
-    if body.isalpha() and body.islower():  # a word, "internationalization" (base64 of "AAA" is "QUFB")
-        return None
-    padded = body + "=" * (-len(body) % 4)
-    try:
-        raw = base64.b64decode(padded, altchars=b"-_" if urlsafe else None, validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return _utf8(raw, blob=True)
-
-
-def _decodings(text: str, kind: str, runs: list[_Lines]) -> Iterator[tuple[int, int, str | None]]:
-    for lines in runs:
-        if kind == "base64":  # a wrapped block decodes joined, mapping to all its lines; else by line
-            joined = _b64("".join(text[a:b] for a, b in lines))
-            if joined is not None or len(lines) == 1:
-                yield lines[0][0], lines[-1][1], joined
-            else:
-                yield from ((a, b, _b64(text[a:b])) for a, b in lines)
-            continue
-        for a, b in lines:
-            if not text[a:b].isalpha():  # hex of text is at least half digits
-                for m in _HEX_RUN.finditer(text, a, b):
-                    yield m.start(), m.end(), _utf8(bytes.fromhex(m[1]), blob=True)
-
-
-def _blob_edits(text: str, kind: str, budget: _Budget, depth: int, runs: list[_Lines]) -> _Edits:
-    edits: _Edits = []
-    for a, b, decoded in _decodings(text, kind, runs):
-        if decoded is not None:
-            budget.charge(decoded)
-            if depth < _MAX_DEPTH:  # base64 of base64: decode inner runs in place, same mapping
-                inner = _blob_edits(decoded, kind, budget, depth + 1, _candidates(decoded))
-                decoded = _edit(decoded, inner)[0]
-            edits.append((a, b, decoded))
-    return edits
-
-
-def _pct_groups(word: str) -> _Edits:
-    groups = (
-        (*g.span(), _utf8(bytes.fromhex(g.group().replace("%", "")), blob=False))
-        for g in _PCT_GROUP.finditer(word)
-    )
-    return [(a, b, d) for a, b, d in groups if d is not None]
-
-
-def _pct_edits(text: str, budget: _Budget) -> _Edits:
-    edits: _Edits = []
-    for token in _PCT_TOKEN.finditer(text) if "%" in text else ():
-        if groups := _pct_groups(token.group()):
-            budget.charge("".join(d for _, _, d in groups))
-            once = _edit(token.group(), groups)[0]
-            if inner := _pct_groups(once):  # double-encoded (%2540): the token maps to the result
-                edits.append((*token.span(), _edit(once, inner)[0]))
-            else:  # each %xx maps to itself only, so redacting a value leaves the rest of a URL
-                edits += [(token.start() + a, token.start() + b, d) for a, b, d in groups]
-    return edits
-
-
-def _decoded(text: str, kind: str, budget: _Budget, runs: list[_Lines]) -> tuple[str, OffsetMap] | None:
-    edits = _pct_edits(text, budget) if kind == "percent" else _blob_edits(text, kind, budget, 1, runs)
-    return _edit(text, edits) if edits else None
-
-
-# --- json: documents located with raw_decode (the parser says where they end), then their string
-# literals unescaped with a map per escape, so "\u0040" maps to exactly those six characters.
-_JSON_OPEN = re.compile(r'[{\[]\s*["{\[]|"(?=[^"\n]*\\)')  # a container able to hold strings, or a
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)  # lone string literal with an escape in it
-_ESCAPE = re.compile(r"\\u([dD][89abAB]\w\w)\\u([dD][c-fC-F]\w\w)|\\u(\w{4})|\\(.)", re.S)
-_SIMPLE_ESCAPES = MappingProxyType({"b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t"})
-
-
-def _json_regions(text: str) -> list[tuple[int, int]]:
-    decoder, regions, pos, failures = json.JSONDecoder(), [], 0, 0
-    while failures < _MAX_JSON_FAILURES and (m := _JSON_OPEN.search(text, pos)) is not None:
-        try:
-            pos = decoder.raw_decode(text, m.start())[1]  # a success moves past what it read
-            regions.append((m.start(), pos))
-        except (ValueError, RecursionError):  # not JSON after all; RecursionError: "[[[[..." x 10^5
-            pos, failures = m.start() + 1, failures + 1
-    return regions
-
-
-def _unescape(text: str, a: int, b: int) -> tuple[str, OffsetMap]:
-    """The value of the JSON string literal whose contents are ``text[a:b]`` (validated already)."""
-    builder = MapBuilder(text, a)
-    for m in _ESCAPE.finditer(text, a, b):
-        high, low, code, simple = m.groups()
-        if high:
-            char = chr(0x10000 + ((int(high, 16) - 0xD800) << 10) + int(low, 16) - 0xDC00)
-        elif code:
-            char = chr(int(code, 16))
-            char = "\ufffd" if "\ud800" <= char <= "\udfff" else char  # a lone surrogate can't be encoded
-        else:
-            char = _SIMPLE_ESCAPES.get(simple, simple)
-        builder.replace(*m.span(), char)
-    builder.copy_to(b)
-    return builder.finish(rest=False)
-
-
-def _json_strings(out: MapBuilder, text: str, regions: list[tuple[int, int]], depth: int) -> bool:
-    """Append the string values in ``regions`` to ``out``, one per line; True if any had escapes.
-
-    The newline between two values maps to the JSON between them (closing quote to opening quote),
-    so every view character has a source and the map stays monotone.  A value that holds JSON
-    itself has its documents replaced by their own values, in place.
-    """
-    escaped, previous = False, -1
-    for literal in (lit for start, end in regions for lit in _STRING.finditer(text, start, end)):
-        value, mapping = _unescape(text, literal.start() + 1, literal.end() - 1)
-        escaped = escaped or "\\" in literal.group()
-        if depth < _MAX_DEPTH and (nested := _json_regions(value)):
-            inner = MapBuilder(value)
-            for a, b in nested:
-                inner.copy_to(a)
-                before = inner.map.length
-                _json_strings(inner, value, [(a, b)], depth + 1)
-                if inner.map.length > before:  # else (no strings: "[1, 2]") the document stays as is
-                    inner.skip_to(b)
-            value, inner_map = inner.finish()
-            mapping = inner_map.compose(mapping)
-        if value:
-            if previous >= 0:
-                out.put("\n", previous - 1, literal.start() + 1)
-            out.add(value, mapping)
-            previous = literal.end()
-    return escaped
-
-
-def _json(text: str) -> tuple[str, OffsetMap] | None:
-    if "\\" not in text or '"' not in text:  # nothing escaped: every value is in raw already
-        return None
-    out = MapBuilder(text)
-    return out.finish(rest=False) if _json_strings(out, text, _json_regions(text), 1) else None
+    return apply_edits(text, cuts) if cuts else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -590,7 +345,7 @@ def _differing(view: str, v: int, original: str, o: int, n: int) -> list[tuple[i
 
 
 def views(
-    text: str, *, max_decoded: int = _MAX_DECODED_RUNS, max_decoded_bytes: int = _MAX_DECODED_BYTES
+    text: str, *, max_decoded: int = MAX_DECODED_RUNS, max_decoded_bytes: int = MAX_DECODED_BYTES
 ) -> list[View]:
     """``raw`` first, then each other view whose text differs from every view before it.
 
@@ -598,7 +353,7 @@ def views(
     text, all decoding views and nested runs together; past them it raises
     :class:`NormalizationLimit` rather than scan a text only partly decoded.
     """
-    budget = _Budget(max_decoded, max_decoded_bytes)
+    budget = Budget(max_decoded, max_decoded_bytes)
     # (name, base, the view built on base's text with its map into base, the same placed on the
     # original); local is None where the step changed nothing.
     stages: list[tuple[str, _Built, tuple[str, OffsetMap | None] | None, _Built]] = []
@@ -612,10 +367,10 @@ def views(
     nfkc = stage("nfkc", clean, _nfkc(clean[0]))
     skeleton = stage("skeleton", nfkc, _skeleton(nfkc[0]))
     stage("digits", skeleton, _digits(skeleton[0]))
-    runs = _candidates(clean[0])
+    runs = candidates(clean[0])
     for kind in ("base64", "hex", "percent"):
-        stage(kind, clean, _decoded(clean[0], kind, budget, runs))
-    stage("json", clean, _json(clean[0]))
+        stage(kind, clean, decoded(clean[0], kind, budget, runs))
+    stage("json", clean, json_values(clean[0]))
     out, seen = [View("raw", text)], {text}
     for name, base, local, (view_text, mapping) in stages:
         if local is None or view_text in seen:

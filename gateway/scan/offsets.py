@@ -9,7 +9,7 @@ the last one's source end: it covers everything that produced the slice, and cos
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 __all__ = ["MapBuilder", "OffsetMap"]
 
@@ -149,3 +149,16 @@ class MapBuilder:
         if rest:
             self.copy_to(len(self.src))
         return "".join(self._parts), self.map
+
+
+Edits = list[tuple[int, int, str]]  # (start, end, replacement): ascending, disjoint
+
+
+def apply_edits(
+    text: str, edits: Iterable[tuple[int, int, str]], *, absorb: bool = False
+) -> tuple[str, OffsetMap]:
+    """``text`` with each ``(start, end, replacement)`` applied; edits ascending and disjoint."""
+    builder = MapBuilder(text)
+    for a, b, new in edits:
+        builder.replace(a, b, new, absorb=absorb)
+    return builder.finish()

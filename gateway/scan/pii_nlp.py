@@ -6,12 +6,13 @@ not installed; :class:`LoadedSpacyNlpEngine` is handed a ``spacy.Language`` that
 
 The NER is the costliest stage: on entity-dense text, where it reads about 70% of the tokens, it
 takes about 46% of the detector's time (``bench/scan_stages.py``); over every token of ordinary
-prose it would cost more than everything else together.  Names, organisations and places are capitalised in the text we see (lower-case names are the
-gazetteer's job, ``recognizers/pii_person.py``), so :func:`ner_windows` picks the capitalised
-tokens that are not just sentence-initial common words and the NER runs on those tokens plus
-``WINDOW`` tokens either side (the model's receptive field is 4 tokens each side), never on long
-runs of lower-case prose, code or numbers.  On entity-dense text the windows merge into the whole
-text and nothing is lost; ``bench/detect_eval.py --full-ner`` measures the difference.
+prose it would cost more than everything else together.  Names, organisations and places are
+capitalised in the text we see (lower-case names are the gazetteer's job,
+``recognizers/pii_person.py``), so :func:`ner_windows` picks the capitalised tokens that are not
+just sentence-initial common words and the NER runs on those tokens plus ``WINDOW`` tokens either
+side (the model's receptive field is 4 tokens each side), never on long runs of lower-case prose,
+code or numbers.  On entity-dense text the windows cover most of the text; ``bench/detect_eval.py
+--full-ner`` measures what reading only the windows loses.
 """
 
 from __future__ import annotations
