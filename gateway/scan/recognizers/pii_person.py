@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
 
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -31,19 +30,18 @@ from spacy.tokens import Doc, Span, Token
 from gateway.scan.pii_names import NameLists
 from gateway.scan.pii_nlp import NER_LABELS, token_list, token_texts
 from gateway.scan.recognizers.pii_base import OwnRecognizer, context_after, context_before
+from gateway.scan.recognizers.pii_person_runs import (
+    Run,
+    is_initial,
+    is_word,
+    line_start,
+    runs,
+    sentence_initial,
+)
 
 NER_ENTITIES = ("PERSON", "ORGANIZATION", "LOCATION", "NRP")
 NER_SCORES = {"PERSON": 0.85, "ORGANIZATION": 0.6, "LOCATION": 0.7, "NRP": 0.7}
 
-_TITLES_TEXT = """
-mr mrs ms miss mx dr prof professor sir dame madam mme mlle mde herr frau sr sra srta dott sig sgt
-capt lt col gen rev fr
-"""
-_TITLES = frozenset(_TITLES_TEXT.split())
-_PARTICLES_TEXT = """
-van von de der den ten ter da di del della dos das du le la bin ibn al el zu af
-"""
-_PARTICLES = frozenset(_PARTICLES_TEXT.split())
 _NOT_PERSON_END_TEXT = """
 inc ltd llc llp plc corp co company group gmbh ag sa spa bv nv oy ab as kft sro university college
 school hospital clinic bank institute foundation association society church ministry department
@@ -91,13 +89,6 @@ _NAME_CUE_WORD = re.compile(r"(?i)name|call|known|goes")
 _LINE_LABEL_HEAD = re.compile(r"(?im)^[ \t>]*(?:name|full\s+name|contact|from|to|signed|patient|author)\s*:")
 
 
-@dataclass(frozen=True, slots=True)
-class _Run:
-    start: int  # token indices [start, end)
-    end: int
-    title: bool
-
-
 class NamedEntityRecognizer(OwnRecognizer):
     """Emits PERSON from names + NER, and the NER's ORGANIZATION, LOCATION and NRP."""
 
@@ -118,7 +109,7 @@ class NamedEntityRecognizer(OwnRecognizer):
         ]
         persons: list[tuple[int, int, float]] = []  # char offsets
         claimed: set[int] = set()  # token indices taken by a PERSON
-        for run in _runs(doc):
+        for run in runs(doc):
             found = self._score_run(doc, text, run, ner)
             if found is not None:
                 start_tok, end_tok, score = found
@@ -147,19 +138,19 @@ class NamedEntityRecognizer(OwnRecognizer):
         return results
 
     def _score_run(
-        self, doc: Doc, text: str, run: _Run, ner: list[tuple[int, int, str]]
+        self, doc: Doc, text: str, run: Run, ner: list[tuple[int, int, str]]
     ) -> tuple[int, int, float] | None:
         names = self.names
         all_tokens = token_list(doc)
         tokens = all_tokens[run.start : run.end]
-        words = [t for t in tokens if _is_word(t)]
+        words = [t for t in tokens if is_word(t)]
         if not words:
             return None
         if words[-1].lower_.rstrip(".") in _NOT_PERSON_END and not run.title:
             return None
         start, end = run.start, run.end
         first = words[0].lower_
-        initial_position = _sentence_initial(doc, run.start)
+        initial_position = sentence_initial(doc, run.start)
         # A sentence-initial everyday word is not part of the name ("Have Tomomi ...", "Please ...").
         while not run.title and words and words[0].lower_ in names.common:
             if len(words) == 1:
@@ -176,7 +167,7 @@ class NamedEntityRecognizer(OwnRecognizer):
             (w.lower_ in names.last and w.lower_ not in names.common) or _SURNAME_SHAPE.search(w.lower_)
             for w in later
         )
-        has_initial = any(_is_initial(t) for t in all_tokens[start:end])
+        has_initial = any(is_initial(t) for t in all_tokens[start:end])
         char_start = all_tokens[start].idx
         cue = context_before(text, char_start, _CUE_BEFORE, 40) or _line_label(text, char_start)
         strong_cue = (
@@ -202,14 +193,14 @@ class NamedEntityRecognizer(OwnRecognizer):
         organisation = firm and not (is_first or run.title or strong_cue)
         dialogue = (
             single
-            and _line_start(doc, start)
+            and line_start(doc, start)
             and end < len(doc)
             and doc[end].text == ":"
             and not names.is_dictionary_word(first)
         )
         alone_on_line = (
             2 <= len(words) <= 3
-            and _line_start(doc, start)
+            and line_start(doc, start)
             and (end == len(doc) or doc[end].is_space or doc[end].text in (",", ":"))
             and not any(names.is_dictionary_word(w.lower_) or w.lower_ in names.common for w in words)
         )
@@ -358,7 +349,7 @@ def _name_lists(doc: Doc, claimed: set[int], names: NameLists) -> list[tuple[int
         if len(tokens) < 2 or any(t.i in claimed for t in tokens):
             continue
         lower = all(t.is_lower and t.is_alpha for t in tokens)
-        capital = all(_is_word(t) for t in tokens)
+        capital = all(is_word(t) for t in tokens)
         if not (lower or capital):
             continue
         words = [t.lower_ for t in tokens]
@@ -405,7 +396,7 @@ def _coordinated(
                 continue
             token = doc[j]
             if (
-                _is_word(token)
+                is_word(token)
                 and token.lower_ not in names.common
                 and token.lower_ not in names.places
                 and not (
@@ -430,58 +421,6 @@ def _unlikely_organisation(text: str, names: NameLists) -> bool:
     )
 
 
-def _is_word(token: Token) -> bool:
-    return _is_word_text(token.text)
-
-
-def _is_word_text(text: str) -> bool:
-    return text[:1].isupper() and text.replace("'", "").replace("\u2019", "").isalpha() and len(text) > 1
-
-
-def _is_initial(token: Token) -> bool:
-    return _is_initial_text(token.text)
-
-
-def _is_initial_text(text: str) -> bool:
-    return (len(text) == 1 and text.isupper()) or (len(text) == 2 and text[0].isupper() and text[1] == ".")
-
-
-_UNIT_WORDS = frozenset(
-    {"apt", "apartment", "suite", "ste", "unit", "flat", "floor", "room", "bldg", "building"}
-)
-
-
-def _is_unit(doc: list[Token], i: int) -> bool:
-    """``doc[i]`` is a unit word before a number ("Apt. 675", "Suite 541")."""
-    if doc[i].lower_.rstrip(".") not in _UNIT_WORDS:
-        return False
-    j = i + 1
-    if j < len(doc) and doc[j].text == ".":
-        j += 1
-    return j < len(doc) and doc[j].text[:1].isdigit()
-
-
-def _is_run_text(text: str) -> bool:
-    return _is_word_text(text) or _is_initial_text(text)
-
-
-def _sentence_initial(doc: Doc, i: int) -> bool:
-    if i == 0:
-        return True
-    previous = doc[i - 1]
-    return (
-        previous.is_space or "\n" in previous.whitespace_ or previous.text[-1] in ".!?:;\"'\u201c\u201d(>*-•"
-    )
-
-
-def _line_start(doc: Doc, i: int) -> bool:
-    """Token ``i`` starts a line (after optional quote marks such as "> ")."""
-    j = i - 1
-    while j >= 0 and doc[j].text in (">", "-", "*", "•") and not doc[j].is_space:
-        j -= 1
-    return j < 0 or "\n" in doc[j].text or "\n" in doc[j].whitespace_
-
-
 def _line_label(text: str, start: int) -> bool:
     line_start = text.rfind("\n", 0, start) + 1
     return (
@@ -489,55 +428,3 @@ def _line_label(text: str, start: int) -> bool:
         or _LINE_LABEL.match(text, text.rfind("\n", 0, max(0, line_start - 1)) + 1, max(0, line_start - 1))
         is not None
     )
-
-
-def _runs(doc: Doc) -> list[_Run]:
-    """Maximal runs of capitalised tokens on one line, with titles before them noted."""
-    runs = []
-    doc_tokens = token_list(doc)
-    texts = token_texts(doc)
-    i, n = 0, len(doc_tokens)
-    while i < n:
-        if not texts[i][:1].isupper():
-            i += 1  # neither a title nor a word of a name: both are capitalised
-            continue
-        token = doc_tokens[i]
-        title = False
-        if token.lower_.rstrip(".") in _TITLES and token.text[:1].isupper() and i + 1 < n:
-            nxt = doc_tokens[i + 1]
-            if nxt.text == "." and i + 2 < n:
-                nxt = doc_tokens[i + 2]
-            if _is_word(nxt) and "\n" not in token.whitespace_:
-                title = True
-                i = nxt.i
-                token = nxt
-        if not _is_word(token):
-            i += 1
-            continue
-        start, end = i, i + 1
-        while end < n and "\n" not in doc_tokens[end - 1].whitespace_:
-            current = doc_tokens[end]
-            if _is_unit(doc_tokens, end):
-                break  # "Barbara Yudina Apt. 675": the address starts at the unit
-            if _is_run_text(texts[end]):
-                end += 1
-                continue
-            if current.is_space and "\n" not in texts[end] and end + 1 < n and _is_run_text(texts[end + 1]):
-                end += 2  # "Lara  Fiorentino": a doubled space is a space token in spaCy
-                continue
-            # "Anne-Lotte", "ten Pas", "van der Berg": hyphens and particles inside a name, when a
-            # capitalised word follows them.
-            previous = doc_tokens[end - 1]
-            if current.text == "-" and not previous.whitespace_ and not current.whitespace_:
-                skip = 1
-            else:
-                skip = 0
-                while end + skip < n and skip < 3 and doc_tokens[end + skip].lower_ in _PARTICLES:
-                    skip += 1
-            if skip and end + skip < n and _is_word_text(texts[end + skip]):
-                end += skip + 1
-                continue
-            break
-        runs.append(_Run(start=start, end=min(end, n), title=title))
-        i = max(end, i + 1)
-    return runs
