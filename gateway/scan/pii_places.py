@@ -27,7 +27,7 @@ import pkgutil
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,7 +102,11 @@ class Gazetteer:
     nrp_lower_ok: frozenset[str]  # those also taken in lower case
     # Every CLEAR name and its first word before a space or hyphen: a word outside this set starts
     # no unambiguous place, so most words of a text need no lookup of their own (and of a pair).
-    clear_heads: frozenset[str] = frozenset()
+    # Derived from ``places``, never passed: a gazetteer cannot be built with it out of step.
+    heads: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "heads", clear_heads(self.places))
 
     def place(self, key: str) -> tuple[int, int] | None:
         return self.places.get(key)
@@ -170,9 +174,7 @@ class Gazetteer:
                     everyday = all(common(w) or dictionary(w) for w in parts)
                     places[folded] = (kind, WORD if everyday and ambiguity == CLEAR else ambiguity)
         nrp = frozenset(w.replace("-", " ") for w in _DEMONYMS_TEXT.split())
-        return cls(
-            places=places, nrp=nrp, nrp_lower_ok=nrp - _CAPITALISED_ONLY, clear_heads=clear_heads(places)
-        )
+        return cls(places=places, nrp=nrp, nrp_lower_ok=nrp - _CAPITALISED_ONLY)
 
 
 def clear_heads(places: dict[str, tuple[int, int]]) -> frozenset[str]:

@@ -144,7 +144,7 @@ class PlaceRecognizer(OwnRecognizer):
                 lower_nrp = first in g.nrp_lower_ok or (first.endswith("s") and first[:-1] in g.nrp_lower_ok)
                 if lower_nrp and "NRP" in entities:
                     results.append(self.result("NRP", start, end, 0.6, "nationality or religion"))
-                elif first not in g.clear_heads:
+                elif first not in g.heads:
                     pass  # no country and no place after a cue: both must be unambiguous names
                 elif "LOCATION" in entities and _lower_country(g, first):
                     results.append(self.result("LOCATION", start, end, 0.6, "country name"))
