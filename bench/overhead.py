@@ -12,6 +12,15 @@ byte.  See ../shared/BENCHMARKING.md for why it is shaped this way.
     python -m bench.overhead                    # default scenarios, SQLite
     python -m bench.overhead --database postgres --rounds 3 --requests 2000
     python -m bench.overhead --pii --concurrency 1    # pseudonymize + restore (implies --scan)
+    python -m bench.overhead --scan --concurrency 1 8 # fresh scans: the product's real path
+    python -m bench.overhead --scan --concurrency 8 --baseline /tmp/old   # old and new, interleaved
+
+With ``--scan`` the scenario is ``fresh-scan``: a distinct ~1 KB prose prompt per request with a
+name, an e-mail address and a phone number (``bench/fresh.py``), so every request is scanned in full
+and pseudonymized; the table adds the gateway's CPU milliseconds per request (its user + system time
+over the measured runs, from /proc).  ``--baseline TREE`` also starts a second gateway from another
+checkout (``git worktree add /tmp/old <commit>``) with the same config, and interleaves it in the
+rounds (direct, new, old, direct, new, old, ...), so that before and after come from one run.
 
 With ``--pii`` the scenarios are streams of a 1 KB prompt full of personal data that the default
 policy pseudonymizes and the upstream echoes back in 3-character deltas, so every answer has its
@@ -37,9 +46,11 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 
+from bench.fresh import fresh_prompt
 from bench.loadgen import Result, build_request, run_load
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -111,6 +122,11 @@ def main() -> None:
         "which measures the proxy itself)",
     )
     parser.add_argument(
+        "--baseline",
+        metavar="TREE",
+        help="a checkout of another commit: its gateway runs beside this one, interleaved in the rounds",
+    )
+    parser.add_argument(
         "--pii",
         action="store_true",
         help="pseudonymize-and-restore streaming scenarios instead of the default ones (implies --scan)",
@@ -119,57 +135,95 @@ def main() -> None:
     args.scan = args.scan or args.pii
 
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
-    up_port, gw_port = _free_port(), _free_port()
-    db_url = f"sqlite:///{tmp / 'bench.db'}" if args.database == "sqlite" else POSTGRES_URL
-    config = tmp / "gateway.yaml"
-    config.write_text(
-        f"server: {{port: {gw_port}}}\n"
-        f"database_url: {db_url}\n"
-        f"scan: {{enabled: {'true' if args.scan else 'false'}}}\n"
-        f"policies: ['{Path(__file__).resolve().parents[1] / 'policies' / 'default.yaml'}']\n"
-        "destinations:\n"
-        f"  bench: {{type: openai, base_url: 'http://127.0.0.1:{up_port}/v1', api_key_env: BENCH_KEY,"
-        " jurisdiction: US, models: ['gpt-*']}\n"
-    )
-    env = {**os.environ, "BENCH_KEY": "sk-bench", "GATEWAY_CONFIG": str(config)}
-    key = bench_key(env)
+    up_port = _free_port()
     upstream = subprocess.Popen([sys.executable, "-m", "bench.fake_upstream", str(up_port)])
-    log = open(tmp / "gateway.log", "wb")  # noqa: SIM115
-    gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=log)
+    gateways = [_Gateway.start("new", None, tmp / "new", up_port, args)]
+    if args.baseline:
+        gateways.append(_Gateway.start("old", Path(args.baseline).resolve(), tmp / "old", up_port, args))
     try:
         _wait_up(f"http://127.0.0.1:{up_port}/", upstream)
-        _wait_up(f"http://127.0.0.1:{gw_port}/healthz", gateway)
-        figures = asyncio.run(_scenarios(args, up_port, gw_port, key))
-        figures["gateway_peak_rss_mib"] = round(_peak_rss_mib(gateway.pid), 1)
+        for gw in gateways:
+            _wait_up(f"http://127.0.0.1:{gw.port}/healthz", gw.proc)
+        figures = asyncio.run(_scenarios(args, up_port, gateways))
+        for gw in gateways:
+            figures[f"{gw.label}_peak_rss_mib"] = round(_peak_rss_mib(gw.proc.pid), 1)
     finally:
-        for proc in (gateway, upstream):
-            proc.send_signal(signal.SIGTERM)
-            proc.wait(timeout=30)
-        log.close()
+        for gw in gateways:
+            gw.stop()
+        upstream.send_signal(signal.SIGTERM)
+        upstream.wait(timeout=30)
+    rss = "   ".join(
+        f"{gw.label} gateway peak RSS: {figures[f'{gw.label}_peak_rss_mib']} MiB" for gw in gateways
+    )
     print(
-        f"\ngateway peak RSS: {figures['gateway_peak_rss_mib']} MiB   audit database: {args.database}   "
+        f"\n{rss}   audit database: {args.database}   "
         f"detection: {'on, distinct prompts' if args.scan else 'off'}"
     )
     if args.json:
         Path(args.json).write_text(json.dumps(figures, indent=2))
 
 
-async def _scenarios(args: argparse.Namespace, up_port: int, gw_port: int, key: str) -> dict[str, object]:
+class _Gateway:
+    """One ``gateway serve`` process; ``tree`` runs another checkout's code (PYTHONPATH) instead."""
+
+    def __init__(self, label: str, port: int, key: str, proc: subprocess.Popen[bytes], log: Any) -> None:
+        self.label, self.port, self.key, self.proc, self._log = label, port, key, proc, log
+
+    @classmethod
+    def start(
+        cls, label: str, tree: Path | None, tmp: Path, up_port: int, args: argparse.Namespace
+    ) -> _Gateway:
+        tmp.mkdir(parents=True)
+        port = _free_port()
+        db_url = f"sqlite:///{tmp / 'bench.db'}" if args.database == "sqlite" else POSTGRES_URL
+        config = tmp / "gateway.yaml"
+        config.write_text(
+            f"server: {{port: {port}}}\n"
+            f"database_url: {db_url}\n"
+            f"scan: {{enabled: {'true' if args.scan else 'false'}}}\n"
+            f"policies: ['{Path(__file__).resolve().parents[1] / 'policies' / 'default.yaml'}']\n"
+            "destinations:\n"
+            f"  bench: {{type: openai, base_url: 'http://127.0.0.1:{up_port}/v1', api_key_env: BENCH_KEY,"
+            " jurisdiction: US, models: ['gpt-*']}\n"
+        )
+        env = {**os.environ, "BENCH_KEY": "sk-bench", "GATEWAY_CONFIG": str(config)}
+        if tree is not None:
+            env["PYTHONPATH"] = str(tree)
+        key = bench_key(env)
+        log = open(tmp / "gateway.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=log)
+        return cls(label, port, key, proc, log)
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the process so far (Linux /proc)."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=30)
+        self._log.close()
+
+
+async def _scenarios(args: argparse.Namespace, up_port: int, gateways: list[_Gateway]) -> dict[str, object]:
     body = {"model": "gpt-bench", "messages": [{"role": "user", "content": PROMPT}]}
     plain = json.dumps(body).encode()
     streamed = json.dumps({**body, "stream": True}).encode()
     direct_headers = {"authorization": "Bearer sk-bench"}
-    gw_headers = {"authorization": f"Bearer {key}"}
     figures: dict[str, object] = {}
     tags = itertools.count()
     print(
-        f"{'scenario':<18}{'conc':>5}{'direct p50':>11}{'gw p50':>9}{'added p50':>10}{'added p99':>10}"
-        f"{'direct rps':>11}{'gw rps':>8}{'ratio':>7}{'+ttfb p50':>10}   spread(added p50)"
+        f"{'scenario':<18}{'gw':>4}{'conc':>5}{'direct p50':>11}{'gw p50':>9}{'added p50':>10}"
+        f"{'added p99':>10}{'direct rps':>11}{'gw rps':>8}{'ratio':>7}{'+ttfb p50':>10}{'cpu ms/req':>11}"
+        "   spread(added p50)"
     )
-    scenarios = [
+    scenarios: list[tuple[str, bytes, int]] = [
         ("non-stream", plain, args.requests),
         ("stream-340-events", streamed, args.stream_requests),
     ]
+    if args.scan:
+        # The product's real path: every request a new prompt with personal data, scanned in full.
+        scenarios = [("fresh-scan", plain, args.requests)]
     if args.pii:
         echo = {"model": "gpt-echo", "stream": True, "messages": [{"role": "user", "content": PII_PROMPT}]}
         pii = json.dumps(echo).encode()
@@ -178,34 +232,59 @@ async def _scenarios(args: argparse.Namespace, up_port: int, gw_port: int, key: 
             ("stream-pii-new", pii, args.stream_requests),
         ]
     for name, payload, total in scenarios:
-        distinct = args.scan and name != "stream-pii-repeat"
         for conc in args.concurrency:
             direct_req = build_request("/v1/chat/completions", payload, direct_headers)
-            gw_req: bytes | list[bytes] = build_request("/v1/chat/completions", payload, gw_headers)
+
+            def requests(
+                gw: _Gateway, count: int, payload: bytes = payload, name: str = name
+            ) -> bytes | list[bytes]:
+                headers = {"authorization": f"Bearer {gw.key}"}
+                if name == "fresh-scan":
+                    return _fresh(headers, count, tags)
+                if args.scan and name != "stream-pii-repeat":
+                    return _distinct(payload, headers, count, tags)
+                return build_request("/v1/chat/completions", payload, headers)
 
             # Warm both paths (connections, caches, the key cache) before measuring.
             await run_load("127.0.0.1", up_port, direct_req, 50, min(conc, 8))
-            if distinct:
-                gw_req = _distinct(payload, gw_headers, 50, tags)
-            await run_load("127.0.0.1", gw_port, gw_req, 50, min(conc, 8))
-            rounds: list[tuple[Result, Result]] = []
+            for gw in gateways:
+                await run_load("127.0.0.1", gw.port, requests(gw, 50), 50, min(conc, 8))
+            rounds: dict[str, list[tuple[Result, Result, float]]] = {gw.label: [] for gw in gateways}
             for _ in range(args.rounds):
-                d = await run_load("127.0.0.1", up_port, direct_req, total, conc)
-                if distinct:
-                    gw_req = _distinct(payload, gw_headers, total, tags)
-                g = await run_load("127.0.0.1", gw_port, gw_req, total, conc)
-                if d.errors or g.errors:
-                    raise SystemExit(f"errors during {name} c={conc}: direct {d.errors}, gateway {g.errors}")
-                rounds.append((d, g))
-            row = _summarise(rounds)
-            figures[f"{name}@{conc}"] = row
-            print(
-                f"{name:<18}{conc:>5}{row['direct_p50_ms']:>11.2f}{row['gw_p50_ms']:>9.2f}"
-                f"{row['added_p50_ms']:>10.2f}{row['added_p99_ms']:>10.2f}{row['direct_rps']:>11.0f}"
-                f"{row['gw_rps']:>8.0f}{row['ratio']:>7.2f}{row['added_ttfb_p50_ms']:>10.2f}"
-                f"   {row['added_p50_spread_ms']}"
-            )
+                for gw in gateways:
+                    d = await run_load("127.0.0.1", up_port, direct_req, total, conc)
+                    gw_req = requests(gw, total)
+                    cpu = gw.cpu_seconds()
+                    g = await run_load("127.0.0.1", gw.port, gw_req, total, conc)
+                    cpu_ms = (gw.cpu_seconds() - cpu) * 1000.0 / total
+                    if d.errors or g.errors:
+                        raise SystemExit(
+                            f"errors during {name} c={conc}: direct {d.errors}, gateway {g.errors}"
+                        )
+                    rounds[gw.label].append((d, g, cpu_ms))
+            for gw in gateways:
+                row = _summarise(rounds[gw.label])
+                figures[f"{name}@{conc}" if gw.label == "new" else f"{name}@{conc}/{gw.label}"] = row
+                print(
+                    f"{name:<18}{gw.label:>4}{conc:>5}{row['direct_p50_ms']:>11.2f}{row['gw_p50_ms']:>9.2f}"
+                    f"{row['added_p50_ms']:>10.2f}{row['added_p99_ms']:>10.2f}{row['direct_rps']:>11.0f}"
+                    f"{row['gw_rps']:>8.1f}{row['ratio']:>7.2f}{row['added_ttfb_p50_ms']:>10.2f}"
+                    f"{row['cpu_ms_per_request']:>11.2f}   {row['added_p50_spread_ms']}"
+                )
     return figures
+
+
+def _fresh(headers: dict[str, str], count: int, tags: Iterator[int]) -> list[bytes]:
+    return [
+        build_request(
+            "/v1/chat/completions",
+            json.dumps(
+                {"model": "gpt-bench", "messages": [{"role": "user", "content": fresh_prompt(next(tags))}]}
+            ).encode(),
+            headers,
+        )
+        for _ in range(count)
+    ]
 
 
 def _distinct(payload: bytes, headers: dict[str, str], count: int, tags: Iterator[int]) -> list[bytes]:
@@ -223,25 +302,26 @@ def _distinct(payload: bytes, headers: dict[str, str], count: int, tags: Iterato
     ]
 
 
-def _summarise(rounds: list[tuple[Result, Result]]) -> dict[str, float | list[float]]:
+def _summarise(rounds: list[tuple[Result, Result, float]]) -> dict[str, float | list[float]]:
     def med(values: list[float]) -> float:
         return round(statistics.median(values), 3)
 
-    added_p50 = [_pct(g.latencies, 0.5) - _pct(d.latencies, 0.5) for d, g in rounds]
-    added_p99 = [_pct(g.latencies, 0.99) - _pct(d.latencies, 0.99) for d, g in rounds]
-    added_ttfb = [_pct(g.ttfb, 0.5) - _pct(d.ttfb, 0.5) for d, g in rounds]
+    added_p50 = [_pct(g.latencies, 0.5) - _pct(d.latencies, 0.5) for d, g, _ in rounds]
+    added_p99 = [_pct(g.latencies, 0.99) - _pct(d.latencies, 0.99) for d, g, _ in rounds]
+    added_ttfb = [_pct(g.ttfb, 0.5) - _pct(d.ttfb, 0.5) for d, g, _ in rounds]
     return {
-        "direct_p50_ms": med([_pct(d.latencies, 0.5) for d, _ in rounds]),
-        "gw_p50_ms": med([_pct(g.latencies, 0.5) for _, g in rounds]),
-        "direct_p99_ms": med([_pct(d.latencies, 0.99) for d, _ in rounds]),
-        "gw_p99_ms": med([_pct(g.latencies, 0.99) for _, g in rounds]),
+        "direct_p50_ms": med([_pct(d.latencies, 0.5) for d, _, _ in rounds]),
+        "gw_p50_ms": med([_pct(g.latencies, 0.5) for _, g, _ in rounds]),
+        "direct_p99_ms": med([_pct(d.latencies, 0.99) for d, _, _ in rounds]),
+        "gw_p99_ms": med([_pct(g.latencies, 0.99) for _, g, _ in rounds]),
         "added_p50_ms": med(added_p50),
         "added_p99_ms": med(added_p99),
         "added_ttfb_p50_ms": med(added_ttfb),
-        "direct_rps": med([d.rps for d, _ in rounds]),
-        "gw_rps": med([g.rps for _, g in rounds]),
-        "ratio": med([g.rps / d.rps for d, g in rounds]),
+        "direct_rps": med([d.rps for d, _, _ in rounds]),
+        "gw_rps": med([g.rps for _, g, _ in rounds]),
+        "ratio": med([g.rps / d.rps for d, g, _ in rounds]),
         "added_p50_spread_ms": [round(v, 2) for v in added_p50],
+        "cpu_ms_per_request": med([cpu for _, _, cpu in rounds]),
     }
 
 

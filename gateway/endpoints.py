@@ -88,6 +88,9 @@ class DestinationTable:
 
     def __init__(self, destinations: Mapping[str, DestinationSettings]) -> None:
         self._destinations = tuple(Destination(name, s) for name, s in destinations.items())
+        self._literal = frozenset(
+            m for s in destinations.values() for m in s.models if not any(c in m for c in "*?[")
+        )
 
     def __iter__(self) -> Iterator[Destination]:
         return iter(self._destinations)
@@ -100,6 +103,10 @@ class DestinationTable:
             if dest.serves(model):
                 return dest
         return None
+
+    def lists(self, model: str) -> bool:
+        """Whether ``model`` is named literally (not by a glob) in some destination's ``models:``."""
+        return model in self._literal
 
     def local(self) -> Destination | None:
         """Where ``route_local`` sends: the first destination of type ``local``."""

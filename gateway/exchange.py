@@ -56,6 +56,7 @@ class Exchange:
     body: dict[str, Any] | None = None
     principal: Principal | None = None
     model: str | None = None
+    model_checked: bool = False  # the model name passed its grammar and scan: the audit may store it
     stream: bool = False
     scan: ScanResult | None = None
     decision: Decision | None = None

@@ -7,6 +7,8 @@ oversized upload never sits in memory whole.
 from __future__ import annotations
 
 import json
+import math
+import re
 from typing import Any
 
 from gateway.asgi import Receive
@@ -85,15 +87,31 @@ async def read_body(ex: Exchange, receive: Receive, max_bytes: int) -> None:
 
 
 def parse_json(ex: Exchange) -> dict[str, Any]:
+    """The body, parsed strictly: what the gateway scans must be what the destination reads.  Refused:
+    ``NaN``/``Infinity`` (not JSON; parsers disagree on them), integers beyond +/-2^53 and floats that
+    overflow (two parsers read them differently), lone UTF-16 surrogates (not text; encoders drop or
+    replace them), repeated keys, and nesting too deep to walk."""
     if not ex.raw_body:
         raise InvalidJSON("The request body is empty; expected a JSON object.")
     try:
         # JSON on the wire is UTF-8 (RFC 8259); json.loads on bytes would also guess UTF-16/32.
-        body = json.loads(ex.raw_body.decode("utf-8"), object_pairs_hook=_unique_keys)
+        body = json.loads(
+            ex.raw_body.decode("utf-8"),
+            object_pairs_hook=_unique_keys,
+            parse_constant=_no_constant,
+            parse_int=_safe_int,
+            parse_float=_finite_float,
+        )
     except UnicodeDecodeError:
         raise InvalidJSON("The request body is not valid UTF-8.") from None
     except DuplicateKey as exc:
         raise InvalidJSON(f"The request body repeats the key '{exc.key}' in one object.") from None
+    except UnsafeNumber as exc:
+        raise InvalidJSON(f"The request body holds {exc}.") from None
+    except RecursionError:
+        raise BadRequest(
+            "The request cannot be inspected: JSON nested too deeply.", code="request_too_complex"
+        ) from None
     except json.JSONDecodeError as exc:
         # The decoder's message names a position, never the text around it.
         raise InvalidJSON(
@@ -102,8 +120,57 @@ def parse_json(ex: Exchange) -> dict[str, Any]:
     if not isinstance(body, dict):
         kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(body), "number")
         raise InvalidJSON(f"The request body must be a JSON object, not a JSON {kind}.")
+    if _SURROGATE_ESCAPE.search(ex.raw_body) and _has_lone_surrogate(body):
+        raise InvalidJSON(
+            "The request body holds a lone UTF-16 surrogate (\\uD800-\\uDFFF), which is not text."
+        )
     ex.body = body
     return body
+
+
+# Integers a JSON number may hold without two parsers disagreeing (JavaScript's safe range).
+MAX_SAFE_INTEGER = 2**53
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89abcdefABCDEF]")
+
+
+class UnsafeNumber(ValueError):
+    """A number two parsers would read differently, or one JSON does not have."""
+
+
+def _no_constant(name: str) -> Any:
+    raise UnsafeNumber(f"'{name}', which is not a JSON number")
+
+
+def _safe_int(text: str) -> int:
+    if len(text) > 17 or abs(value := int(text)) > MAX_SAFE_INTEGER:
+        raise UnsafeNumber(f"an integer beyond +/-2^53 ({MAX_SAFE_INTEGER})")
+    return value
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise UnsafeNumber("a number too large to represent")
+    return value
+
+
+def _has_lone_surrogate(node: Any) -> bool:
+    """Whether any string or key holds a surrogate that did not pair up (json pairs the valid ones)."""
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError:
+                    return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 class DuplicateKey(ValueError):

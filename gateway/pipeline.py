@@ -1,9 +1,11 @@
 """The request path, in order.  This module is its table of contents.
 
-    1 ingress    path/method allow-list, content type, bounded body, JSON
+    1 ingress    path/method allow-list, content type, bounded body, strict JSON
     2 auth       gateway key -> Principal
-    3 dialect    model, stream flag; the requested destination by the ``models:`` globs
-    4 scan       every text-bearing part, several normalised views, all detectors
+    3 dialect    forwarded headers' grammar; model, stream flag, every non-text field against the field
+                 table (dialects.fields); the requested destination by the ``models:`` globs
+    4 scan       every text-bearing part, several normalised views, all detectors; seams between
+                 parts; a model name with a finding is refused
     5 policy     (principal, destination, findings) -> decision; block raises here
     6 transform  redact / hash / pseudonymize the matched values in the body (conversation-keyed tokens)
     7 route      route_local: the local destination, or 503; never the offshore one
@@ -30,7 +32,8 @@ from collections.abc import Awaitable, Callable
 from gateway import ingress
 from gateway.asgi import Message, Receive, Scope, Send, header_map, send_bytes
 from gateway.audit.record import audit_row
-from gateway.dialects.base import read_request
+from gateway.dialects import headers
+from gateway.dialects.base import check_model_scan, read_request
 from gateway.errors import GatewayError, InternalError, error_body
 from gateway.exchange import Exchange
 from gateway.policy.stage import decide_exchange, enforce, policy_headers
@@ -71,14 +74,16 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
             return
         ingress.check_headers(ex, rt.settings.server.max_body_bytes)
         ex.principal = await rt.keys.authenticate(ex.headers)
+        headers.check(ex.headers)
         await ingress.read_body(ex, receive, rt.settings.server.max_body_bytes)
         body = ingress.parse_json(ex)
-        read_request(ex, body)
+        read_request(ex, body, rt.destinations.lists)
         ex.route = rt.destinations.route(endpoint, body["model"])
         if rt.scanner is not None:
             scan_started = time.perf_counter()
             ex.scan = await rt.scanner.scan(endpoint.name, body)
             ex.scan_ms = round((time.perf_counter() - scan_started) * 1000.0, 3)
+        check_model_scan(ex, rt.destinations.lists)
         # One policy object for the whole request, so a reload mid-stream cannot split it in two.
         policy = rt.policies.current
         ex.decision = await decide_exchange(ex, policy, rt.destinations, rt.sticky)

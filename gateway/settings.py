@@ -82,6 +82,10 @@ class DestinationSettings(_Strict):
     # How a translated Anthropic request names its output limit: OpenAI's newer models refuse
     # max_tokens, while many OpenAI-compatible servers only know max_tokens.
     max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    # OpenAI-format destinations: the account headers sent with every request (openai-organization,
+    # openai-project).  Set here, never taken from the client.
+    organization: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    project: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{1,128}$")
     # type local only: the engine behind it, and how much the gateway sends it.
     engine: EngineSettings | None = None
     # Requests in flight to a local destination; more are refused (503 local_unavailable) rather than

@@ -40,6 +40,17 @@ def _keyed(key: bytes, digest: bytes | None) -> str | None:
     return None if digest is None else hmac.new(key, digest, hashlib.sha256).hexdigest()
 
 
+def _model(key: bytes, ex: Exchange) -> str | None:
+    """The requested model as sent once it passed its checks (a model name, nothing found in it);
+    before that, or when it failed them, only its keyed hash: a model name can carry data."""
+    if ex.model is None:
+        return None
+    if ex.model_checked:
+        return _bounded("requested_model", ex.model)
+    digest = _keyed(key, hashlib.sha256(ex.model.encode("utf-8", "surrogatepass")).digest())
+    return f"hmac:{str(digest)[:32]}"
+
+
 def audit_row(ex: Exchange, key: bytes, phase: str = "end") -> dict[str, Any]:
     """The record of ``ex`` as it stands; ``phase`` "start" before egress, "end" when it is over."""
     principal = ex.principal
@@ -56,7 +67,7 @@ def audit_row(ex: Exchange, key: bytes, phase: str = "end") -> dict[str, Any]:
         "method": ex.method if ex.method in _METHODS else "OTHER",
         # A refused path is recorded only as "unknown": a URL can carry anything, including personal data.
         "endpoint": ex.endpoint.name if ex.endpoint else "unknown",
-        "requested_model": _bounded("requested_model", ex.model),
+        "requested_model": _model(key, ex),
         "destination": route.destination.name if route else None,
         "jurisdiction": route.destination.jurisdiction if route else None,
         "stream": ex.stream,

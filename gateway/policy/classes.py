@@ -87,12 +87,20 @@ DATA_CLASSES: Mapping[str, str] = {
     "protected_documents": "passages of registered documents (FINGERPRINT:*)",
     "company_ip": "source_code, confidential, company_terms and protected_documents",
     "unscannable": "images, audio and files the gateway cannot read",
+    "token_ids": "prompts given as token-id arrays (TOKEN_IDS): unreadable, refused unless allowed",
     "scan_failed": "detection failed or timed out",
 }
 
 
+# A prompt given as token ids is not media to keep local: the local model's tokenizer differs, so it
+# would answer nonsense.  A class of its own, refused unless a rule allows it (see policy.stage).
+TOKEN_IDS = "TOKEN_IDS"  # noqa: S105 (an entity name, not a password)
+
+
 def classes_of(kind: Kind, entity: str) -> frozenset[str]:
     """The data classes a finding of ``kind`` and ``entity`` belongs to."""
+    if kind == "unscannable" and entity == TOKEN_IDS:
+        return frozenset({"token_ids"})
     if kind != "pii":
         return frozenset(_KIND_CLASSES[kind])
     group = _PII_GROUPS.get(entity)

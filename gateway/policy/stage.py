@@ -9,9 +9,10 @@ remembered (:mod:`gateway.local.sticky`), and its later turns are decided as loc
 from __future__ import annotations
 
 from gateway.endpoints import Destination, DestinationTable
-from gateway.errors import LocalUnavailable, PolicyBlocked, ScanFailed
+from gateway.errors import BadRequest, LocalUnavailable, PolicyBlocked, ScanFailed
 from gateway.exchange import Exchange
 from gateway.local.sticky import StickyStore
+from gateway.policy.classes import TOKEN_IDS
 from gateway.policy.compile import Policy, Target
 from gateway.policy.decide import Decision, Facts, decide
 from gateway.transform.conversation import HEADER, conversation_key
@@ -62,6 +63,7 @@ async def enforce(
         if ex.scan is not None and ex.scan.failed:
             raise ScanFailed(message)  # 503: the gateway's failure, worth a retry
         raise PolicyBlocked(message)
+    _check_token_ids(ex, decision)
     if decision.local:
         local = destinations.local()
         if local is None:
@@ -73,3 +75,29 @@ async def enforce(
         if sticky is not None and ex.conversation is not None:
             # Before anything is sent: a turn that went local must never be followed by one that did not.
             await sticky.keep_local(ex.conversation)
+
+
+def _check_token_ids(ex: Exchange, decision: Decision) -> None:
+    """A prompt given as token ids cannot be read, so it goes nowhere unless an enforced ``allow`` rule
+    names the ``token_ids`` class for this request, and never to the local model in place of the one the
+    ids were made for (its tokenizer differs: it would answer nonsense, silently)."""
+    if ex.scan is None:
+        return
+    paths = [u.path for u in ex.scan.extracted.unscannable if u.media.upper() == TOKEN_IDS]
+    if not paths:
+        return
+    allowed = any(f.action == "allow" and "token_ids" in f.classes for f in decision.fired)
+    if allowed and not decision.local:
+        return
+    where = ".".join(str(p) for p in paths[0])
+    why = (
+        "the data policy sends this request to the local model, whose tokenizer differs"
+        if allowed
+        else "no policy rule allows token ids for this destination"
+    )
+    raise BadRequest(
+        f"'{where}' is given as token ids, which the gateway cannot inspect, and {why}. Send the prompt "
+        f"as text. Request id: {ex.request_id}.",
+        param=where,
+        code="unscannable_input",
+    )

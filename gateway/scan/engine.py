@@ -10,7 +10,8 @@ Reads as a straight line (:meth:`ScanEngine.scan`):
                   scan (or, down the chain, raw's) already read.  A ``ViewsDetector`` is also told
                   what each change can do to the words (``View.split_changes``): a folded accent
                   or a number's lost separator needs less reading than a look-alike word.
-    3 boundaries  the seams between consecutive conversation segments, for values split across turns
+    3 seams       values split across segments (turns, parts, list items, names, numbers), in any
+                  number of pieces
     4 unscannable images, audio and files become findings for the policy to decide
 
 A detector that raises yields a ``scan_failed`` finding for that segment, never an
@@ -32,7 +33,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from gateway.scan.findings import Finding, Hit, ViewText
 from gateway.scan.normalize import View, views
-from gateway.scan.segments import Extracted, extract
+from gateway.scan.segments import Extracted, Segment, extract
 
 log = logging.getLogger("gateway.scan")
 
@@ -235,69 +236,96 @@ class ScanEngine:
         ]
 
     def _seams(self, extracted: Extracted) -> Iterable[Finding]:
-        """Hits that straddle the seam between two conversation segments: consecutive ones, and
-        consecutive ones of the same role (a user's value split around an assistant turn)."""
-        conversation = [(i, s) for i, s in enumerate(extracted.segments) if s.turn is not None and s.text]
-        pairs = dict.fromkeys(itertools.pairwise(i for i, _ in conversation))
-        by_role: dict[str | None, list[int]] = {}
-        for i, s in conversation:
-            by_role.setdefault(s.role, []).append(i)
-        for indexes in by_role.values():
-            pairs.update(dict.fromkeys(itertools.pairwise(indexes)))
-        seen: set[tuple[str, int, int, int]] = set()
-        for left_index, right_index in sorted(pairs):
-            left = extracted.segments[left_index].text
-            right = extracted.segments[right_index].text
-            for joiner in SEAM_JOINERS:
-                for finding in self._seam(left_index, left, right_index, right, joiner):
-                    key = (finding.entity, finding.segment, finding.start, finding.end)
-                    if key not in seen:  # both joiners often reveal the same value
-                        seen.add(key)
-                        yield finding
+        """Hits that straddle the seams between segments: a value split into any number of pieces,
+        across messages, content parts, list items (``stop``, prompt items), names and numbers.
 
-    def _seam(
-        self, left_index: int, left: str, right_index: int, right: str, joiner: str
-    ) -> Iterable[Finding]:
-        head, tail = left[-SEAM:], right[:SEAM]
-        seam = len(head)
+        Read in several orders: every segment in document order (the order a provider reads them), the
+        same without map keys (values split around the keys of user data), the conversation without the
+        assistant's turns (what the caller and its tools wrote: a value split around an assistant turn
+        or a tool call) and the assistant's turns alone.  A segment longer than ``2 * SEAM`` adds only
+        its head and tail: its middle is read by its own scan.
+        """
+        segments = extracted.segments
+        everything = list(range(len(segments)))
+        orders = [
+            everything,
+            [i for i in everything if not segments[i].is_key],
+            [i for i in everything if segments[i].turn is not None and segments[i].role != "assistant"],
+            [i for i in everything if segments[i].turn is not None and segments[i].role == "assistant"],
+        ]
+        streams: list[list[int]] = []
+        for order in orders:
+            if len(order) > 1 and order not in streams:
+                streams.append(order)
+        seen: set[tuple[str, int, int, int]] = set()
+        for stream in streams:
+            for run in _runs(segments, stream):
+                for joiner in SEAM_JOINERS:
+                    for finding in self._seam(run, joiner):
+                        key = (finding.entity, finding.segment, finding.start, finding.end)
+                        if key not in seen:  # both joiners and both orders often reveal the same value
+                            seen.add(key)
+                            yield finding
+
+    def _seam(self, run: Sequence[_Piece], joiner: str) -> Iterable[Finding]:
+        text = joiner.join(p.text for p in run)
+        starts = list(itertools.accumulate((len(p.text) + len(joiner) for p in run[:-1]), initial=0))
         try:
-            located = self._cached(head + joiner + tail, self._seam_detectors, b"j")
+            located = self._cached(text, self._seam_detectors, b"j")
         except _Failure as failure:
             log.error("detector %s failed on a seam: %s", failure.detector, failure.error_class)
-            yield Finding("scan_failed", "SCAN_FAILED", right_index, 0, len(tail), 1.0, failure.detector)
+            first = run[0]
+            yield Finding("scan_failed", "SCAN_FAILED", first.segment, 0, 0, 1.0, failure.detector)
             return
-        offset = len(left) - len(head)
         for loc in located:
             hit = loc.hit
-            if not (hit.start < seam and hit.end > seam + len(joiner)):
-                continue  # wholly on one side: already found in that segment
             if hit.entity in SEAM_UNSPLIT:
                 continue
-            yield Finding(
-                hit.kind,
-                hit.entity,
-                left_index,
-                offset + hit.start,
-                len(left),
-                hit.score,
-                hit.detector,
-                f"seam:{loc.view}",
-            )
-            yield Finding(
-                hit.kind,
-                hit.entity,
-                right_index,
-                0,
-                hit.end - seam - len(joiner),
-                hit.score,
-                hit.detector,
-                f"seam+:{loc.view}",
-            )
+            touched = [
+                (piece, at)
+                for piece, at in zip(run, starts, strict=True)
+                if hit.start < at + len(piece.text) and hit.end > at
+            ]
+            if len({piece.segment for piece, _ in touched}) < 2:
+                continue  # wholly inside one segment: already found in that segment's own scan
+            for n, (piece, at) in enumerate(touched):
+                start = piece.offset + max(0, hit.start - at)
+                end = piece.offset + min(len(piece.text), hit.end - at)
+                # The value is counted once: its first piece, ``seam:``; the others ``seam+:``.
+                view = f"seam:{loc.view}" if n == 0 else f"seam+:{loc.view}"
+                yield Finding(hit.kind, hit.entity, piece.segment, start, end, hit.score, hit.detector, view)
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    segment: int  # index of the segment
+    offset: int  # where ``text`` starts in the segment's text
+    text: str
+
+
+def _runs(segments: Sequence[Segment], stream: Sequence[int]) -> list[list[_Piece]]:
+    """``stream``'s segments cut into runs of adjacent text that a split value can span: short segments
+    whole, a long one's head ends a run and its tail starts the next.  Runs of one piece are dropped."""
+    runs: list[list[_Piece]] = []
+    current: list[_Piece] = []
+    for index in stream:
+        text = segments[index].text
+        if not text:
+            continue
+        if len(text) <= 2 * SEAM:
+            current.append(_Piece(index, 0, text))
+            continue
+        current.append(_Piece(index, 0, text[:SEAM]))
+        runs.append(current)
+        current = [_Piece(index, len(text) - SEAM, text[-SEAM:])]
+    runs.append(current)
+    return [run for run in runs if len(run) > 1]
 
 
 # Entities the NER guesses from words: across a seam they are mostly two messages' words read as
 # one name ("Paris" + "sunny").  Values worth finding split over turns are structured ones.
-SEAM_UNSPLIT = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP"})
+# A web address is not personal data, and two turns read as one make false ones ("message." + "EC2").
+SEAM_UNSPLIT = frozenset({"PERSON", "ORGANIZATION", "LOCATION", "NRP", "URL", "DOMAIN_NAME"})
 _NOT_FOR_ANSWERS = frozenset({"digits"})
 _NO_VIEWS: frozenset[str] = frozenset()  # a detector's ``skip_views``, when it has none
 

@@ -43,6 +43,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Final
 
+from gateway.dialects.fields import ENUMS, NUMBERS
+
 Path = tuple[str | int, ...]
 # A path while walking: (parent link, key) or None at the root; see _path.
 _Link = tuple[Any, str | int] | None
@@ -82,7 +84,7 @@ class Extracted:
 # "toolu_01...") look like high-entropy secrets and model names like code names.
 STRUCTURAL_KEYS: Final = frozenset(
     {
-        "model", "role", "type", "object", "id", "call_id", "tool_call_id", "tool_use_id",
+        "role", "type", "object", "id", "call_id", "tool_call_id", "tool_use_id",
         "previous_response_id", "item_id", "encoding_format", "detail", "media_type", "format",
         "reasoning_effort", "service_tier", "truncation", "tool_choice", "finish_reason", "stop_reason",
         "status", "voice", "modalities",
@@ -173,6 +175,12 @@ _SCHEMA_CHILD: Final = MappingProxyType(
     }
 )  # fmt: skip
 _MAP_CHILD: Final = (0, 0, _FREE, _SCHEMA, _NORMAL, _FREE, _FREE)  # indexed by the map's own mode
+# Modes of user data: every number in them is content, however short.
+_USER_DATA: Final = frozenset({_SCHEMA, _FREE, _SCHEMA_MAP, _NORMAL_MAP})
+# Keys whose values are ids: only an id of a known provider shape is skipped.
+_ID_KEYS: Final = frozenset(
+    {"id", "call_id", "tool_call_id", "tool_use_id", "previous_response_id", "item_id"}
+)
 
 # A content part or key that carries media, and the fields that hold its payload.
 _MEDIA: Final = MappingProxyType(
@@ -214,24 +222,14 @@ _B64_URL: Final = re.compile(
 )
 _B64_SAMPLE: Final = 1 << 16  # characters looked at to tell encoded binary from text
 
-# Numeric request parameters (openai and anthropic SDK params, JSON-schema bounds): their integers are
-# counts, limits, seeds and coordinates, not content.  Anywhere else a long number is scanned.
-NUMERIC_PARAMS: Final = frozenset(
-    """max_tokens max_completion_tokens max_output_tokens seed n top_k dimensions budget_tokens created
-    index logprobs top_logprobs max_tool_calls best_of max_uses max_num_results max_characters
-    max_content_tokens timeout_ms ttl display_width display_height display_width_px display_height_px
-    display_number x y scroll_x scroll_y start_index end_index start_char_index end_char_index
-    start_page_number end_page_number start_block_index end_block_index document_index
-    search_result_index exit_code return_code input_tokens output_tokens total_tokens reasoning_tokens
-    partial_images output_compression compact_threshold memory_limit size_bytes frame_count
-    frame_duration_ms max_output_length num_lines total_lines start_line new_start old_start new_lines
-    old_lines temperature top_p frequency_penalty presence_penalty score score_threshold embedding_weight
-    text_weight minimum maximum exclusiveMinimum exclusiveMaximum multipleOf minLength maxLength minItems
-    maxItems minProperties maxProperties minContains maxContains""".split()  # noqa: SIM905
-)
+# Numeric request parameters the field table bounds (gateway.dialects.fields.NUMBERS, checked before the
+# scan): their range leaves no room for a value.  Every other number at least _LONG_NUMBER is scanned
+# (``seed`` included), and in user data (tool arguments, schemas) every number, however short, so a
+# value split into numbers is seen whole by the seam scan.
+NUMERIC_PARAMS: Final = frozenset(NUMBERS)
 _LONG_NUMBER: Final = 100_000  # six digits: the shortest SSN/phone/card-like number worth scanning
 
-_TEXT, _BIN, _REF, _KEY, _NUM = range(5)  # what a value on the stack is
+_TEXT, _BIN, _REF, _KEY, _NUM, _TOKS = range(6)  # what a value on the stack is
 
 _ROLES: Final = frozenset({"system", "developer", "user", "assistant", "tool"})
 _TURN_KEYS: Final = MappingProxyType(
@@ -271,7 +269,7 @@ def extract(endpoint: str, body: Mapping[str, Any]) -> Extracted:
     # Iterative, children pushed in reverse, so the output is in document order without recursion limits.
     while stack:
         value, link, depth, role, turn, mode, media, action = stack.pop()
-        if isinstance(value, str) or action == _NUM:
+        if isinstance(value, str) or action in (_NUM, _TOKS):
             _emit(value, link, role, turn, media, action, segments, unscannable)
             if len(segments) + len(unscannable) > max_out:
                 raise ExtractionLimit(f"more than {max_out} segments")
@@ -296,7 +294,7 @@ def extract(endpoint: str, body: Mapping[str, Any]) -> Extracted:
                 item = value[i]
                 if isinstance(item, str | dict | list):
                     stack.append((item, (link, i), depth + 1, role, turn, mode, media, _TEXT))
-                elif mode != _TOKENS and _number_text(item) is not None:  # token ids are not text
+                elif _number_text(item, mode in _USER_DATA) is not None:
                     stack.append((item, (link, i), depth + 1, role, turn, mode, media, _NUM))
     return Extracted(tuple(segments), tuple(unscannable))
 
@@ -311,15 +309,24 @@ def _path(link: _Link) -> Path:
     return tuple(steps)
 
 
-def _number_text(value: Any) -> str | None:
-    """The decimal text of a number long enough to be an SSN, phone or card number, else None."""
+def _number_text(value: Any, every: bool = False) -> str | None:
+    """The decimal text of a number long enough to be an SSN, phone or card number (``every``: of any
+    number, as in user data, where short numbers may be the pieces of one value), else None."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return str(value) if abs(value) >= _LONG_NUMBER else None
-    if isinstance(value, float) and math.isfinite(value) and abs(value) >= _LONG_NUMBER:
+        return str(value) if every or abs(value) >= _LONG_NUMBER else None
+    if isinstance(value, float) and math.isfinite(value) and (every or abs(value) >= _LONG_NUMBER):
         return str(int(value)) if value.is_integer() else repr(value)
     return None
+
+
+def _is_token_ids(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+    )
 
 
 def _push_root(stack: list[_Item], endpoint: str, key: str, value: Any) -> None:
@@ -329,16 +336,20 @@ def _push_root(stack: list[_Item], endpoint: str, key: str, value: Any) -> None:
             return
         if isinstance(value, list):
             tokens = endpoint in ("embeddings", "completions")  # ints there are token ids
+            if tokens and _is_token_ids(value):  # one prompt given as token ids: nothing can read it
+                stack.append((value, (None, key), 1, "user", 0, _NORMAL, None, _TOKS))
+                return
             for i in range(len(value) - 1, -1, -1):
                 item = value[i]
-                mode = _TOKENS if tokens and isinstance(item, list) else _NORMAL
                 action = _TEXT
-                if not isinstance(item, str | dict | list):
-                    if tokens or _number_text(item) is None:
+                if tokens and (_is_token_ids(item) or (isinstance(item, int) and not isinstance(item, bool))):
+                    action = _TOKS
+                elif not isinstance(item, str | dict | list):
+                    if _number_text(item) is None:
                         continue
                     action = _NUM
                 role = _turn_role(endpoint, item)
-                stack.append((item, ((None, key), i), 2, role, i, mode, None, action))
+                stack.append((item, ((None, key), i), 2, role, i, _NORMAL, None, action))
             return
     _push_entry(stack, key, value, None, 0, _ROOT_ROLES.get((endpoint, key)), None, _NORMAL, None, False)
 
@@ -393,7 +404,7 @@ def _push_entry(
         structural = numeric = False
     vlink = (link, key)
     if isinstance(value, str):
-        if value and not (structural and _is_structural_value(value)):
+        if value and not (structural and _is_structural_value(value, key)):
             action = _TEXT
             if mode == _NORMAL and media is not None:
                 if key in _PAYLOAD_KEYS and not text_source:
@@ -402,23 +413,32 @@ def _push_entry(
                     action = _REF
             stack.append((value, vlink, depth + 1, role, turn, child, media, action))
     elif isinstance(value, dict | list):
-        skip = structural and isinstance(value, list) and all(_is_structural_value(v) for v in value)
+        skip = structural and isinstance(value, list) and all(_is_structural_value(v, key) for v in value)
         if not skip:
             child_media = (media or _MEDIA.get(key)) if mode == _NORMAL else media
             stack.append((value, vlink, depth + 1, role, turn, child, child_media, _TEXT))
-    elif not numeric and _number_text(value) is not None:
+    elif not numeric and _number_text(value, mode in _USER_DATA) is not None:
         stack.append((value, vlink, depth + 1, role, turn, child, None, _NUM))
     if key_is_text and key:
         stack.append((key, vlink, depth + 1, role, turn, child, None, _KEY))
 
 
-def _is_structural_value(value: Any) -> bool:
-    """Whether a value under a structural key is clearly an enum or a known-shape id, so safe to skip."""
+def _is_structural_value(value: Any, key: str) -> bool:
+    """Whether a value under a structural key is clearly an enum or a known-shape id, so safe to skip.
+    An enum field the field table knows (gateway.dialects.fields.ENUMS) takes its known values only;
+    an id field takes ids of a known provider shape only."""
     if not isinstance(value, str) or len(value) > 128:
         return False
+    known = ENUMS.get(key)
+    if known is not None:
+        return value in known
     if _SECRET_HINT.search(value) or _LONG_DIGITS.search(value):
         return False
-    if _ID.fullmatch(value) or _MIME.fullmatch(value) or _POINTER.fullmatch(value):
+    if _ID.fullmatch(value) is not None:
+        return True
+    if key in _ID_KEYS:
+        return False
+    if _MIME.fullmatch(value) or _POINTER.fullmatch(value):
         return True
     # An enum word; a lowercase hex or base36 run mixing letters and digits is a key, not an enum.
     return _ENUM.fullmatch(value) is not None and not any(
@@ -460,7 +480,10 @@ def _emit(
 ) -> None:
     path = _path(link)
     if action == _NUM:
-        segments.append(Segment(path, str(_number_text(value)), role, turn))
+        segments.append(Segment(path, str(_number_text(value, every=True)), role, turn))
+        return
+    if action == _TOKS:
+        unscannable.append(Unscannable(path, "token_ids", len(value) if isinstance(value, list) else 1))
         return
     text: str = value
     if not text:

@@ -13,15 +13,13 @@ from contextlib import asynccontextmanager
 
 import httpx
 
+from gateway.dialects.headers import FORWARDED_REQUEST_HEADERS
 from gateway.endpoints import Destination
 from gateway.errors import GatewayError, LocalUnavailable, ServiceUnavailable, UpstreamError, UpstreamTimeout
 from gateway.settings import UpstreamSettings
 from gateway.upstream.credentials import AnthropicKey, BearerKey, NoKey
 from gateway.upstream.transport import LeanTransport
 
-# Client headers worth passing on.  Everything else (cookies, the gateway key, forwarding headers,
-# vendor telemetry) stays here: an allow-list, because unknown headers can carry identity.
-FORWARDED_REQUEST_HEADERS = ("anthropic-version", "anthropic-beta", "openai-beta", "accept")
 # Provider headers worth passing back to the client: rate-limit state lets SDKs back off properly.
 RETURNED_RESPONSE_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "retry-after")
 
@@ -60,8 +58,15 @@ def auth_for(dest: Destination, credentials: Mapping[str, str]) -> httpx.Auth:
     return AnthropicKey(key) if dest.wire == "anthropic" else BearerKey(key)
 
 
-def upstream_headers(client_headers: Mapping[str, str]) -> dict[str, str]:
+def upstream_headers(client_headers: Mapping[str, str], dest: Destination) -> dict[str, str]:
+    """The client's allow-listed headers (their values checked by ``dialects.headers.check`` at stage 3),
+    and the account headers the destination's config names: never the client's own."""
     headers = {name: client_headers[name] for name in FORWARDED_REQUEST_HEADERS if name in client_headers}
+    if dest.wire == "openai":
+        if dest.settings.organization:
+            headers["openai-organization"] = dest.settings.organization
+        if dest.settings.project:
+            headers["openai-project"] = dest.settings.project
     headers["content-type"] = "application/json"
     return headers
 

@@ -61,7 +61,7 @@ def card() -> Pattern:
 
 
 def chat(*texts: str) -> dict[str, object]:
-    return {"model": "m", "messages": [{"role": "user", "content": t} for t in texts]}
+    return {"messages": [{"role": "user", "content": t} for t in texts]}
 
 
 def test_obfuscated_value_is_found_and_mapped_to_the_whole_original() -> None:
@@ -160,7 +160,6 @@ def test_clean_text_has_no_findings(text: str) -> None:
 def test_value_split_around_an_assistant_turn_is_found() -> None:
     engine = ScanEngine([card()])
     body = {
-        "model": "m",
         "messages": [
             {"role": "user", "content": "my card is 4111 1111"},
             {"role": "assistant", "content": "go on"},
@@ -220,3 +219,61 @@ def test_a_detector_is_not_run_on_the_views_it_skips() -> None:
     text = "write to j\u043ehn@example.com"  # a Cyrillic "o": raw and skeleton views
     ScanEngine([Skipping()]).scan_text(text)
     assert seen == [text]
+
+
+def _pieces(result: object) -> list[tuple[tuple[str | int, ...], str, str]]:
+    extracted = result.extracted  # type: ignore[attr-defined]
+    return [
+        (extracted.segments[f.segment].path, extracted.segments[f.segment].text[f.start : f.end], f.view)
+        for f in result.findings  # type: ignore[attr-defined]
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"stop": ["4111", "1111", "1111", "1111"], "messages": [{"role": "user", "content": "hi"}]},
+        {"prompt": ["4111 1111", "1111", "1111"]},
+        {"messages": [{"role": "user", "content": [{"type": "text", "text": t}
+                                                    for t in ("41", "111111", "11111111")]}]},
+        {"messages": [{"role": "user", "name": "4111 1111", "content": "1111 1111"}]},
+        # numbers in user data, however short, are pieces too
+        {"messages": [{"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_01", "name": "pay",
+                                                          "input": {"a": 4111, "b": 1111, "c": 11111111}}]}]},
+    ],
+)  # fmt: skip
+def test_a_value_split_into_any_number_of_pieces_is_found_in_every_piece(body: dict[str, object]) -> None:
+    endpoint = "completions" if "prompt" in body else "chat.completions"
+    result = ScanEngine([card()]).scan(endpoint, body)
+    pieces = _pieces(result)
+    assert "".join(text for _, text, _ in pieces).replace(" ", "") == "4111111111111111", pieces
+    assert [view.split(":")[0] for _, _, view in pieces] == ["seam"] + ["seam+"] * (len(pieces) - 1)
+    assert result.counts() == {"CREDIT_CARD": 1}
+
+
+def test_a_value_split_between_a_message_and_the_tool_result_after_it_is_found() -> None:
+    body = {
+        "messages": [
+            {"role": "user", "content": "my card is 4111 1111"},
+            {"role": "assistant", "tool_calls": [{"id": "call_abc123DEF456ghi789JKL012", "type": "function",
+                                                  "function": {"name": "f", "arguments": "{}"}}]},
+            {"role": "tool", "tool_call_id": "call_abc123DEF456ghi789JKL012", "content": "1111 1111"},
+        ]
+    }  # fmt: skip
+    pieces = _pieces(ScanEngine([card()]).scan("chat.completions", body))
+    assert [(path[1], text) for path, text, _ in pieces] == [(0, "4111 1111"), (2, "1111 1111")]
+
+
+def test_a_long_message_joins_its_neighbours_by_its_ends_only() -> None:
+    filler = "word " * 100
+    body = chat("4111 1111 " + filler + "4111 1111", "1111 1111 " + filler)
+    pieces = _pieces(ScanEngine([card()]).scan("chat.completions", body))
+    # The card that straddles the seam is found; the first message's own opening group is not a seam.
+    assert [(path[1], text) for path, text, _ in pieces] == [(0, "4111 1111"), (1, "1111 1111")]
+    assert pieces[0][0] == ("messages", 0, "content")
+
+
+def test_web_addresses_are_not_made_of_two_turns() -> None:
+    url = Pattern("url", "URL", r"\b[a-z]+\.[A-Z]{2}[A-Za-z0-9]*\b")
+    result = ScanEngine([url]).scan("chat.completions", chat("Please read the message.", "EC2 is down."))
+    assert result.findings == ()
