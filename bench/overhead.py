@@ -81,11 +81,12 @@ def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-def bench_key(env: dict[str, str]) -> str:
+def bench_key(env: dict[str, str], cwd: Path | None = None) -> str:
     """A gateway key for the load generator, made by the CLI against the benchmark's config."""
     created = subprocess.run(
         [sys.executable, "-m", "gateway", "keys", "create", "--user", "bench"],
         env=env,
+        cwd=cwd,
         capture_output=True,
         text=True,
         check=True,
@@ -189,9 +190,12 @@ class _Gateway:
         env = {**os.environ, "BENCH_KEY": "sk-bench", "GATEWAY_CONFIG": str(config)}
         if tree is not None:
             env["PYTHONPATH"] = str(tree)
-        key = bench_key(env)
+        # ``python -m`` puts the working directory first on the path: run the other checkout from there.
+        key = bench_key(env, tree)
         log = open(tmp / "gateway.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=log)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=log, cwd=tree
+        )
         return cls(label, port, key, proc, log)
 
     def cpu_seconds(self) -> float:

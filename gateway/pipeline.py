@@ -39,7 +39,8 @@ from gateway.exchange import Exchange
 from gateway.policy.stage import decide_exchange, enforce, policy_headers
 from gateway.relay import relay
 from gateway.runtime import Runtime
-from gateway.transform.stage import answer_filter, link_response, transform_request
+from gateway.transform import continued
+from gateway.transform.stage import answer_filter, continued_context, link_response, transform_request
 from gateway.upstream.forward import build_outbound
 
 log = logging.getLogger("gateway.request")
@@ -79,11 +80,14 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         body = ingress.parse_json(ex)
         read_request(ex, body, rt.destinations.lists)
         ex.route = rt.destinations.route(endpoint, body["model"])
+        # A turn that continues a stored one is scanned with the tail of the text it continues.
+        context = await continued_context(ex, body, rt.vault)
         if rt.scanner is not None:
             scan_started = time.perf_counter()
-            ex.scan = await rt.scanner.scan(endpoint.name, body)
+            ex.scan = await rt.scanner.scan(endpoint.name, body, context)
             ex.scan_ms = round((time.perf_counter() - scan_started) * 1000.0, 3)
         check_model_scan(ex, rt.destinations.lists)
+        tail = continued.tail_of(context, ex.scan)
         # One policy object for the whole request, so a reload mid-stream cannot split it in two.
         policy = rt.policies.current
         ex.decision = await decide_exchange(ex, policy, rt.destinations, rt.sticky)
@@ -105,7 +109,7 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
                     outbound,
                     tracking_send,
                     rt.settings.upstream.total_timeout,
-                    functools.partial(link_response, ex, done, rt.vault),
+                    functools.partial(link_response, ex, done, rt.vault, tail),
                 ),
                 lambda: answered,
             )

@@ -191,9 +191,10 @@ async def _relay_stream(
                         f"Destination '{dest.name}' sent a stream event the gateway cannot read.",
                         code="upstream_bad_stream",
                     ) from None
-                if answer is not None and answer.response_id is not None and ex.response_id is None:
-                    ex.response_id = answer.response_id
-                    if on_response_id is not None:
+                if ex.response_id is None:
+                    found = answer.response_id if answer is not None else None
+                    ex.response_id = found or getattr(adapter, "response_id", None)
+                    if ex.response_id is not None and on_response_id is not None:
                         await on_response_id(ex.response_id)
                 if out:
                     data = b"".join(e.encode() for e in out)

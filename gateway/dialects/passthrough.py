@@ -115,9 +115,20 @@ def _local_error(data: str) -> None:
 
 
 class ResponsesPassThrough(_Tracker):
-    """OpenAI Responses API: named events ending in ``response.completed`` (or failed/incomplete)."""
+    """OpenAI Responses API: named events ending in ``response.completed`` (or failed/incomplete).
+    Also notes the answer's id (``response.created``): a later call may continue from it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.response_id: str | None = None
 
     def feed(self, event: SSEEvent) -> list[SSEEvent]:
+        if event.event == "response.created" and self.response_id is None:
+            try:
+                created = json.loads(event.data).get("response", {}).get("id")
+            except (ValueError, AttributeError):
+                created = None
+            self.response_id = created if isinstance(created, str) else None
         if event.event in _RESPONSES_TERMINAL:
             self._finished = True
             try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import re
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -200,15 +201,19 @@ class ScanEngine:
         return _merge(found)
 
     # -- a request ---------------------------------------------------------------------------
-    def scan(self, endpoint: str, body: dict[str, Any], *, deadline: float | None = None) -> ScanResult:
+    def scan(
+        self, endpoint: str, body: dict[str, Any], *, deadline: float | None = None, context: str = ""
+    ) -> ScanResult:
         """Scan a request.  ``deadline`` (``time.monotonic()``) is checked between pieces of work, so a
-        request that runs out of time stops using CPU instead of finishing in the background."""
+        request that runs out of time stops using CPU instead of finishing in the background.
+        ``context``: the tail of the text this request continues (a stored conversation it refers to,
+        see ``gateway.transform.continued``), read in front of it by the seam scan."""
         extracted = extract(endpoint, body)
         findings: list[Finding] = []
         for index, segment in enumerate(extracted.segments):
             _check(deadline)
             findings.extend(self._segment(index, segment.text))
-        for finding in self._seams(extracted):
+        for finding in self._seams(extracted, context[-SEAM:]):
             _check(deadline)
             findings.append(finding)
         for item in extracted.unscannable:
@@ -235,7 +240,7 @@ class ScanEngine:
             for loc in located
         ]
 
-    def _seams(self, extracted: Extracted) -> Iterable[Finding]:
+    def _seams(self, extracted: Extracted, context: str = "") -> Iterable[Finding]:
         """Hits that straddle the seams between segments: a value split into any number of pieces,
         across messages, content parts, list items (``stop``, prompt items), names and numbers.
 
@@ -243,7 +248,8 @@ class ScanEngine:
         same without map keys (values split around the keys of user data), the conversation without the
         assistant's turns (what the caller and its tools wrote: a value split around an assistant turn
         or a tool call) and the assistant's turns alone.  A segment longer than ``2 * SEAM`` adds only
-        its head and tail: its middle is read by its own scan.
+        its head and tail: its middle is read by its own scan.  ``context`` (text sent in an earlier
+        request) comes before the first three: only the pieces in this request are reported.
         """
         segments = extracted.segments
         everything = list(range(len(segments)))
@@ -253,13 +259,14 @@ class ScanEngine:
             [i for i in everything if segments[i].turn is not None and segments[i].role != "assistant"],
             [i for i in everything if segments[i].turn is not None and segments[i].role == "assistant"],
         ]
-        streams: list[list[int]] = []
-        for order in orders:
-            if len(order) > 1 and order not in streams:
-                streams.append(order)
+        streams: list[tuple[list[int], str]] = []
+        for n, order in enumerate(orders):
+            lead = context if n < 3 else ""
+            if len(order) + bool(lead) > 1 and (order, lead) not in streams:
+                streams.append((order, lead))
         seen: set[tuple[str, int, int, int]] = set()
-        for stream in streams:
-            for run in _runs(segments, stream):
+        for stream, lead in streams:
+            for run in _runs(segments, stream, lead):
                 for joiner in SEAM_JOINERS:
                     for finding in self._seam(run, joiner):
                         key = (finding.entity, finding.segment, finding.start, finding.end)
@@ -268,6 +275,8 @@ class ScanEngine:
                             yield finding
 
     def _seam(self, run: Sequence[_Piece], joiner: str) -> Iterable[Finding]:
+        if not _worth_reading(run):
+            return
         text = joiner.join(p.text for p in run)
         starts = list(itertools.accumulate((len(p.text) + len(joiner) for p in run[:-1]), initial=0))
         try:
@@ -288,32 +297,76 @@ class ScanEngine:
             ]
             if len({piece.segment for piece, _ in touched}) < 2:
                 continue  # wholly inside one segment: already found in that segment's own scan
-            for n, (piece, at) in enumerate(touched):
+            # Reported on this request's pieces that can be rewritten: not the earlier request's (the
+            # context), not the model name's (a name is never rewritten; its grammar bounds its share).
+            ours = [(piece, at) for piece, at in touched if piece.segment >= 0 and not piece.fixed]
+            for n, (piece, at) in enumerate(ours):
                 start = piece.offset + max(0, hit.start - at)
                 end = piece.offset + min(len(piece.text), hit.end - at)
-                # The value is counted once: its first piece, ``seam:``; the others ``seam+:``.
+                # The value is counted once: its first piece here, ``seam:``; the others ``seam+:``.
                 view = f"seam:{loc.view}" if n == 0 else f"seam+:{loc.view}"
                 yield Finding(hit.kind, hit.entity, piece.segment, start, end, hit.score, hit.detector, view)
 
 
 @dataclass(frozen=True, slots=True)
 class _Piece:
-    segment: int  # index of the segment
+    segment: int  # index of the segment; -1: text of an earlier request (the context)
     offset: int  # where ``text`` starts in the segment's text
     text: str
+    fixed: bool = False  # read, never reported: the model name
 
 
-def _runs(segments: Sequence[Segment], stream: Sequence[int]) -> list[list[_Piece]]:
+# What a value split at a joint shows near it (the seam detectors find nothing else there): digits (four,
+# separators allowed: cards, phones, IBANs, ids), a secret's keyword, an "@" in the unbroken token
+# across the joint (an e-mail address), or a long letters-and-digits word across it (a key, a token).
+_JOINT_DIGITS = re.compile(r"\d(?:[\s().\-/+]{0,2}\d){3}")
+_JOINT_KEYWORD = re.compile(r"(?i:passw|pwd|secret|token|api[_ -]?key|bearer|credential|-----begin|private)")
+_JOINT_TOKEN = re.compile(r"\S{0,128}\Z")  # the token's left part (from the end of the left piece)
+_JOINT_TOKEN_RIGHT = re.compile(r"\S{0,128}")
+_JOINT_WORD = re.compile(r"[A-Za-z0-9+/=]{0,128}\Z")
+_JOINT_WORD_RIGHT = re.compile(r"[A-Za-z0-9+/=]{0,128}")
+_KEY_WORD = 12  # a word of at least this many letters and digits across a joint may be a key
+
+
+def _worth_reading(run: Sequence[_Piece]) -> bool:
+    """Whether any joint of ``run`` could be inside a value the seam detectors find.  Cheap, and an
+    over-approximation of what they read: most joints (a model name and a sentence, two sentences)
+    are not, and reading them all cost more than the rest of a short request's scan."""
+    for left, right in itertools.pairwise(run):
+        a, b = left.text, right.text
+        near = a[-24:] + b[:24]
+        if _JOINT_DIGITS.search(near) or _JOINT_KEYWORD.search(a[-40:] + b[:40]):
+            return True
+        token = _match(_JOINT_TOKEN, a[-128:]) + _match(_JOINT_TOKEN_RIGHT, b)
+        if "@" in token or "%40" in token:
+            return True
+        word = _match(_JOINT_WORD, a[-128:]) + _match(_JOINT_WORD_RIGHT, b)
+        if len(word) >= _KEY_WORD and any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+            return True
+    return False
+
+
+def _match(pattern: re.Pattern[str], text: str) -> str:
+    found = pattern.search(text)
+    return found.group() if found is not None else ""
+
+
+_MODEL = ("model",)
+
+
+def _runs(segments: Sequence[Segment], stream: Sequence[int], lead: str = "") -> list[list[_Piece]]:
     """``stream``'s segments cut into runs of adjacent text that a split value can span: short segments
-    whole, a long one's head ends a run and its tail starts the next.  Runs of one piece are dropped."""
+    whole, a long one's head ends a run and its tail starts the next.  Runs of one piece are dropped.
+    ``lead``: text before the first segment (an earlier request's tail)."""
     runs: list[list[_Piece]] = []
-    current: list[_Piece] = []
+    current: list[_Piece] = [_Piece(-1, 0, lead)] if lead else []
     for index in stream:
-        text = segments[index].text
+        segment = segments[index]
+        text = segment.text
         if not text:
             continue
         if len(text) <= 2 * SEAM:
-            current.append(_Piece(index, 0, text))
+            current.append(_Piece(index, 0, text, segment.path == _MODEL))
             continue
         current.append(_Piece(index, 0, text[:SEAM]))
         runs.append(current)

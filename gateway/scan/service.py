@@ -33,11 +33,11 @@ class Scanner:
     def engine(self) -> ScanEngine:
         return self._engine
 
-    async def scan(self, endpoint: str, body: dict[str, Any]) -> ScanResult:
+    async def scan(self, endpoint: str, body: dict[str, Any], context: str = "") -> ScanResult:
         loop = asyncio.get_running_loop()
         # The engine checks the same deadline between segments, so work abandoned here also stops there.
         deadline = time.monotonic() + self._timeout
-        work = functools.partial(self._engine.scan, endpoint, body, deadline=deadline)
+        work = functools.partial(self._engine.scan, endpoint, body, deadline=deadline, context=context)
         try:
             async with asyncio.timeout(self._timeout):
                 return await loop.run_in_executor(self._pool, work)

@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from gateway.errors import GatewayError, PolicyBlocked
 from gateway.exchange import Exchange
@@ -25,6 +26,7 @@ from gateway.policy.decide import Facts, decide_answer
 from gateway.scan.answer import AnswerDetector
 from gateway.scan.engine import ScanEngine
 from gateway.scan.findings import Finding, Hit
+from gateway.transform import continued
 from gateway.transform.answer import AnswerFilter
 from gateway.transform.answer_guard import Inspect, Replacement
 from gateway.transform.apply import Replacer, apply_values
@@ -112,8 +114,13 @@ async def transform_request(
     return out
 
 
-async def link_response(ex: Exchange, done: Transformed, vault: Vault | None, response_id: str) -> None:
-    """Before a stateful answer's id reaches the client: that id leads the next turn here."""
+async def link_response(
+    ex: Exchange, done: Transformed, vault: Vault | None, tail: str, response_id: str
+) -> None:
+    """Before a Responses answer's id reaches the client: that id leads the next turn here, to this
+    turn's pseudonyms (when it had any) and to the tail of its text (``tail``, for the seam scan)."""
+    assert ex.body is not None
+    await continued.save_tail(ex, ex.body, vault, response_id, tail)
     if vault is None or not done.stateful or done.conversation is None:
         return
     try:
@@ -122,6 +129,14 @@ async def link_response(ex: Exchange, done: Transformed, vault: Vault | None, re
         # This turn's answer is still restored (its map is in memory); only a later turn continuing from
         # it will find no link and show tokens, never another user's values.  Say so loudly.
         log.error("request %s: vault link failed; the next turn cannot restore earlier tokens", ex.request_id)
+
+
+async def continued_context(ex: Exchange, body: dict[str, Any], vault: Vault | None) -> str:
+    """The tail of the stored turn this request continues ("" for none); 503 when the vault cannot say."""
+    try:
+        return await continued.load_context(ex, body, vault)
+    except VaultUnavailable:
+        raise _vault_error(ex) from None
 
 
 def _link_id(ex: Exchange, response_id: str) -> str:

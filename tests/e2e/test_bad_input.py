@@ -123,6 +123,19 @@ def test_non_json_content_type(gateway: Gateway) -> None:
         (b'{"messages": []}', "'model' is required"),
         (b'{"model": "gpt-4o-mini", "stream": "yes"}', "'stream' must be true or false"),
         (b'{"model": "gpt-4o-mini", "messages": [], "messages": []}', "repeats the key 'messages'"),
+        # What two parsers would read differently is refused: the destination must read what was scanned.
+        (
+            b'{"model": "gpt-4o-mini", "messages": [], "temperature": NaN}',
+            "'NaN', which is not a JSON number",
+        ),
+        (b'{"model": "gpt-4o-mini", "messages": [], "top_p": -Infinity}', "not a JSON number"),
+        (b'{"model": "gpt-4o-mini", "messages": [], "seed": 41111111111111111111}', "beyond +/-2^53"),
+        (b'{"model": "gpt-4o-mini", "messages": [], "x": 1e999}', "too large to represent"),
+        (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "a\\ud800b"}]}', "lone UTF-16"),
+        (
+            b'{"model": "gpt-4o-mini", "messages": []' + b', "m": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+            "nested too deeply",
+        ),
     ],
 )
 def test_malformed_bodies(gateway: Gateway, body: bytes, message: str) -> None:

@@ -26,8 +26,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from gateway.auth import create_key
 from gateway.endpoints import ENDPOINTS
-from tests.e2e.conftest import Fakes, Gateway
+from tests.e2e.conftest import Fakes, Gateway, gateway_config, start_gateway
 
 CORPUS = sorted((Path(__file__).resolve().parents[1] / "scan" / "requests").glob("*.json"))
 PATHS = {e.name: e.path for e in ENDPOINTS}
@@ -292,3 +293,175 @@ def test_arrives_finds_a_canary_however_it_was_split(
 
 def test_arrives_is_not_fooled_by_a_token() -> None:
     assert arrived("4111111111111111", [{"content": "card <CREDIT_CARD_1a2b3c4d>"}], [{}]) is None
+
+
+# --- channels with fixed inputs ----------------------------------------------------------------------
+
+
+TOKEN_PATHS = ("/v1/completions", "/v1/embeddings")  # not the local model's readiness probes
+
+
+def _post(gateway: Gateway, path: str, body: dict[str, Any], **headers: str) -> Any:
+    with gateway.http() as http:
+        return http.post(
+            path,
+            content=json.dumps(body),
+            headers={"authorization": f"Bearer {gateway.key}", "content-type": "application/json", **headers},
+        )
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": [40, 588, 3290]}),
+        ("/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": ["hi", [40, 588]]}),
+        ("/v1/embeddings", {"model": "text-embedding-3-small", "input": [[40, 588], [3290]]}),
+    ],
+)
+def test_token_ids_are_refused_by_default_and_audited(
+    gateway: Gateway, path: str, body: dict[str, Any]
+) -> None:
+    response = _post(gateway, path, body)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "unscannable_input"
+    assert gateway.fakes.openai.received == []
+    assert [r for r in gateway.fakes.local.received if r.path in TOKEN_PATHS] == []
+    row = gateway.audit(response.headers["x-request-id"])
+    assert (row["status"], row["error"]) == (400, "unscannable_input")
+    assert set(json.loads(row["data_classes"])) == {"TOKEN_IDS"}
+
+
+def test_token_ids_go_where_a_rule_allows_them_and_nowhere_else(fakes: Fakes, tmp_path: Path) -> None:
+    policy = tmp_path / "tokens.yaml"
+    policy.write_text(
+        "policy: tokens\n"
+        "rules:\n"
+        "  - id: token-ids-to-openai\n"
+        "    when: {data_classes: [token_ids], destination: {names: [openai]}}\n"
+        "    action: allow\n"
+        "  - id: secrets-local\n"
+        "    when: {data_classes: [credentials]}\n"
+        "    action: route_local\n"
+    )
+    gw = start_gateway(fakes, f"sqlite:///{tmp_path / 'gw.db'}", policies=[str(policy)])
+    try:
+        ok = _post(gw, "/v1/embeddings", {"model": "text-embedding-3-small", "input": [40, 588]})
+        assert ok.status_code == 200, ok.text
+        assert fakes.openai.received[-1].json["input"] == [40, 588]
+        # Allowed for openai, but this request goes local (a key in it): the local tokenizer differs.
+        local = _post(
+            gw,
+            "/v1/completions",
+            {"model": "gpt-3.5-turbo-instruct", "prompt": [40, 588], "suffix": "AKIAZ7QK3XW5PLM2RT4N"},
+        )
+        assert local.status_code == 400 and local.json()["error"]["code"] == "unscannable_input"
+        assert [r for r in fakes.local.received if r.path in TOKEN_PATHS] == []
+    finally:
+        gw.close_clients()
+        gw.server.stop()
+        gw.engine.dispose()
+
+
+def test_account_headers_come_from_the_config_never_from_the_client(fakes: Fakes, tmp_path: Path) -> None:
+    config = gateway_config(fakes, "sqlite://")
+    config["destinations"]["openai"].update(organization="org-acme", project="proj_main")
+    gw = start_gateway(fakes, f"sqlite:///{tmp_path / 'gw.db'}", destinations=config["destinations"])
+    try:
+        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+        response = _post(
+            gw,
+            "/v1/chat/completions",
+            body,
+            **{
+                "openai-organization": "org-jane-doe",
+                "openai-project": "x",
+                "x-custom": "y",
+                "cookie": "c=1",
+            },
+        )
+        assert response.status_code == 200, response.text
+        sent = fakes.openai.received[-1].headers
+        assert (sent["openai-organization"], sent["openai-project"]) == ("org-acme", "proj_main")
+        assert "x-custom" not in sent and "cookie" not in sent
+    finally:
+        gw.close_clients()
+        gw.server.stop()
+        gw.engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("headers", "name"),
+    [
+        ({"anthropic-version": "2023-06-01 card 4111 1111 1111 1111"}, "anthropic-version"),
+        ({"openai-beta": "assistants=v2,jane.doe@example.com"}, "openai-beta"),
+        ({"accept": "application/json, 4111-1111-1111-1111/x"}, "accept"),
+    ],
+)
+def test_a_forwarded_header_that_breaks_its_grammar_is_refused(
+    gateway: Gateway, headers: dict[str, str], name: str
+) -> None:
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    response = _post(gateway, "/v1/chat/completions", body, **headers)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert (error["code"], error["param"]) == ("invalid_header", name)
+    assert "4111" not in response.text and "jane" not in response.text
+    assert gateway.fakes.openai.received == []
+    assert gateway.audit(response.headers["x-request-id"])["error"] == "invalid_header"
+
+
+@pytest.mark.parametrize(
+    ("model", "stored"),
+    [("gpt-4o-mini", "gpt-4o-mini"), ("gpt-4111111111111111", None), ("gpt-AKIAZ7QK3XW5PLM2RT4N", None)],
+)
+def test_a_model_name_with_data_is_refused_and_never_stored(
+    gateway: Gateway, model: str, stored: str | None
+) -> None:
+    body = {"model": model, "messages": [{"role": "user", "content": "hi"}]}
+    response = _post(gateway, "/v1/chat/completions", body)
+    row = gateway.audit(response.headers["x-request-id"])
+    if stored is None:
+        assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_model"
+        assert model[4:] not in response.text and row["requested_model"].startswith("hmac:")
+        assert gateway.fakes.openai.received == []
+    else:
+        assert response.status_code == 200 and row["requested_model"] == stored
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_value_split_across_chained_responses_calls_never_arrives(gateway: Gateway, stream: bool) -> None:
+    """The second half of a card goes in a call that continues the first by ``previous_response_id``;
+    the gateway kept the first call's tail (encrypted in the vault) and reads the joint."""
+    card = _luhn_card(random.Random(7 + stream))
+    pieces = [f"Keep this for me: {card[:5]} {card[5:9]}", f"{card[9:13]} {card[13:]} is the rest of it."]
+    client = gateway.openai()
+    sent = gateway.fakes.openai.received
+    first = client.responses.create(model="gpt-4o-mini", input=pieces[0], stream=stream)
+    first_id = next(iter(first)).response.id if stream else first.id  # type: ignore[union-attr,arg-type]
+    if stream:
+        list(first)  # type: ignore[arg-type]
+    second = client.responses.create(model="gpt-4o-mini", input=pieces[1], previous_response_id=first_id)
+    assert arrived(card, [r.json for r in sent[-2:]], []) is None
+    # Found across the two calls (the first call's own scan may see its piece as a phone number).
+    row = gateway.audit(second._request_id or "")  # type: ignore[attr-defined]
+    assert json.loads(row["data_classes"]).get("CREDIT_CARD") == 1
+    # A third call continues the second: its own tail carried the first's, so a three-way split is seen.
+    third_card = _luhn_card(random.Random(99 + stream))
+    a = client.responses.create(model="gpt-4o-mini", input=f"Note: {third_card[:6]}")
+    b = client.responses.create(model="gpt-4o-mini", input=f"{third_card[6:10]}", previous_response_id=a.id)
+    client.responses.create(model="gpt-4o-mini", input=f"{third_card[10:]} done", previous_response_id=b.id)
+    assert arrived(third_card, [r.json for r in sent[-3:]], []) is None
+
+
+def test_another_caller_cannot_read_a_tail_by_response_id(gateway: Gateway) -> None:
+    # The tail is kept per gateway key: someone else continuing the same response id starts afresh
+    # (and learns nothing: the tail only changes what is scanned, never what is answered).
+    client = gateway.openai()
+    first = client.responses.create(model="gpt-4o-mini", input="Keep this for me: maria.garcia@")
+    rest = "example-mail.org is the rest."
+    client.responses.create(model="gpt-4o-mini", input=rest, previous_response_id=first.id)
+    assert gateway.fakes.openai.received[-1].json["input"] != rest  # its owner's tail: the joint is read
+    other = create_key(gateway.engine, user="bob", team="research", role="user").key
+    bob = gateway.openai(api_key=other)
+    bob.responses.create(model="gpt-4o-mini", input=rest, previous_response_id=first.id)
+    assert gateway.fakes.openai.received[-1].json["input"] == rest

@@ -277,3 +277,40 @@ def test_web_addresses_are_not_made_of_two_turns() -> None:
     url = Pattern("url", "URL", r"\b[a-z]+\.[A-Z]{2}[A-Za-z0-9]*\b")
     result = ScanEngine([url]).scan("chat.completions", chat("Please read the message.", "EC2 is down."))
     assert result.findings == ()
+
+
+def test_the_tail_of_an_earlier_request_is_read_in_front_and_only_this_request_is_reported() -> None:
+    engine = ScanEngine([card()])
+    result = engine.scan(
+        "responses", {"input": "1111 1111 is the rest"}, context="x" * 200 + "keep this: 4111 1111"
+    )
+    assert [(text, view.split(":")[0]) for _, text, view in _pieces(result)] == [("1111 1111", "seam")]
+    assert result.counts() == {"CREDIT_CARD": 1}
+    assert engine.scan("responses", {"input": "1111 1111 is the rest"}).findings == ()
+
+
+class Recording(Pattern):
+    def __init__(self, *args: str) -> None:
+        super().__init__(*args)
+        self.texts: list[str] = []
+
+    def detect(self, text: str) -> list[Hit]:
+        self.texts.append(text)
+        return super().detect(text)
+
+
+@pytest.mark.parametrize(
+    ("parts", "read"),
+    [
+        (("Hello there, how are you?", "Fine, thanks. And you?"), False),
+        (("gpt-4o-mini", "Summarize the meeting notes."), False),
+        (("my card is 4111 1111", "1111 1111"), True),
+        (("mail maria.garcia@exa", "mple.org today"), True),
+        (("the key is AKIAZ7QK3X", "W5PLM2RT4N ok"), True),
+        (("password:", "hunter2"), True),
+    ],
+)
+def test_only_joints_a_value_could_straddle_are_read(parts: tuple[str, str], read: bool) -> None:
+    seam = Recording("card", "CREDIT_CARD", r"\b\d{16}\b")
+    ScanEngine([card()], seam_detectors=[seam]).scan("chat.completions", chat(*parts))
+    assert bool(seam.texts) == read, seam.texts

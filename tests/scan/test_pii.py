@@ -146,6 +146,20 @@ def test_luhn_valid_cards(detector: PiiDetector, card: str) -> None:
     assert found(detector, f"my card is {card}", "CREDIT_CARD") == [card]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "base 4660487647593823 64",  # glued to a short number on either side, the run fails Luhn whole
+        "pay with 4111 1111 1111 1111 123 now",
+        "exp 12 4111 1111 1111 1111",
+        "4111-1111-1111-1111-77",
+    ],
+)
+def test_a_card_next_to_a_short_number_is_found(detector: PiiDetector, text: str) -> None:
+    (card,) = found(detector, text, "CREDIT_CARD")
+    assert card.replace(" ", "").replace("-", "") in ("4660487647593823", "4111111111111111")
+
+
 def test_luhn_invalid_card_is_not_a_card(detector: PiiDetector) -> None:
     assert found(detector, "my card is 4111 1111 1111 1112", "CREDIT_CARD") == []
 

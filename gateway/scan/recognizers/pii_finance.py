@@ -75,20 +75,39 @@ class CardNumberRecognizer(OwnRecognizer):
             separators = {ch for ch in raw if not ch.isdigit()}
             if len(separators) > 1:
                 continue  # "1234 5678-9012 3456" mixes separators: not how cards are written
-            digits = "".join(ch for ch in raw if ch.isdigit())
-            if not luhn_valid(digits):
-                continue
-            context = context_before(text, match.start(), _CARD_WORDS, 40)
-            if _IIN.match(digits):
-                score = 1.0 if context else 0.9
-            elif context:
-                score = 0.6
-            else:
-                continue
-            results.append(
-                self.result("CREDIT_CARD", match.start(), match.end(), score, "Luhn-valid card number")
-            )
+            for start, end in _candidates(raw):
+                digits = "".join(ch for ch in raw[start:end] if ch.isdigit())
+                if not luhn_valid(digits):
+                    continue
+                context = context_before(text, match.start() + start, _CARD_WORDS, 40)
+                if _IIN.match(digits):
+                    score = 1.0 if context else 0.9
+                elif context:
+                    score = 0.6
+                else:
+                    continue
+                results.append(
+                    self.result(
+                        "CREDIT_CARD",
+                        match.start() + start,
+                        match.start() + end,
+                        score,
+                        "Luhn-valid card number",
+                    )
+                )
+                break
         return results
+
+
+def _candidates(raw: str) -> list[tuple[int, int]]:
+    """Where a card may lie in a run of digit groups: the whole run, then without trailing groups, then
+    without leading ones (a card next to a short number: "4111 1111 1111 1111 123", "exp 12 4111...").
+    Each keeps at least 12 digits."""
+    spans = [(0, len(raw))]
+    cuts = [i for i, ch in enumerate(raw) if not ch.isdigit()]
+    spans.extend((0, i) for i in reversed(cuts) if sum(c.isdigit() for c in raw[:i]) >= 12)
+    spans.extend((i + 1, len(raw)) for i in cuts if sum(c.isdigit() for c in raw[i + 1 :]) >= 12)
+    return spans
 
 
 class IbanAnyCaseRecognizer(OwnRecognizer):
