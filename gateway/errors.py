@@ -66,6 +66,8 @@ class GatewayError(Exception):
         # A destination's own error body, returned as it is to a client of the same wire format.
         self.upstream_body: dict[str, Any] | None = None
         self.upstream_wire: Wire | None = None
+        # The message quotes the destination: the answer guard reads it before the client does.
+        self.quotes_destination = False
 
 
 class BadRequest(GatewayError):

@@ -68,6 +68,7 @@ class Exchange:
     disconnected: bool = False
     truncated: bool = False
     response_bytes: int = 0
+    dropped_events: int = 0  # answer stream events that could not be read, so were not relayed
     pseudonyms: int = 0  # tokens issued for this request (stage 6)
     answer: AnswerFilter | None = None  # stage 9's restore map and output guard, when there is work
     response_id: str | None = None  # the destination's id for its answer (Responses: for the vault)

@@ -26,7 +26,7 @@ from gateway.errors import GatewayError, InternalError, UpstreamError, error_eve
 from gateway.exchange import Exchange
 from gateway.jsonwire import dumps_bytes
 from gateway.policy.stage import policy_headers
-from gateway.transform.answer import filter_payload
+from gateway.transform.answer import filter_error, filter_payload
 from gateway.transform.answer_stream import AnswerStream
 from gateway.upstream.client import MAX_UPSTREAM_BODY, returned_headers, upstream_call
 from gateway.upstream.forward import Outbound
@@ -70,8 +70,11 @@ async def relay(
             async with upstream_call(dest, deadline):
                 body = await _read_bounded(response, _ERROR_BODY_MAX)
             assert ex.endpoint is not None
-            raise error_for_status(
-                dest, response.status_code, body, returned_headers(response), ex.endpoint.wire
+            raise guarded(
+                ex,
+                error_for_status(
+                    dest, response.status_code, body, returned_headers(response), ex.endpoint.wire
+                ),
             )
         if ex.stream:
             await _relay_stream(ex, response, outbound, send, deadline, on_response_id)
@@ -132,8 +135,9 @@ async def _relay_whole(
     if ex.endpoint.name == "responses" and isinstance(payload, dict) and isinstance(payload.get("id"), str):
         ex.response_id = payload["id"]
     if ex.answer is not None:
-        payload = filter_payload(payload, ex.answer)
-        body = dumps_bytes(payload)
+        filtered = filter_payload(payload, ex.answer)
+        if filtered != payload:  # an embeddings answer of untouched vectors is not re-encoded
+            payload, body = filtered, dumps_bytes(filtered)
     ex.usage = usage_from(payload)
     if ex.response_id is not None and on_response_id is not None:
         await on_response_id(ex.response_id)
@@ -212,7 +216,7 @@ async def _relay_stream(
     except GatewayError as err:
         ex.truncated = True
         ex.error = err.code
-        tail = _error_event(ex, err)
+        tail = _error_event(ex, guarded(ex, err))
     except Exception as exc:
         ex.truncated = True
         ex.error = "internal_error"
@@ -221,8 +225,21 @@ async def _relay_stream(
     finally:
         ex.usage.input_tokens = adapter.input_tokens
         ex.usage.output_tokens = adapter.output_tokens
+        if answer is not None:
+            ex.dropped_events += answer.dropped
     ex.sent(tail)
     await send({"type": "http.response.body", "body": tail, "more_body": False})
+
+
+def guarded(ex: Exchange, err: GatewayError) -> GatewayError:
+    """An error that quotes the destination, read by the answer guard (strictly: every value found is
+    replaced, the user's own too; pseudonym tokens restored) before the client sees it."""
+    if ex.answer is None or not err.quotes_destination:
+        return err
+    err.message = ex.answer.error_text(err.message)
+    if err.upstream_body is not None:
+        err.upstream_body = filter_error(err.upstream_body, ex.answer)
+    return err
 
 
 def _error_event(ex: Exchange, err: GatewayError) -> bytes:

@@ -84,6 +84,7 @@ def audit_row(ex: Exchange, key: bytes, phase: str = "end") -> dict[str, Any]:
         "findings": len(ex.scan.findings) if ex.scan else None,
         "pseudonyms": ex.pseudonyms or None,
         "answer_values": ex.answer.replaced if ex.answer is not None else None,
+        "dropped_events": ex.dropped_events or None,
         "route": ("local" if decision.local else "direct") if decision is not None and route else None,
         "prompt_hmac": _keyed(key, ex.body_digest()) if ex.raw_body else None,
         "answer_hmac": _keyed(key, ex.answer_digest.digest()) if ex.answer_digest is not None else None,

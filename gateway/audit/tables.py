@@ -49,6 +49,8 @@ audit_records = Table(
     # Stage 9: pseudonyms issued for the request, and values in the answer the response rules replaced.
     Column("pseudonyms", Integer),
     Column("answer_values", Integer),
+    # Answer-stream events whose data could not be read, so were dropped instead of relayed.
+    Column("dropped_events", Integer),
     # "direct": the destination the model maps to; "local": the policy sent it to the local destination.
     Column("route", String(10)),
     # Keyed hashes (HMAC with the server secret) of the request body and of the answer bytes the client

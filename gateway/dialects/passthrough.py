@@ -111,7 +111,9 @@ def _local_error(data: str) -> None:
     if isinstance(error, dict) and not payload.get("choices"):
         message = error.get("message")
         said = f": {message[:300]}" if isinstance(message, str) and message else ""
-        raise UpstreamError(f"the server reported an error mid-stream{said}", code="upstream_stream_error")
+        err = UpstreamError(f"the server reported an error mid-stream{said}", code="upstream_stream_error")
+        err.quotes_destination = True
+        raise err
 
 
 class ResponsesPassThrough(_Tracker):

@@ -207,7 +207,7 @@ _ID: Final = re.compile(
 )
 # Cheap signs of a credential: well-known key prefixes (AWS, Google, GitHub, GitLab, Slack, OpenAI,
 # Anthropic, Stripe, Hugging Face, npm, PyPI, SendGrid, JWT, PEM).  A hit means "scan it", never "skip".
-_SECRET_HINT: Final = re.compile(
+SECRET_HINT: Final = re.compile(
     r"AKIA|ASIA|AGPA|AIDA|AROA|AIza|eyJ|gh[pousr]_|github_pat_|glpat-|xox[abposr]-|sk-|sk_|rk_|pk_live"
     r"|pk_test|whsec_|hf_|npm_|pypi-|SG\.|-----BEGIN",
     re.ASCII,
@@ -432,7 +432,7 @@ def _is_structural_value(value: Any, key: str) -> bool:
     known = ENUMS.get(key)
     if known is not None:
         return value in known
-    if _SECRET_HINT.search(value) or _LONG_DIGITS.search(value):
+    if SECRET_HINT.search(value) or _LONG_DIGITS.search(value):
         return False
     if _ID.fullmatch(value) is not None:
         return True

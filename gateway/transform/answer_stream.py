@@ -10,17 +10,30 @@ channel holds back is released at the latest where that stream of text ends:
 * Responses: a ``*.delta`` event with the held text is sent before the matching ``*.done`` event, whose
   full text is replaced by exactly what the deltas delivered.
 
-Any other event carrying model text (a Responses ``output_item.done``, ``response.completed``) is
-filtered whole.  Events without model text pass untouched.
+Every other string of every event -- unknown fields, unknown event types, the destination's error
+events -- is read whole (:func:`~gateway.transform.answer.filter_payload`; error events strictly,
+:func:`~gateway.transform.answer.filter_error`); only protocol values of a protocol shape pass unread.
+Log probabilities are made to spell exactly the text delivered beside them
+(:mod:`gateway.transform.logprobs`).  An event whose data is not JSON cannot be read, so it is dropped
+and counted (:attr:`AnswerStream.dropped`), never relayed; no event that parses is dropped.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from gateway.dialects.sse import SSEEvent, json_event
-from gateway.transform.answer import AnswerFilter, Channel, filter_payload
+from gateway.transform import logprobs
+from gateway.transform.answer import (
+    AnswerFilter,
+    Channel,
+    filter_error,
+    filter_payload,
+    is_binary,
+    is_protocol,
+)
 
 _ANTHROPIC_DELTA_FIELD = {
     "text_delta": "text",
@@ -30,7 +43,82 @@ _ANTHROPIC_DELTA_FIELD = {
 # Every other string in a chat delta is text the model wrote ("content", "reasoning_content", "refusal",
 # or a field some provider adds); these are protocol.
 _CHAT_PROTOCOL_FIELDS = frozenset({"role", "tool_calls", "function_call", "audio"})
+# A chunk's and a choice's fields handled field by field; any other is read whole.
+_CHUNK_FIELDS = frozenset(
+    {"id", "object", "created", "model", "system_fingerprint", "service_tier", "choices"}
+)
+_CHOICE_FIELDS = frozenset({"index", "delta", "text", "finish_reason", "logprobs"})
+_DELTA_TEXT_LOGPROBS = ("content", "refusal")
 _RESPONSES_DONE_FIELD = {"arguments": "arguments", "text": "text", "refusal": "refusal"}
+
+
+# The stream events of the pinned SDKs, each read field by field (text channels) or whole; an event
+# type not listed is read whole too, and none is dropped.  tests/transform/test_answer_census.py fails
+# when an SDK version adds a type, so that someone decides how it is read.
+ANTHROPIC_EVENTS: Mapping[str, str] = {
+    "message_start": "whole",
+    "content_block_start": "fields",  # text and thinking blocks open a channel; other blocks whole
+    "content_block_delta": "fields",
+    "content_block_stop": "fields",  # releases what the block's channel held
+    "message_delta": "whole",
+    "message_stop": "whole",
+    "ping": "whole",
+    "error": "error",
+}
+ANTHROPIC_DELTAS: Mapping[str, str] = {
+    "text_delta": "fields",
+    "thinking_delta": "fields",
+    "input_json_delta": "fields",
+    "signature_delta": "whole",
+    "citations_delta": "whole",
+}
+
+
+ANTHROPIC_BLOCKS: Mapping[str, str] = {
+    "text": "fields",
+    "thinking": "fields",
+    **dict.fromkeys(
+        """tool_use server_tool_use redacted_thinking web_search_tool_result web_fetch_tool_result
+        code_execution_tool_result bash_code_execution_tool_result text_editor_code_execution_tool_result
+        tool_search_tool_result container_upload""".split(),  # noqa: SIM905
+        "whole",
+    ),
+}
+RESPONSES_EVENTS: frozenset[str] = frozenset(
+    """error response.audio.delta response.audio.done response.audio.transcript.delta
+    response.audio.transcript.done response.code_interpreter_call.completed
+    response.code_interpreter_call.in_progress response.code_interpreter_call.interpreting
+    response.code_interpreter_call_code.delta response.code_interpreter_call_code.done
+    response.compaction.compacting response.completed response.content_part.added
+    response.content_part.done response.created response.custom_tool_call_input.delta
+    response.custom_tool_call_input.done response.failed response.file_search_call.completed
+    response.file_search_call.in_progress response.file_search_call.searching
+    response.function_call_arguments.delta response.function_call_arguments.done
+    response.image_generation_call.completed response.image_generation_call.generating
+    response.image_generation_call.in_progress response.image_generation_call.partial_image
+    response.in_progress response.incomplete response.mcp_call.completed response.mcp_call.failed
+    response.mcp_call.in_progress response.mcp_call_arguments.delta response.mcp_call_arguments.done
+    response.mcp_list_tools.completed response.mcp_list_tools.failed response.mcp_list_tools.in_progress
+    response.output_item.added response.output_item.done response.output_text.annotation.added
+    response.output_text.delta response.output_text.done response.queued
+    response.reasoning_summary_part.added response.reasoning_summary_part.done
+    response.reasoning_summary_text.delta response.reasoning_summary_text.done
+    response.reasoning_text.delta response.reasoning_text.done response.refusal.delta
+    response.refusal.done response.shell_call_command.added response.shell_call_command.delta
+    response.shell_call_command.done response.shell_call_output_content.delta
+    response.shell_call_output_content.done response.web_search_call.completed
+    response.web_search_call.in_progress response.web_search_call.searching""".split()  # noqa: SIM905
+)
+
+
+def responses_treatment(kind: str) -> str:
+    """How a Responses stream event is read: ``fields`` (``*.delta`` text into a channel, ``*.done``
+    replaced by what the channel delivered), ``error`` (strictly), else ``whole``."""
+    if kind in ("error", "response.failed"):
+        return "error"
+    if kind.endswith((".delta", ".done")):
+        return "fields"
+    return "whole"
 
 
 class AnswerStream:
@@ -42,6 +130,8 @@ class AnswerStream:
         self._emitted: dict[tuple[Any, ...], list[str]] = {}  # Responses: what each channel delivered
         self._skeleton: dict[str, Any] = {}  # chat: the last chunk's id, model, ... for a closing chunk
         self.response_id: str | None = None
+        self.dropped = 0  # events whose data could not be read, so were not relayed
+        self._protocol_values: set[str] = set()
 
     def feed(self, event: SSEEvent) -> list[SSEEvent]:
         if event.data == "[DONE]":
@@ -51,9 +141,13 @@ class AnswerStream:
         try:
             payload = json.loads(event.data)
         except ValueError:
-            return [event]
+            self.dropped += 1
+            return []
         if not isinstance(payload, dict):
-            return [event]
+            filtered = filter_payload(payload, self._answer)
+            return [event if filtered == payload else json_event(filtered, event.event)]
+        if "error" in payload and payload.get("type") in (None, "error"):
+            return [json_event(filter_error(payload, self._answer), event.event)]
         if self._endpoint in ("chat.completions", "completions"):
             return [self._chat(event, payload)]
         if self._endpoint == "messages":
@@ -94,37 +188,85 @@ class AnswerStream:
 
     def _chat(self, event: SSEEvent, payload: dict[str, Any]) -> SSEEvent:
         self._skeleton = {k: payload[k] for k in ("id", "object", "created", "model") if k in payload}
+        # Most events pass through unchanged; re-encoding them would cost more than the parse.
+        changed = self._read_rest(payload, _CHUNK_FIELDS)
         choices = payload.get("choices")
         if not isinstance(choices, list) or not choices:
-            return event
-        # Most events pass through unchanged; re-encoding them would cost more than the parse.
-        changed = False
-        for choice in choices:
+            return json_event(payload, event.event) if changed else event
+        for i, choice in enumerate(choices):
             if isinstance(choice, dict):
                 changed = self._chat_choice(choice) or changed
+            else:
+                choices[i] = filter_payload(choice, self._answer)
+                changed = changed or choices[i] != choice
         return json_event(payload, event.event) if changed else event
+
+    def _read_rest(self, obj: dict[str, Any], known: frozenset[str]) -> bool:
+        """Read whole every field of ``obj`` not in ``known``, and protocol fields of an odd shape."""
+        changed = False
+        for key, value in obj.items():
+            if key in known and (not isinstance(value, str) or key == "text" or self._protocol(value)):
+                continue
+            filtered = filter_payload({key: value}, self._answer)[key]
+            if filtered != value:
+                obj[key] = filtered
+                changed = True
+        return changed
+
+    def _protocol(self, value: str) -> bool:
+        """``is_protocol``, remembered: a stream repeats its id and model name in every chunk."""
+        if value in self._protocol_values:
+            return True
+        if is_protocol(value):
+            if len(self._protocol_values) < 64:
+                self._protocol_values.add(value)
+            return True
+        return False
 
     def _chat_choice(self, choice: dict[str, Any]) -> bool:
         """Filter one choice in place; whether anything in it changed."""
         n = choice.get("index", 0)
-        changed = False
+        changed = self._read_rest(choice, _CHOICE_FIELDS)
+        delivered: dict[str, str] = {}
         if isinstance(choice.get("text"), str):  # text completions
             old = choice["text"]
-            choice["text"] = self._channel((n, "text")).feed(old)
-            changed = choice["text"] != old
+            choice["text"] = delivered["text"] = self._channel((n, "text")).feed(old)
+            changed = changed or choice["text"] != old
         delta = choice.get("delta")
         if isinstance(delta, dict):
             for name, value in delta.items():
                 if isinstance(value, str) and name not in _CHAT_PROTOCOL_FIELDS:
-                    delta[name] = self._channel((n, name)).feed(value)
+                    delta[name] = delivered[name] = self._channel((n, name)).feed(value)
+                    changed = changed or delta[name] != value
+                elif name != "tool_calls" and value is not None and not isinstance(value, str):
+                    filtered = filter_payload(value, self._answer)
+                    changed = changed or filtered != value
+                    delta[name] = filtered
+                elif isinstance(value, str) and not is_protocol(value):
+                    delta[name] = filter_payload({name: value}, self._answer)[name]
                     changed = changed or delta[name] != value
             for call in delta.get("tool_calls") or ():
-                function = call.get("function") if isinstance(call, dict) else None
+                if not isinstance(call, dict):
+                    continue
+                function = call.get("function")
                 if isinstance(function, dict) and isinstance(function.get("arguments"), str):
                     key = (n, "tool", call.get("index", 0))
                     old = function["arguments"]
                     function["arguments"] = self._channel(key, json_text=True).feed(old)
                     changed = changed or function["arguments"] != old
+                rest = {k: v for k, v in call.items() if k != "function"}
+                if isinstance(function, dict):
+                    rest["function"] = {k: v for k, v in function.items() if k != "arguments"}
+                filtered = filter_payload(rest, self._answer)
+                if filtered != rest:
+                    changed = True
+                    arguments = function.get("arguments") if isinstance(function, dict) else None
+                    call.clear()
+                    call.update(filtered)
+                    if arguments is not None:
+                        call.setdefault("function", {})["arguments"] = arguments
+        if "logprobs" in choice:
+            changed = self._chat_logprobs(choice, delivered) or changed
         if choice.get("finish_reason") is None:
             return changed
         for key in [k for k in self._channels if k[0] == n]:
@@ -143,6 +285,26 @@ class AnswerStream:
                 delta[key[1]] = (delta.get(key[1]) or "") + held
         return changed
 
+    def _chat_logprobs(self, choice: dict[str, Any], delivered: dict[str, str]) -> bool:
+        """The choice's log probabilities spell exactly what this chunk delivers."""
+        old = choice["logprobs"]
+        if old is None:
+            return False
+        read = self._answer.reread
+        if isinstance(old, dict) and "tokens" in old:  # text completions
+            new: Any = logprobs.align_completions(old, delivered.get("text", ""), read)
+        elif isinstance(old, dict):
+            new = {
+                key: logprobs.align(value, delivered.get(key, ""), read)
+                if key in _DELTA_TEXT_LOGPROBS and value is not None
+                else filter_payload(value, self._answer)
+                for key, value in old.items()
+            }
+        else:
+            new = None
+        choice["logprobs"] = new
+        return bool(new != old)
+
     # -- Anthropic messages -------------------------------------------------------------------
     def _anthropic(self, event: SSEEvent, payload: dict[str, Any]) -> list[SSEEvent]:
         kind = payload.get("type")
@@ -156,31 +318,43 @@ class AnswerStream:
                 field = "text" if block.get("type") == "text" else "thinking"
                 if block.get(field):
                     block[field] = self._channel((index,)).feed(block[field])
-                    return [json_event(payload, event.event)]
-            return [event]
+                    rest = {k: v for k, v in payload.items() if k != "content_block"}
+                    rest["content_block"] = {k: v for k, v in block.items() if k != field}
+                    filtered = filter_payload(rest, self._answer)
+                    filtered["content_block"][field] = block[field]
+                    return [json_event(filtered, event.event)]
+            return self._whole(event, payload)
         if kind == "content_block_delta" and isinstance(index, int):
             delta = payload.get("delta") or {}
             name = _ANTHROPIC_DELTA_FIELD.get(str(delta.get("type")))
             if name is None or not isinstance(delta.get(name), str):
-                return [event]
+                return self._whole(event, payload)  # signature_delta, citations_delta, newer kinds
             channel = self._channel((index,), json_text=name == "partial_json")
-            delta[name] = channel.feed(delta[name])
+            text = channel.feed(delta[name])
+            if set(payload) - {"type", "index", "delta"} or set(delta) - {"type", name}:
+                rest = filter_payload({**payload, "delta": {**delta, name: ""}}, self._answer)
+                rest["delta"][name] = text
+                return [json_event(rest, event.event)]
+            delta[name] = text
             return [json_event(payload, event.event)]
         if kind == "content_block_stop" and isinstance(index, int):
             held = self._flush((index,))
+            stop = self._whole(event, payload)
             if not held:
-                return [event]
+                return stop
             delta_type = self._kinds.get(index, "text_delta")
             extra = {
                 "type": "content_block_delta",
                 "index": index,
                 "delta": {"type": delta_type, _ANTHROPIC_DELTA_FIELD[delta_type]: held},
             }
-            return [json_event(extra, "content_block_delta"), event]
-        if kind == "message_start" and isinstance(payload.get("message"), dict):
-            payload["message"] = filter_payload(payload["message"], self._answer)
-            return [json_event(payload, event.event)]
-        return [event]
+            return [json_event(extra, "content_block_delta"), *stop]
+        return self._whole(event, payload)
+
+    def _whole(self, event: SSEEvent, payload: dict[str, Any]) -> list[SSEEvent]:
+        """An event read whole: re-encoded only when something in it changed."""
+        filtered = filter_payload(payload, self._answer)
+        return [event if filtered == payload else json_event(filtered, event.event)]
 
     # -- Responses ----------------------------------------------------------------------------
     def _responses(self, event: SSEEvent, payload: dict[str, Any]) -> list[SSEEvent]:
@@ -190,28 +364,38 @@ class AnswerStream:
             self.response_id = rid if isinstance(rid, str) else None
         base, _, phase = kind.rpartition(".")
         key = (base, payload.get("item_id"), payload.get("output_index"), payload.get("content_index"))
-        if phase == "delta" and isinstance(payload.get("delta"), str):
+        audio = base == "response.audio" and is_binary(str(payload.get("delta")))  # base64 audio, not text
+        if phase == "delta" and isinstance(payload.get("delta"), str) and not audio:
             json_text = base.endswith("arguments")
             out = self._channel(key, json_text=json_text).feed(payload["delta"])
             self._emitted.setdefault(key, []).append(out)
-            payload["delta"] = out
-            return [json_event(payload, event.event)]
+            rest = {k: v for k, v in payload.items() if k not in ("delta", "logprobs")}
+            filtered = filter_payload(rest, self._answer)
+            filtered["delta"] = out
+            if "logprobs" in payload:
+                filtered["logprobs"] = logprobs.align(payload["logprobs"], out, self._answer.reread)
+            return [json_event(filtered, event.event)]
         if phase == "done" and (key in self._channels or key in self._emitted):
             events = []
             held = self._flush(key)
             delivered = self._emitted.pop(key, [])
+            # Everything but the text the deltas delivered (and its log probabilities) is read whole.
+            rest = filter_payload(
+                {k: v for k, v in payload.items() if k not in _RESPONSES_DONE_FIELD and k != "logprobs"},
+                self._answer,
+            )
             if held:
-                extra = {k: v for k, v in payload.items() if k not in _RESPONSES_DONE_FIELD}
-                extra["type"] = f"{base}.delta"
-                extra["delta"] = held
+                extra = {**rest, "type": f"{base}.delta", "delta": held}
                 events.append(json_event(extra, extra["type"] if event.event else None))
                 delivered.append(held)
+            text = "".join(delivered)
             for name in _RESPONSES_DONE_FIELD:
                 if isinstance(payload.get(name), str):
-                    payload[name] = "".join(delivered)
-            events.append(json_event(payload, event.event))
+                    rest[name] = text
+            if "logprobs" in payload:
+                rest["logprobs"] = logprobs.align(payload["logprobs"], text, self._answer.reread)
+            events.append(json_event({k: rest[k] for k in payload if k in rest}, event.event))
             return events
-        if kind in ("error",):
-            return [event]
-        filtered = filter_payload(payload, self._answer)
-        return [event if filtered == payload else json_event(filtered, event.event)]
+        if kind in ("error", "response.failed"):
+            return [json_event(filter_error(payload, self._answer), event.event)]
+        return self._whole(event, payload)

@@ -157,21 +157,31 @@ def answer_filter(
     ex: Exchange, done: Transformed, engine: ScanEngine | None, policy: Policy, secret: bytes
 ) -> AnswerFilter | None:
     """The filter for this exchange's answer, or ``None`` when nothing needs doing."""
-    inspect = None
+    inspect = strict = None
     scans = engine is not None and engine.scans_answers
-    if engine is not None and scans and ex.endpoint is not None and ex.endpoint.name != "embeddings":
-        inspect = _inspector(ex, done, engine.scan_answer, policy, secret)
-    answer = AnswerFilter(done.mapping, inspect, AnswerDetector.worth)
-    return answer if answer.active else None
+    if engine is not None and scans and ex.endpoint is not None:
+        strict = _inspector(ex, done, engine.scan_answer, policy, secret, exempt_known=False)
+        if ex.endpoint.name != "embeddings":
+            inspect = _inspector(ex, done, engine.scan_answer, policy, secret)
+    answer = AnswerFilter(done.mapping, inspect, AnswerDetector.worth, strict=strict)
+    return answer if answer.active or strict is not None else None
 
 
 def _inspector(
-    ex: Exchange, done: Transformed, detect: Callable[[str], list[Hit]], policy: Policy, secret: bytes
+    ex: Exchange,
+    done: Transformed,
+    detect: Callable[[str], list[Hit]],
+    policy: Policy,
+    secret: bytes,
+    *,
+    exempt_known: bool = True,
 ) -> Inspect:
+    """``exempt_known``: values the user sent are theirs to get back (an answer); without it every
+    value found is handled (a destination's error message must not echo the prompt)."""
     assert ex.principal is not None and ex.route is not None and ex.endpoint is not None
     from gateway.policy.stage import target
 
-    known = _known_values(ex, done)
+    known = _known_values(ex, done) if exempt_known else ""
     base = Facts(ex.principal, target(ex.route.destination), ex.model or "", ex.endpoint.name, ())
     replacer = Replacer(secret)
     request_id = ex.request_id
@@ -187,7 +197,7 @@ def _inspector(
         findings = [
             Finding(h.kind, h.entity, 0, h.start, h.end, h.score, h.detector)
             for h in hits
-            if h.end > h.start and not _is_known(text[h.start : h.end], known)
+            if h.end > h.start and not (exempt_known and _is_known(text[h.start : h.end], known))
         ]
         if not findings:
             return []

@@ -41,6 +41,16 @@ def _text(value: Any, limit: int) -> str | None:
 def error_for_status(
     dest: Destination, status: int, body: bytes, headers: dict[str, str], client_wire: Wire
 ) -> GatewayError:
+    """The error, marked as quoting the destination (``quotes_destination``): its message and body
+    are read by the answer guard before the client sees them (``gateway.relay``)."""
+    err = _error_for_status(dest, status, body, headers, client_wire)
+    err.quotes_destination = True
+    return err
+
+
+def _error_for_status(
+    dest: Destination, status: int, body: bytes, headers: dict[str, str], client_wire: Wire
+) -> GatewayError:
     try:
         payload: Any = json.loads(body)
     except ValueError:

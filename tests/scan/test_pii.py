@@ -153,11 +153,21 @@ def test_luhn_valid_cards(detector: PiiDetector, card: str) -> None:
         "pay with 4111 1111 1111 1111 123 now",
         "exp 12 4111 1111 1111 1111",
         "4111-1111-1111-1111-77",
+        "Hello4660487647593823, how are you",  # glued to a word, an id or a name
+        "chatcmpl-4660487647593823",
+        "card_4111111111111111",
     ],
 )
 def test_a_card_next_to_a_short_number_is_found(detector: PiiDetector, text: str) -> None:
     (card,) = found(detector, text, "CREDIT_CARD")
     assert card.replace(" ", "").replace("-", "") in ("4660487647593823", "4111111111111111")
+
+
+@pytest.mark.parametrize(
+    "text", ["IBAN GB37LTXZ84215830989318", "licence U62928788557186", "v1.2.4111111111111111"]
+)
+def test_a_card_shaped_tail_of_a_code_is_not_a_card(detector: PiiDetector, text: str) -> None:
+    assert found(detector, text, "CREDIT_CARD") == []
 
 
 def test_luhn_invalid_card_is_not_a_card(detector: PiiDetector) -> None:

@@ -15,6 +15,10 @@ from gateway.transform.answer_stream import AnswerStream
 TOKEN = "<PERSON_1a2b3c4d>"
 VALUE = 'Ada "Countess" Lövelace'
 MAPPING = {TOKEN: VALUE}
+# A value with a protocol value's shape (an id, a model name) is never rewritten, even when a filter
+# maps it: ids and model names are not text.  (Real tokens never have that shape.)
+PROTO = "msg_1a2b3c4d"
+MAPPING_P = {**MAPPING, PROTO: "LEAK"}
 _EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 
 
@@ -142,8 +146,9 @@ def test_chat_usage_chunk_without_choices_passes_untouched() -> None:
     assert stream.feed(event) == [event]
     comment = SSEEvent("")
     assert stream.feed(comment) == [comment]
-    not_json = SSEEvent("not json")
-    assert stream.feed(not_json) == [not_json]
+    # Data that is not JSON cannot be read, so it is never relayed: dropped, and counted.
+    assert stream.feed(SSEEvent("not json")) == [] and stream.dropped == 1
+    assert stream.feed(SSEEvent("[DONE]")) == [SSEEvent("[DONE]")] and stream.dropped == 1
 
 
 # --- text completions ---------------------------------------------------------------------------
@@ -198,11 +203,11 @@ def json_delta(index: int, partial: str) -> dict[str, Any]:
 
 
 def test_anthropic_text_and_tool_use() -> None:
-    stream = AnswerStream("messages", AnswerFilter(MAPPING, None))
+    stream = AnswerStream("messages", AnswerFilter(MAPPING_P, None))
     start = {
         "type": "message_start",
         "message": {
-            "id": TOKEN,
+            "id": PROTO,
             "type": "message",
             "role": "assistant",
             "model": "claude",
@@ -330,7 +335,7 @@ def test_responses_completed_is_filtered_whole() -> None:
         "response": {
             "id": "resp_1",
             "status": "completed",
-            "model": TOKEN,
+            "model": PROTO,
             "output": [
                 {
                     "type": "message",
@@ -349,16 +354,23 @@ def test_responses_completed_is_filtered_whole() -> None:
         },
     }
     (out,) = feed(stream, completed)
-    assert out["response"]["model"] == TOKEN
+    assert out["response"]["model"] == PROTO
     assert out["response"]["output"][0]["content"][0]["text"] == f"Hi {VALUE}"
     assert json.loads(out["response"]["output"][1]["arguments"]) == {"who": VALUE}
     assert out["response"]["output"][1]["call_id"] == "call_1"
 
 
-def test_responses_error_event_passes_untouched() -> None:
-    stream = AnswerStream("responses", AnswerFilter(MAPPING, None))
-    error = ev({"type": "error", "message": f"bad {TOKEN}"}, "error")
-    assert stream.feed(error) == [error]
+def test_responses_error_event_is_read_strictly() -> None:
+    # An error quotes the destination: every value in it is handled, the user's own too (a user's
+    # value that came back pseudonymized is restored).
+    stream = AnswerStream("responses", AnswerFilter(MAPPING, find_emails, strict=find_emails))
+    error = ev({"type": "error", "code": "bad_input", "message": f"bad {TOKEN} from a@example.com"}, "error")
+    (out,) = stream.feed(error)
+    assert json.loads(out.data) == {
+        "type": "error",
+        "code": "bad_input",
+        "message": f"bad {VALUE} from [EMAIL_ADDRESS]",
+    }
 
 
 def test_unknown_endpoint_passes_events() -> None:
@@ -405,9 +417,9 @@ def test_filter_payload_chat_completion() -> None:
 
 
 def test_filter_payload_anthropic_message() -> None:
-    answer = AnswerFilter(MAPPING, find_emails)
+    answer = AnswerFilter(MAPPING_P, find_emails)
     payload = {
-        "id": TOKEN,
+        "id": PROTO,
         "type": "message",
         "role": "assistant",
         "model": "claude",
@@ -419,7 +431,7 @@ def test_filter_payload_anthropic_message() -> None:
     }
     out = filter_payload(payload, answer)
     assert out == {
-        "id": TOKEN,
+        "id": PROTO,
         "type": "message",
         "role": "assistant",
         "model": "claude",
@@ -433,18 +445,18 @@ def test_filter_payload_anthropic_message() -> None:
 
 
 def test_filter_payload_responses_output() -> None:
-    answer = AnswerFilter(MAPPING, None)
+    answer = AnswerFilter(MAPPING_P, None)
     payload = {
         "id": "resp_1",
         "object": "response",
         "output": [
             {"type": "message", "id": "msg_1", "content": [{"type": "output_text", "text": f"<{TOKEN}>"}]},
-            {"type": "function_call", "call_id": TOKEN, "name": "f", "arguments": f'["{TOKEN}"]'},
+            {"type": "function_call", "call_id": PROTO, "name": "f", "arguments": f'["{TOKEN}"]'},
         ],
     }
     out = filter_payload(payload, answer)
     assert out["output"][0]["content"][0]["text"] == f"<{VALUE}>"
-    assert out["output"][1]["call_id"] == TOKEN
+    assert out["output"][1]["call_id"] == PROTO
     assert json.loads(out["output"][1]["arguments"]) == [VALUE]
 
 
