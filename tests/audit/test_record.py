@@ -35,3 +35,11 @@ def test_a_model_name_is_stored_only_once_it_passed_its_checks() -> None:
     assert audit_row(ex, b"j" * 32)["requested_model"] != row["requested_model"]
     ex.model, ex.model_checked = "gpt-4o-mini", True
     assert audit_row(ex, b"k" * 32)["requested_model"] == "gpt-4o-mini"
+
+
+def test_a_record_from_before_the_dropped_events_column_still_hashes_the_same() -> None:
+    from gateway.audit.chain import canonical
+
+    row = {"request_id": "req_1", "status": 200}
+    assert canonical(row) == canonical({**row, "dropped_events": None})
+    assert canonical(row) != canonical({**row, "dropped_events": 2})
