@@ -26,7 +26,7 @@ from gateway.errors import GatewayError, InternalError, UpstreamError, error_eve
 from gateway.exchange import Exchange
 from gateway.jsonwire import dumps_bytes
 from gateway.policy.stage import policy_headers
-from gateway.transform.answer import filter_error, filter_payload
+from gateway.transform.answer import filter_error, filter_payload, is_protocol
 from gateway.transform.answer_stream import AnswerStream
 from gateway.upstream.client import MAX_UPSTREAM_BODY, returned_headers, upstream_call
 from gateway.upstream.forward import Outbound
@@ -215,8 +215,9 @@ async def _relay_stream(
         tail = b"".join(e.encode() for e in finished)
     except GatewayError as err:
         ex.truncated = True
+        err = guarded(ex, err)
         ex.error = err.code
-        tail = _error_event(ex, guarded(ex, err))
+        tail = _error_event(ex, err)
     except Exception as exc:
         ex.truncated = True
         ex.error = "internal_error"
@@ -236,6 +237,13 @@ def guarded(ex: Exchange, err: GatewayError) -> GatewayError:
     replaced, the user's own too; pseudonym tokens restored) before the client sees it."""
     if ex.answer is None or not err.quotes_destination:
         return err
+    # The code, param and type the destination chose travel too: protocol words, or the gateway's own.
+    if not is_protocol(err.code):
+        err.code = "upstream_rejected"
+    if err.param is not None and not is_protocol(err.param):
+        err.param = None
+    if not is_protocol(err.openai_type):
+        err.openai_type = type(err).openai_type
     err.message = ex.answer.error_text(err.message)
     if err.upstream_body is not None:
         err.upstream_body = filter_error(err.upstream_body, ex.answer)

@@ -17,10 +17,11 @@ Deny by default: :func:`extract` walks the whole parsed JSON body and every stri
   given by reference (https URL, file id) is both: an Unscannable of size 0 and a Segment, because a URL
   can carry data too.
 
-Numbers are content too: an integer with at least 6 digits (a card number, SSN or phone number typed as
-a JSON number) becomes a Segment of its decimal text, unless it sits under a known numeric API parameter
-(:data:`NUMERIC_PARAMS`) or is a token id of a completions/embeddings prompt.  Floats likewise when they
-have at least 6 digits before the decimal point.  Booleans are never content.
+Numbers are content too: every number becomes a Segment of its text, short ones included (several short
+numbers side by side can spell one value, which the seam scan reads), except under a bounded API
+parameter the field table checks (:data:`NUMERIC_PARAMS`) and token ids (a prompt given as token ids is an
+Unscannable, "token_ids").  A fraction with six or more significant digits is read as its digits.
+Booleans are never content.
 
 Extraction fails closed: a body nested deeper than :data:`MAX_DEPTH` or with more than
 :data:`MAX_SEGMENTS` segments and unscannables raises :class:`ExtractionLimit`, which the scanner turns
@@ -175,8 +176,6 @@ _SCHEMA_CHILD: Final = MappingProxyType(
     }
 )  # fmt: skip
 _MAP_CHILD: Final = (0, 0, _FREE, _SCHEMA, _NORMAL, _FREE, _FREE)  # indexed by the map's own mode
-# Modes of user data: every number in them is content, however short.
-_USER_DATA: Final = frozenset({_SCHEMA, _FREE, _SCHEMA_MAP, _NORMAL_MAP})
 # Keys whose values are ids: only an id of a known provider shape is skipped.
 _ID_KEYS: Final = frozenset(
     {"id", "call_id", "tool_call_id", "tool_use_id", "previous_response_id", "item_id"}
@@ -212,7 +211,10 @@ SECRET_HINT: Final = re.compile(
     r"|pk_test|whsec_|hf_|npm_|pypi-|SG\.|-----BEGIN",
     re.ASCII,
 )
-_LONG_DIGITS: Final = re.compile(r"\d{9,}")  # SSN, phone or card digits inside an "id"
+# Nine or more digits, single separators allowed between them: the SSN, phone, card or account number
+# an enum, a MIME type, a pointer or an id may carry ("x4111-1111-1111-1111", "#/DE89-3704-...").
+# A release date ("2024-08-06", "20250305") has eight.
+GROUPED_DIGITS: Final = re.compile(r"\d(?:[-_.:/ ]?\d){8,}")
 _RANDOM_TOKEN: Final = re.compile(r"[a-z0-9]{16,}")  # a lowercase hex/base36 key posing as an enum
 
 _DATA_URL: Final = re.compile(r"\s*data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+(?:=[^;,]*)?)*),", re.ASCII | re.I)
@@ -294,7 +296,7 @@ def extract(endpoint: str, body: Mapping[str, Any]) -> Extracted:
                 item = value[i]
                 if isinstance(item, str | dict | list):
                     stack.append((item, (link, i), depth + 1, role, turn, mode, media, _TEXT))
-                elif _number_text(item, mode in _USER_DATA) is not None:
+                elif _number_text(item, every=True) is not None:
                     stack.append((item, (link, i), depth + 1, role, turn, mode, media, _NUM))
     return Extracted(tuple(segments), tuple(unscannable))
 
@@ -310,15 +312,22 @@ def _path(link: _Link) -> Path:
 
 
 def _number_text(value: Any, every: bool = False) -> str | None:
-    """The decimal text of a number long enough to be an SSN, phone or card number (``every``: of any
-    number, as in user data, where short numbers may be the pieces of one value), else None."""
+    """The text of a number as a detector should read it, or None for a short number when not
+    ``every`` (short numbers matter as the pieces of one value).  A fraction with six or more
+    significant digits is read as its digits alone ("0.4111111111111111" -> "4111111111111111"): a
+    number can carry a value after its point too."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
         return str(value) if every or abs(value) >= _LONG_NUMBER else None
-    if isinstance(value, float) and math.isfinite(value) and (every or abs(value) >= _LONG_NUMBER):
-        return str(int(value)) if value.is_integer() else repr(value)
-    return None
+    if not isinstance(value, float) or not math.isfinite(value):
+        return None
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value)) if every or abs(value) >= _LONG_NUMBER else None
+    digits = repr(value).lower().split("e", 1)[0].replace("-", "").replace(".", "").lstrip("0")
+    if len(digits) >= 6:
+        return digits
+    return repr(value) if every else None
 
 
 def _is_token_ids(value: Any) -> bool:
@@ -345,7 +354,7 @@ def _push_root(stack: list[_Item], endpoint: str, key: str, value: Any) -> None:
                 if tokens and (_is_token_ids(item) or (isinstance(item, int) and not isinstance(item, bool))):
                     action = _TOKS
                 elif not isinstance(item, str | dict | list):
-                    if _number_text(item) is None:
+                    if _number_text(item, every=True) is None:
                         continue
                     action = _NUM
                 role = _turn_role(endpoint, item)
@@ -399,7 +408,9 @@ def _push_entry(
         )
         numeric = not key_is_text and key in NUMERIC_PARAMS
     else:
-        key_is_text = mode != _TOKEN_MAP or not key.isdigit()  # logit_bias keys are token ids
+        # Keys of a map are names its author chose, content; logit_bias keys are token ids, checked by
+        # the field table, and still read: several of them side by side can spell a number.
+        key_is_text = True
         child = _MAP_CHILD[mode]
         structural = numeric = False
     vlink = (link, key)
@@ -417,7 +428,7 @@ def _push_entry(
         if not skip:
             child_media = (media or _MEDIA.get(key)) if mode == _NORMAL else media
             stack.append((value, vlink, depth + 1, role, turn, child, child_media, _TEXT))
-    elif not numeric and _number_text(value, mode in _USER_DATA) is not None:
+    elif not numeric and _number_text(value, every=True) is not None:
         stack.append((value, vlink, depth + 1, role, turn, child, None, _NUM))
     if key_is_text and key:
         stack.append((key, vlink, depth + 1, role, turn, child, None, _KEY))
@@ -432,7 +443,7 @@ def _is_structural_value(value: Any, key: str) -> bool:
     known = ENUMS.get(key)
     if known is not None:
         return value in known
-    if SECRET_HINT.search(value) or _LONG_DIGITS.search(value):
+    if SECRET_HINT.search(value) or GROUPED_DIGITS.search(value):
         return False
     if _ID.fullmatch(value) is not None:
         return True

@@ -17,11 +17,12 @@ block); :func:`filter_payload` walks a whole answer.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.scan.segments import SECRET_HINT
+from gateway.scan.segments import GROUPED_DIGITS, SECRET_HINT
 from gateway.transform import logprobs
 from gateway.transform.answer_guard import AnswerGuard, Inspect, Worth
 from gateway.transform.restore import Restorer, restore_text
@@ -42,9 +43,8 @@ PROTOCOL_KEYS = frozenset(
 # digits and letters in one part, "resp_67ccd2bed1ec8190b14f964abc05426..."), nothing shaped like a
 # well-known key.
 _PROTOCOL_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/+=-]*", re.ASCII)
-_PARTS = re.compile(r"[^._:/+=-]+", re.ASCII)
-_LONG_DIGITS = re.compile(r"[0-9]{9,}", re.ASCII)
-_HEX_WITH_LETTERS = re.compile(r"(?=[0-9a-f]*[a-f])[0-9a-f]+", re.ASCII)
+# A lowercase hex part of 16+ characters holding a letter: a random id, whose digit runs mean nothing.
+_HEX_PART = re.compile(r"(?<![A-Za-z0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{16,}(?![A-Za-z0-9])", re.ASCII)
 
 
 # Keys of encoded media in answers (generated images, audio): a base64 payload under them is binary, not
@@ -61,10 +61,7 @@ def is_protocol(value: str) -> bool:
     return (
         _PROTOCOL_VALUE.fullmatch(value) is not None
         and SECRET_HINT.search(value) is None
-        and not any(
-            _LONG_DIGITS.search(part) and not _HEX_WITH_LETTERS.fullmatch(part)
-            for part in _PARTS.findall(value)
-        )
+        and GROUPED_DIGITS.search(_HEX_PART.sub("x", value)) is None
     )
 
 
@@ -142,6 +139,12 @@ class AnswerFilter:
             self._whole_replaced += guard.replaced
         return out
 
+    def could_hold(self, text: str) -> bool:
+        """Whether ``text`` could hold a value (the guard's cheap test), or a token to restore."""
+        if self._worth is None or self._worth(text):
+            return self._inspect is not None or self._strict is not None or bool(self._text)
+        return any(token in text for token in self._text) if "<" in text else False
+
     def reread(self, text: str) -> str:
         """Text already counted elsewhere (log-probability tokens), filtered the same way."""
         return self.text(text, count=False)
@@ -157,29 +160,108 @@ class AnswerFilter:
 
 
 def filter_payload(payload: Any, answer: AnswerFilter, *, json_text: bool = False) -> Any:
-    """Every string in a whole answer (or a stream event's object) that is not a protocol value,
-    filtered; log probabilities made to spell their filtered text."""
+    """Every string, map key and long number in a whole answer (or a stream event's object) that is not
+    a protocol value, filtered; log probabilities made to spell their filtered text."""
+    return _walk(payload, answer, answer.text, json_text=json_text)
+
+
+def filter_error(payload: Any, answer: AnswerFilter) -> Any:
+    """A destination's error body: the same walk, every string read strictly (``error_text``)."""
+    return _walk(payload, answer, lambda text, json_text=False: answer.error_text(text))
+
+
+def _walk(payload: Any, answer: AnswerFilter, read: Any, *, json_text: bool = False, key: str = "") -> Any:
     if isinstance(payload, str):
-        return answer.text(payload, json_text=json_text)
+        return read(payload, json_text=json_text)
+    if isinstance(payload, bool) or payload is None:
+        return payload
+    if isinstance(payload, int | float):
+        return _number(key, payload, read)
     if isinstance(payload, list):
-        return [filter_payload(item, answer, json_text=json_text) for item in payload]
-    if isinstance(payload, dict):
-        out: dict[str, Any] = {}
-        for key, value in payload.items():
-            if key in BINARY_KEYS and isinstance(value, str) and is_binary(value):
-                out[key] = value
-            elif key in PROTOCOL_KEYS and (not isinstance(value, str) or is_protocol(value)):
-                out[key] = value if not isinstance(value, dict | list) else filter_payload(value, answer)
-            elif key in PROTOCOL_KEYS:
-                out[key] = _odd_protocol(value, answer)
-            elif key == "logprobs":
-                continue  # below, once the text beside it is filtered
-            else:
-                out[key] = filter_payload(value, answer, json_text=json_text or key in _JSON_TEXT_KEYS)
-        if "logprobs" in payload:
-            out["logprobs"] = _logprobs_beside(payload["logprobs"], out, answer)
-        return {key: out[key] for key in payload}
-    return payload
+        if key not in _NUMBER_ARRAYS and len(payload) > 1 and all(_is_number(v) for v in payload):
+            return _numbers(payload, read)
+        return [_walk(item, answer, read, json_text=json_text, key=key) for item in payload]
+    if not isinstance(payload, dict):
+        return payload
+    out: dict[str, Any] = {}
+    for name, value in payload.items():
+        if name in BINARY_KEYS and isinstance(value, str) and is_binary(value):
+            new = value
+        elif name in PROTOCOL_KEYS and isinstance(value, str):
+            new = value if is_protocol(value) else _odd_protocol(value, read)
+        elif name == "logprobs" and read == answer.text:
+            continue  # below, once the text beside it is filtered
+        else:
+            new = _walk(value, answer, read, json_text=json_text or name in _JSON_TEXT_KEYS, key=name)
+        out[_key(name, read, answer, out)] = new
+    if "logprobs" in payload and read == answer.text:
+        out[_key("logprobs", read, answer, out)] = _logprobs_beside(payload["logprobs"], out, answer)
+    return out
+
+
+def _key(name: str, read: Any, answer: AnswerFilter, taken: dict[str, Any]) -> str:
+    """A map key, read when it could hold a value (an answer's keys are mostly field names)."""
+    if not answer.could_hold(name):
+        return name
+    new = str(read(name))
+    n = 2
+    while new != name and new in taken:
+        new = f"{new}#{n}"  # two keys that read alike must not overwrite each other
+        n += 1
+    return new
+
+
+# Numbers the answer formats bound: a value of these within the bound passes (timestamps, indexes,
+# token counts); any other number long enough to be a value is read as text, and replaced by what the
+# reading leaves when it finds one.  Log probabilities are the logprobs module's.
+_BOUNDS: Mapping[str, float] = {
+    **dict.fromkeys(("created", "created_at", "completed_at", "expires_at"), 2**33),
+    **dict.fromkeys(("index", "output_index", "content_index", "sequence_number", "item_index"), 10**9),
+    **dict.fromkeys(
+        """prompt_tokens completion_tokens total_tokens input_tokens output_tokens reasoning_tokens
+        cached_tokens audio_tokens accepted_prediction_tokens rejected_prediction_tokens
+        cache_creation_input_tokens cache_read_input_tokens web_search_requests""".split(),  # noqa: SIM905
+        10**12,
+    ),
+}
+# Arrays of numbers that are the answer itself (an embedding) or log probabilities' own columns.
+_NUMBER_ARRAYS = frozenset({"embedding", "bytes", "text_offset", "token_logprobs"})
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number_text(value: int | float) -> str | None:
+    """A number as a detector reads it: a long integer, or a fraction's significant digits."""
+    if isinstance(value, int):
+        return str(value) if abs(value) >= 100_000 else None
+    if not math.isfinite(value):
+        return None
+    if value.is_integer() and abs(value) < 1e21:
+        return str(int(value)) if abs(value) >= 100_000 else None
+    digits = repr(value).lower().split("e", 1)[0].replace("-", "").replace(".", "").lstrip("0")
+    return digits if len(digits) >= 6 else None
+
+
+def _number(key: str, value: int | float, read: Any) -> Any:
+    bound = _BOUNDS.get(key)
+    if bound is not None and isinstance(value, int) and 0 <= value < bound:
+        return value
+    text = _number_text(value)
+    if text is None:
+        return value
+    found = read(text)
+    return value if found == text else found
+
+
+def _numbers(values: list[Any], read: Any) -> Any:
+    """A list of numbers read as one text: several short numbers can spell one value."""
+    text = " ".join(str(v) if isinstance(v, int) or v.is_integer() else repr(v) for v in values)
+    if not any(c.isdigit() for c in text):
+        return values
+    found = read(text)
+    return values if found == text else found
 
 
 def _logprobs_beside(value: Any, siblings: dict[str, Any], answer: AnswerFilter) -> Any:
@@ -203,34 +285,18 @@ def _logprobs_beside(value: Any, siblings: dict[str, Any], answer: AnswerFilter)
     return logprobs.filter_whole(value, read)
 
 
-def _odd_protocol(value: str, answer: AnswerFilter) -> str:
+def _odd_protocol(value: str, read: Any) -> str:
     """A protocol field whose value has no protocol shape (a name, a number as a part of an id): read
     as text, and again with its separators as spaces, so that a value glued into it (``msg_DE89...``)
     stands as a word.
     Returned as it was when nothing is found.  (A protocol-shaped value is never rewritten: clients
     continue conversations by id.)"""
-    read = answer.text(value)
-    if read != value:
-        return read
+    found = str(read(value))
+    if found != value:
+        return found
     spaced = _SEPARATORS.sub(" ", value)
-    read = answer.text(spaced)
-    return value if read == spaced else read
+    found = str(read(spaced))
+    return value if found == spaced else found
 
 
 _SEPARATORS = re.compile(r"[_.:/+=-]", re.ASCII)
-
-
-def filter_error(payload: Any, answer: AnswerFilter) -> Any:
-    """A destination's error body: every string but protocol values read strictly (``error_text``)."""
-    if isinstance(payload, str):
-        return answer.error_text(payload)
-    if isinstance(payload, list):
-        return [filter_error(item, answer) for item in payload]
-    if isinstance(payload, dict):
-        return {
-            key: value
-            if key in PROTOCOL_KEYS and isinstance(value, str) and is_protocol(value)
-            else filter_error(value, answer)
-            for key, value in payload.items()
-        }
-    return payload

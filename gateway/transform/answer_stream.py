@@ -204,13 +204,21 @@ class AnswerStream:
     def _read_rest(self, obj: dict[str, Any], known: frozenset[str]) -> bool:
         """Read whole every field of ``obj`` not in ``known``, and protocol fields of an odd shape."""
         changed = False
+        out: dict[str, Any] = {}
         for key, value in obj.items():
-            if key in known and (not isinstance(value, str) or key == "text" or self._protocol(value)):
+            if key in known and (
+                value is None
+                or isinstance(value, bool | dict | list)
+                or (isinstance(value, str) and (key == "text" or self._protocol(value)))
+            ):
+                out[key] = value  # a number under a known key is still held to its bound, below
                 continue
-            filtered = filter_payload({key: value}, self._answer)[key]
-            if filtered != value:
-                obj[key] = filtered
-                changed = True
+            filtered = filter_payload({key: value}, self._answer)  # the key is read too
+            changed = changed or filtered != {key: value}
+            out.update(filtered)
+        if changed:
+            obj.clear()
+            obj.update(out)
         return changed
 
     def _protocol(self, value: str) -> bool:
@@ -225,8 +233,8 @@ class AnswerStream:
 
     def _chat_choice(self, choice: dict[str, Any]) -> bool:
         """Filter one choice in place; whether anything in it changed."""
-        n = choice.get("index", 0)
         changed = self._read_rest(choice, _CHOICE_FIELDS)
+        n = choice.get("index", 0)  # as read: it keys the choice's channels, and a closing chunk repeats it
         delivered: dict[str, str] = {}
         if isinstance(choice.get("text"), str):  # text completions
             old = choice["text"]
@@ -265,6 +273,12 @@ class AnswerStream:
                     call.update(filtered)
                     if arguments is not None:
                         call.setdefault("function", {})["arguments"] = arguments
+        if isinstance(delta, dict) and any(self._answer.could_hold(name) for name in delta):
+            renamed = {self._answer.text(n) if self._answer.could_hold(n) else n: v for n, v in delta.items()}
+            if list(renamed) != list(delta):
+                changed = True
+                delta.clear()
+                delta.update(renamed)
         if "logprobs" in choice:
             changed = self._chat_logprobs(choice, delivered) or changed
         if choice.get("finish_reason") is None:

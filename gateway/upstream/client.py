@@ -58,10 +58,12 @@ def auth_for(dest: Destination, credentials: Mapping[str, str]) -> httpx.Auth:
     return AnthropicKey(key) if dest.wire == "anthropic" else BearerKey(key)
 
 
-def upstream_headers(client_headers: Mapping[str, str], dest: Destination) -> dict[str, str]:
+def upstream_headers(client_headers: Mapping[str, str], dest: Destination, *, stream: bool) -> dict[str, str]:
     """The client's allow-listed headers (their values checked by ``dialects.headers.check`` at stage 3),
-    and the account headers the destination's config names: never the client's own."""
+    the gateway's own ``accept``, and the account headers the destination's config names: never the
+    client's own."""
     headers = {name: client_headers[name] for name in FORWARDED_REQUEST_HEADERS if name in client_headers}
+    headers["accept"] = "text/event-stream" if stream else "application/json"
     if dest.wire == "openai":
         if dest.settings.organization:
             headers["openai-organization"] = dest.settings.organization

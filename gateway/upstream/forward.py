@@ -76,7 +76,7 @@ def build_outbound(
     return Outbound(
         url=f"{base_url}{route.upstream_path}",
         content=content,
-        headers=upstream_headers(ex.headers, dest),
+        headers=upstream_headers(ex.headers, dest, stream=ex.stream),
         auth=auth,
         strip_usage=strip_usage,
         client_include_usage=client_usage,

@@ -507,3 +507,103 @@ def test_logprobs_spell_exactly_the_delivered_text(scripted: tuple[Gateway, Scri
     spelled = "".join(t["token"] for t in choice["logprobs"]["content"])
     assert spelled == choice["message"]["content"] == "Write to [EMAIL_ADDRESS] now"
     assert all(bytes(t["bytes"]).decode() == t["token"] for t in choice["logprobs"]["content"])
+
+
+# --- shapes an outside red-team pass found (each reached the client before it was closed) -----------
+
+CARD, IBAN, EMAIL = "4111111111111111", "DE89370400440532013000", "jane.doe77@example-corp.com"
+
+
+def _chat_whole(change: Any) -> Any:
+    def build(stream: bool) -> list[dict[str, Any]]:
+        docs = openai_chat(stream)
+        change(docs[0] if not stream else docs[1])
+        return docs
+
+    return build
+
+
+def _tool_call(doc: dict[str, Any]) -> None:
+    function = {"name": "DE89-3704-0044-0532-0130-00", "arguments": "{}"}
+    call = {"id": "call_abcdefgh12", "type": "function", "function": function}
+    if "message" in doc["choices"][0]:
+        doc["choices"][0]["message"]["tool_calls"] = [call]
+    else:
+        doc["choices"][0]["delta"]["tool_calls"] = [{"index": 0, **call}]
+
+
+RED_TEAM: dict[str, tuple[str, Any]] = {
+    "created": (CARD, lambda d: d.update(created=int(CARD))),
+    "choice_index": (CARD, lambda d: d["choices"][0].update(index=int(CARD))),
+    "unknown_number": (CARD, lambda d: d.update(x_note=int(CARD))),
+    "usage_tokens": (CARD, lambda d: d.update(usage={"prompt_tokens": int(CARD), "completion_tokens": 1})),
+    "usage_fraction": (CARD, lambda d: d.update(usage={"x_ratio": 0.4111111111111111})),
+    "number_list": (CARD, lambda d: d.update(x_parts=[4111, 1111, 1111, 1111])),
+    "key_card": (CARD, lambda d: d.update(x_meta={CARD: "x"})),
+    "key_email": (EMAIL, lambda d: d.update(x_meta={EMAIL: 1})),
+    "id_groups": (CARD, lambda d: d.update(id="chatcmpl-4111-1111-1111-1111")),
+    "model_groups": (IBAN, lambda d: d.update(model="DE89-3704-0044-0532-0130-00")),
+    "fingerprint_groups": (CARD, lambda d: d.update(system_fingerprint="fp_4111-1111-1111-1111")),
+    "tool_name_groups": (IBAN, _tool_call),
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+@pytest.mark.parametrize("name", sorted(RED_TEAM))
+def test_answer_shapes_found_by_red_team_do_not_arrive(
+    scripted: tuple[Gateway, Scripted], name: str, stream: bool
+) -> None:
+    gateway, provider = scripted
+    canary, change = RED_TEAM[name]
+    provider.status = 200
+    provider.content_type, provider.body = _encode(_chat_whole(change)(stream), stream, "openai")
+    with gateway.http() as http:
+        response = http.post(
+            "/v1/chat/completions",
+            json=_request("chat", "sgpt-4o", stream),
+            headers={"authorization": f"Bearer {gateway.key}"},
+        )
+    assert response.status_code == 200, response.text
+    assert arrived(canary, _received(response), [dict(response.headers)]) is None, response.text[:1500]
+
+
+@pytest.mark.parametrize(
+    ("path", "model", "error"),
+    [
+        ("/v1/chat/completions", "sgpt-4o", {"error": {"message": "bad", "type": "x", "code": int(CARD)}}),
+        ("/v1/chat/completions", "sgpt-4o", {"error": {"message": "bad", "type": "x", CARD: 1}}),
+        (
+            "/v1/chat/completions",
+            "sgpt-4o",
+            {"error": {"message": "bad", "type": "DE89-3704-0044-0532-0130-00"}},
+        ),
+        (
+            "/v1/chat/completions",
+            "sclaude-x",
+            {"type": "error", "error": {"type": "x4111-1111-1111-1111", "message": "m"}},
+        ),
+        (
+            "/v1/messages",
+            "sclaude-x",
+            {"type": "error", "error": {"type": "invalid_request_error", "message": "m", EMAIL: 1}},
+        ),
+    ],
+)
+def test_error_shapes_found_by_red_team_do_not_arrive(
+    scripted: tuple[Gateway, Scripted], path: str, model: str, error: dict[str, Any]
+) -> None:
+    gateway, provider = scripted
+    provider.status, provider.content_type, provider.body = (
+        400,
+        "application/json",
+        json.dumps(error).encode(),
+    )
+    client = "messages" if path == "/v1/messages" else "chat"
+    headers = {"authorization": f"Bearer {gateway.key}", "anthropic-version": "2023-06-01"}
+    with gateway.http() as http:
+        response = http.post(path, json=_request(client, model, False), headers=headers)
+    assert response.status_code == 400, response.text
+    for canary in (CARD, IBAN, EMAIL):
+        assert arrived(canary, _received(response), [dict(response.headers)]) is None, response.text
+    row = gateway.audit(response.headers["x-request-id"])
+    assert all(c not in json.dumps(row, default=str) for c in (CARD, "4111-1111", IBAN, "DE89-3704", EMAIL))

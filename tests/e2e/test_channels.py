@@ -394,7 +394,6 @@ def test_account_headers_come_from_the_config_never_from_the_client(fakes: Fakes
     [
         ({"anthropic-version": "2023-06-01 card 4111 1111 1111 1111"}, "anthropic-version"),
         ({"openai-beta": "assistants=v2,jane.doe@example.com"}, "openai-beta"),
-        ({"accept": "application/json, 4111-1111-1111-1111/x"}, "accept"),
     ],
 )
 def test_a_forwarded_header_that_breaks_its_grammar_is_refused(
@@ -465,3 +464,169 @@ def test_another_caller_cannot_read_a_tail_by_response_id(gateway: Gateway) -> N
     bob = gateway.openai(api_key=other)
     bob.responses.create(model="gpt-4o-mini", input=rest, previous_response_id=first.id)
     assert gateway.fakes.openai.received[-1].json["input"] == rest
+
+
+# --- shapes an outside red-team pass found (each leaked before it was closed) -----------------------
+
+CARD, IBAN, AWS = "4111111111111111", "DE89370400440532013000", "AKIAZ7QK3XW5PLM2RT4N"
+
+
+def _chat(**extra: Any) -> dict[str, Any]:
+    return {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], **extra}
+
+
+def _schema(prop: dict[str, Any]) -> list[dict[str, Any]]:
+    parameters = {"type": "object", "properties": {"a": prop}}
+    return [{"type": "function", "function": {"name": "f", "parameters": parameters}}]
+
+
+RED_TEAM: dict[str, tuple[str, str, dict[str, Any], dict[str, str]]] = {
+    # digits grouped by hyphens in an enum, a pointer, a MIME type
+    "type_hyphen": (
+        "/v1/chat/completions",
+        CARD,
+        _chat(response_format={"type": "x4111-1111-1111-1111"}),
+        {},
+    ),
+    "type_pointer": (
+        "/v1/chat/completions",
+        IBAN,
+        _chat(response_format={"type": "#/DE89-3704-0044-0532-0130-00"}),
+        {},
+    ),
+    "object_pointer": (
+        "/v1/chat/completions",
+        IBAN,
+        _chat(stream_options={"object": "#/DE89-3704-0044-0532-0130-00"}),
+        {},
+    ),
+    "part_type": (
+        "/v1/chat/completions",
+        CARD,
+        {
+            "model": "gpt-4o-mini",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": "hi"},
+                        {"type": "x4111-1111-1111-1111", "text": "yo"},
+                    ],
+                }
+            ],
+        },
+        {},
+    ),
+    "schema_format": (
+        "/v1/chat/completions",
+        CARD,
+        _chat(tools=_schema({"type": "string", "format": "x4111-1111-1111-1111"})),
+        {},
+    ),
+    "schema_ref": (
+        "/v1/chat/completions",
+        IBAN,
+        _chat(tools=_schema({"$ref": "#/DE89-3704-0044-0532-0130-00"})),
+        {},
+    ),
+    "media_type": (
+        "/v1/messages",
+        CARD,
+        {
+            "model": "claude-3-5-sonnet-20241022",
+            "max_tokens": 10,
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [{"type": "text", "text": "hi", "media_type": "x/4111-1111-1111-1111"}],
+                }
+            ],
+        },
+        {"anthropic-version": "2023-06-01"},
+    ),
+    "embeddings_type": (
+        "/v1/embeddings",
+        CARD,
+        {"model": "text-embedding-3-small", "input": "hi", "type": "x4111-1111-1111-1111"},
+        {},
+    ),
+    # numbers: a fraction's digits, short numbers side by side, logit_bias spelling a value
+    "fraction_top": ("/v1/chat/completions", CARD, _chat(score=0.4111111111111111), {}),
+    "fraction_in_message": (
+        "/v1/chat/completions",
+        CARD,
+        {
+            "model": "gpt-4o-mini",
+            "messages": [{"role": "user", "content": "hi", "index": 0.4111111111111111}],
+        },
+        {},
+    ),
+    "small_ints": ("/v1/chat/completions", CARD, _chat(index=4111, x=1111, y=1111, start_index=1111), {}),
+    "drag_path": (
+        "/v1/responses",
+        CARD,
+        {
+            "model": "gpt-4o-mini",
+            "input": [
+                {"type": "message", "role": "user", "content": "hi"},
+                {
+                    "type": "computer_call",
+                    "id": "cu_abcdefgh12",
+                    "call_id": "call_abcdefgh12",
+                    "status": "completed",
+                    "pending_safety_checks": [],
+                    "action": {"type": "drag", "path": [{"x": 4111, "y": 1111}, {"x": 1111, "y": 1111}]},
+                },
+                {
+                    "type": "computer_call_output",
+                    "call_id": "call_abcdefgh12",
+                    "output": {"type": "input_text", "text": "ok"},
+                },
+            ],
+        },
+        {},
+    ),
+    "logit_bias_values": (
+        "/v1/chat/completions",
+        CARD,
+        _chat(logit_bias={str(100 + i): int(d) for i, d in enumerate(CARD)}),
+        {},
+    ),
+    "logit_bias_keys": (
+        "/v1/chat/completions",
+        CARD,
+        _chat(logit_bias={"411111": 1, "111111": 1, "11": 1}),
+        {},
+    ),
+    # accept is the gateway's own now
+    "accept_card": (
+        "/v1/chat/completions",
+        CARD,
+        _chat(),
+        {"accept": "application/json, x/4111111111111111"},
+    ),
+    "accept_iban": (
+        "/v1/chat/completions",
+        IBAN,
+        _chat(),
+        {"accept": "application/json, x/DE89370400440532013000"},
+    ),
+    "accept_aws": (
+        "/v1/chat/completions",
+        AWS,
+        _chat(),
+        {"accept": "application/json, x/AKIAZ7QK3XW5PLM2RT4N"},
+    ),
+}
+
+
+@pytest.mark.parametrize("name", sorted(RED_TEAM))
+def test_shapes_found_by_red_team_do_not_arrive(gateway: Gateway, name: str) -> None:
+    path, canary, body, headers = RED_TEAM[name]
+    if path == "/v1/messages":
+        headers = {**headers, "x-api-key": gateway.key}
+    response = _post(gateway, path, body, **headers)
+    assert response.status_code != 500, response.text
+    offshore = gateway.fakes.openai.received + gateway.fakes.anthropic.received
+    where = arrived(canary, [r.json for r in offshore], [r.headers for r in offshore])
+    assert where is None, f"{name}: arrived in the {where} ({response.status_code})"

@@ -77,12 +77,14 @@ def test_only_allow_listed_client_headers_travel() -> None:
         "x-forwarded-for": "1.2.3.4",
         "anthropic-version": "2023-06-01",
         "anthropic-beta": "tools-2024",
+        "accept": "application/json, x/4111111111111111",
     }
     body = {"model": "claude-x", "max_tokens": 5, "messages": []}
     out = build_outbound(_exchange("/v1/messages", body, headers), CREDENTIALS)
     assert out.headers == {
         "anthropic-version": "2023-06-01",
         "anthropic-beta": "tools-2024",
+        "accept": "application/json",  # the gateway's own, by the stream flag
         "content-type": "application/json",
     }
 

@@ -21,8 +21,8 @@ from gateway.scan.recognizers.pii_base import OwnRecognizer, context_before
 
 # A card number glued to a word ("Hello4111...", "chatcmpl-4111...", "card_4111...") is still one; after
 # a capital it is the tail of a code (an IBAN's account part, a licence number), and digits, decimals,
-# fractions and a phone's "+" around it make it part of something else.
-_CARD = re.compile(r"(?<![\dA-Z.,/+])\d(?:[ -]?\d){11,18}(?![\d/]|[.,]\d)")
+# fractions ("12/4111...") and a phone's "+" around it make it part of something else.
+_CARD = re.compile(r"(?<![\dA-Z.,+])(?<!\d/)\d(?:[ -]?\d){11,18}(?![\d/]|[.,]\d)")
 # Issuer prefixes (ISO/IEC 7812 IIN ranges of the main schemes) and the lengths they issue.
 _IIN = re.compile(
     r"^(?:4\d{11,18}"  # Visa (incl. 19-digit)
