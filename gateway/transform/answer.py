@@ -244,9 +244,14 @@ def _number_text(value: int | float) -> str | None:
     return digits if len(digits) >= 6 else None
 
 
-def _number(key: str, value: int | float, read: Any) -> Any:
+def within_bounds(key: str, value: Any) -> bool:
+    """A number the answer formats bound (a timestamp, an index, a token count), within its bound."""
     bound = _BOUNDS.get(key)
-    if bound is not None and isinstance(value, int) and 0 <= value < bound:
+    return bound is not None and isinstance(value, int) and not isinstance(value, bool) and 0 <= value < bound
+
+
+def _number(key: str, value: int | float, read: Any) -> Any:
+    if within_bounds(key, value):
         return value
     text = _number_text(value)
     if text is None:

@@ -33,6 +33,7 @@ from gateway.transform.answer import (
     filter_payload,
     is_binary,
     is_protocol,
+    within_bounds,
 )
 
 _ANTHROPIC_DELTA_FIELD = {
@@ -48,6 +49,7 @@ _CHUNK_FIELDS = frozenset(
     {"id", "object", "created", "model", "system_fingerprint", "service_tier", "choices"}
 )
 _CHOICE_FIELDS = frozenset({"index", "delta", "text", "finish_reason", "logprobs"})
+_DELTA_FIELDS = frozenset({"role", "content", "refusal", "reasoning_content", "tool_calls", "function_call"})
 _DELTA_TEXT_LOGPROBS = ("content", "refusal")
 _RESPONSES_DONE_FIELD = {"arguments": "arguments", "text": "text", "refusal": "refusal"}
 
@@ -132,6 +134,7 @@ class AnswerStream:
         self.response_id: str | None = None
         self.dropped = 0  # events whose data could not be read, so were not relayed
         self._protocol_values: set[str] = set()
+        self._head: list[tuple[str, Any]] = []  # the last chat chunk head found clean
 
     def feed(self, event: SSEEvent) -> list[SSEEvent]:
         if event.data == "[DONE]":
@@ -188,8 +191,14 @@ class AnswerStream:
 
     def _chat(self, event: SSEEvent, payload: dict[str, Any]) -> SSEEvent:
         self._skeleton = {k: payload[k] for k in ("id", "object", "created", "model") if k in payload}
-        # Most events pass through unchanged; re-encoding them would cost more than the parse.
-        changed = self._read_rest(payload, _CHUNK_FIELDS)
+        # Most events pass through unchanged; re-encoding them would cost more than the parse.  A
+        # stream repeats the same head (id, model, created, ...) in every chunk: read it once.
+        head = [(k, v) for k, v in payload.items() if k != "choices"]
+        changed = False
+        if head != self._head:
+            changed = self._read_rest(payload, _CHUNK_FIELDS)
+            if not changed:
+                self._head = head
         choices = payload.get("choices")
         if not isinstance(choices, list) or not choices:
             return json_event(payload, event.event) if changed else event
@@ -202,16 +211,28 @@ class AnswerStream:
         return json_event(payload, event.event) if changed else event
 
     def _read_rest(self, obj: dict[str, Any], known: frozenset[str]) -> bool:
-        """Read whole every field of ``obj`` not in ``known``, and protocol fields of an odd shape."""
-        changed = False
-        out: dict[str, Any] = {}
+        """Read whole every field of ``obj`` not in ``known``, protocol fields of an odd shape, and
+        numbers beyond their bound.  Most chunks need none of it: they are only looked at."""
+        todo = None
         for key, value in obj.items():
-            if key in known and (
-                value is None
-                or isinstance(value, bool | dict | list)
-                or (isinstance(value, str) and (key == "text" or self._protocol(value)))
-            ):
-                out[key] = value  # a number under a known key is still held to its bound, below
+            if key in known:
+                kind = type(value)
+                if value is None or kind is dict or kind is list or kind is bool:
+                    continue
+                if kind is str:
+                    if key == "text" or value in self._protocol_values or self._protocol(value):
+                        continue
+                elif within_bounds(key, value):
+                    continue
+            todo = todo or set()
+            todo.add(key)
+        if not todo:
+            return False
+        out: dict[str, Any] = {}
+        changed = False
+        for key, value in obj.items():
+            if key not in todo:
+                out[key] = value
                 continue
             filtered = filter_payload({key: value}, self._answer)  # the key is read too
             changed = changed or filtered != {key: value}
@@ -233,7 +254,15 @@ class AnswerStream:
 
     def _chat_choice(self, choice: dict[str, Any]) -> bool:
         """Filter one choice in place; whether anything in it changed."""
-        changed = self._read_rest(choice, _CHOICE_FIELDS)
+        index, finish = choice.get("index", 0), choice.get("finish_reason")
+        plain = (
+            choice.keys() <= _CHOICE_FIELDS
+            and type(index) is int
+            and 0 <= index < 1000
+            and (finish is None or (type(finish) is str and self._protocol(finish)))
+            and choice.get("logprobs") is None
+        )
+        changed = False if plain else self._read_rest(choice, _CHOICE_FIELDS)
         n = choice.get("index", 0)  # as read: it keys the choice's channels, and a closing chunk repeats it
         delivered: dict[str, str] = {}
         if isinstance(choice.get("text"), str):  # text completions
@@ -273,7 +302,11 @@ class AnswerStream:
                     call.update(filtered)
                     if arguments is not None:
                         call.setdefault("function", {})["arguments"] = arguments
-        if isinstance(delta, dict) and any(self._answer.could_hold(name) for name in delta):
+        if (
+            isinstance(delta, dict)
+            and not delta.keys() <= _DELTA_FIELDS
+            and any(self._answer.could_hold(name) for name in delta)
+        ):
             renamed = {self._answer.text(n) if self._answer.could_hold(n) else n: v for n, v in delta.items()}
             if list(renamed) != list(delta):
                 changed = True
