@@ -6,9 +6,8 @@ import gc
 import json
 from pathlib import Path
 
-from gateway.scan.answer import AnswerDetector
+from gateway.scan.answer import AnswerDetector, seam_detector
 from gateway.scan.engine import Detector, ScanEngine
-from gateway.scan.seam import SeamDetector
 from gateway.settings import ConfigError, ScanSettings
 
 
@@ -33,7 +32,7 @@ def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
     pii = PiiDetector(model_path=scan.spacy_model_path, model_hashes=hashes)
     secrets = SecretDetector()
     detectors: list[Detector] = [pii, secrets, SourceCodeDetector(), ConfidentialityMarkerDetector()]
-    seam: list[Detector] = [SeamDetector(pii, secrets)]
+    seam: list[Detector] = [seam_detector(pii, secrets)]
     detectors.extend(_organisation_detectors(scan, source))
     engine = ScanEngine(
         detectors,

@@ -296,7 +296,7 @@ def extract(endpoint: str, body: Mapping[str, Any]) -> Extracted:
                 item = value[i]
                 if isinstance(item, str | dict | list):
                     stack.append((item, (link, i), depth + 1, role, turn, mode, media, _TEXT))
-                elif _number_text(item, every=True) is not None:
+                elif number_text(item, every=True) is not None:
                     stack.append((item, (link, i), depth + 1, role, turn, mode, media, _NUM))
     return Extracted(tuple(segments), tuple(unscannable))
 
@@ -311,7 +311,7 @@ def _path(link: _Link) -> Path:
     return tuple(steps)
 
 
-def _number_text(value: Any, every: bool = False) -> str | None:
+def number_text(value: Any, every: bool = False) -> str | None:
     """The text of a number as a detector should read it, or None for a short number when not
     ``every`` (short numbers matter as the pieces of one value).  A fraction with six or more
     significant digits is read as its digits alone ("0.4111111111111111" -> "4111111111111111"): a
@@ -354,7 +354,7 @@ def _push_root(stack: list[_Item], endpoint: str, key: str, value: Any) -> None:
                 if tokens and (_is_token_ids(item) or (isinstance(item, int) and not isinstance(item, bool))):
                     action = _TOKS
                 elif not isinstance(item, str | dict | list):
-                    if _number_text(item, every=True) is None:
+                    if number_text(item, every=True) is None:
                         continue
                     action = _NUM
                 role = _turn_role(endpoint, item)
@@ -428,7 +428,7 @@ def _push_entry(
         if not skip:
             child_media = (media or _MEDIA.get(key)) if mode == _NORMAL else media
             stack.append((value, vlink, depth + 1, role, turn, child, child_media, _TEXT))
-    elif not numeric and _number_text(value, every=True) is not None:
+    elif not numeric and number_text(value, every=True) is not None:
         stack.append((value, vlink, depth + 1, role, turn, child, None, _NUM))
     if key_is_text and key:
         stack.append((key, vlink, depth + 1, role, turn, child, None, _KEY))
@@ -491,7 +491,7 @@ def _emit(
 ) -> None:
     path = _path(link)
     if action == _NUM:
-        segments.append(Segment(path, str(_number_text(value, every=True)), role, turn))
+        segments.append(Segment(path, str(number_text(value, every=True)), role, turn))
         return
     if action == _TOKS:
         unscannable.append(Unscannable(path, "token_ids", len(value) if isinstance(value, list) else 1))

@@ -17,12 +17,11 @@ block); :func:`filter_payload` walks a whole answer.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
 
-from gateway.scan.segments import GROUPED_DIGITS, SECRET_HINT
+from gateway.scan.segments import GROUPED_DIGITS, SECRET_HINT, number_text
 from gateway.transform import logprobs
 from gateway.transform.answer_guard import AnswerGuard, Inspect, Worth
 from gateway.transform.restore import Restorer, restore_text
@@ -232,18 +231,6 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _number_text(value: int | float) -> str | None:
-    """A number as a detector reads it: a long integer, or a fraction's significant digits."""
-    if isinstance(value, int):
-        return str(value) if abs(value) >= 100_000 else None
-    if not math.isfinite(value):
-        return None
-    if value.is_integer() and abs(value) < 1e21:
-        return str(int(value)) if abs(value) >= 100_000 else None
-    digits = repr(value).lower().split("e", 1)[0].replace("-", "").replace(".", "").lstrip("0")
-    return digits if len(digits) >= 6 else None
-
-
 def within_bounds(key: str, value: Any) -> bool:
     """A number the answer formats bound (a timestamp, an index, a token count), within its bound."""
     bound = _BOUNDS.get(key)
@@ -253,7 +240,7 @@ def within_bounds(key: str, value: Any) -> bool:
 def _number(key: str, value: int | float, read: Any) -> Any:
     if within_bounds(key, value):
         return value
-    text = _number_text(value)
+    text = number_text(value)
     if text is None:
         return value
     found = read(text)
