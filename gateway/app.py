@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 
 from gateway import pipeline
 from gateway.asgi import Receive, Scope, Send, header_map, send_bytes, send_json
+from gateway.audit.record import event_row
 from gateway.database import ping
 from gateway.metrics import CONTENT_TYPE as METRICS_TYPE
 from gateway.runtime import Runtime
@@ -30,6 +31,7 @@ class GatewayApp:
         self._runtime: Runtime | None = None
         self._hangup: Callable[[], None] | None = None
         self._audit_ui: ASGIApp | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def runtime(self) -> Runtime:
@@ -40,9 +42,27 @@ class GatewayApp:
         return self._runtime
 
     async def startup(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._runtime = await Runtime.start(self.settings, self._transport)
         self._hangup = _on_hangup(self._runtime)
         self._audit_ui = build_audit_app(self._runtime.engine, self._runtime.keys, self._runtime.secret)
+
+    def request_drain(self) -> None:
+        """Begin the shutdown drain (see ``admission.Drain``).  Safe from a signal handler or another
+        thread: the work is handed to the event loop."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._begin_drain)
+
+    def _begin_drain(self) -> None:
+        if self._runtime is not None:
+            self._runtime.drain.begin()
+
+    def client_cut(self, reason: str) -> None:
+        """The server cut a client connection (``gateway.serving``): counted, and on the audit trail."""
+        rt = self._runtime
+        if rt is not None:
+            rt.metrics.cut(reason)
+            rt.audit.submit(event_row("client.cut", policy_version=None, error=reason))
 
     async def shutdown(self) -> None:
         self._audit_ui = None
@@ -121,6 +141,14 @@ class GatewayApp:
         rt = self.runtime
         checks: dict[str, object] = {}
         ok = True
+        if rt.drain.draining:
+            # Shutting down: an orchestrator must stop sending traffic here at once.
+            await send_json(send, 503, {"status": "shutting down"})
+            return
+        if rt.scanner is not None:
+            # Scans shed or late: a load balancer should prefer another replica until it clears.
+            checks["scan"] = "saturated" if rt.scanner.saturated() else "ok"
+            ok = checks["scan"] == "ok"
         try:
             await asyncio.to_thread(ping, rt.engine)
             checks["database"] = "ok"

@@ -179,9 +179,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
-    import uvicorn
-
     from gateway.app import create_app
+    from gateway.serving import GatewayServer, server_config
 
     # Uvicorn reports a failed start-up as exit 3 with a traceback-like line; a bad policy is a
     # config mistake, so it gets the config exit status and one `file:line: message` per problem.
@@ -191,19 +190,16 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every upstream URL at INFO; our own request line already says where each request went.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    config = uvicorn.Config(
-        create_app(settings),
-        host=host or settings.server.host,
-        port=settings.server.port if port is None else port,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
-        lifespan="on",
-        # Our own request log line replaces uvicorn's, which would print query strings.
-        access_log=False,
-        log_level=settings.file.log_level,
-        timeout_graceful_shutdown=10,
+    app = create_app(settings)
+    config = server_config(
+        app,
+        settings.server,
+        host or settings.server.host,
+        settings.server.port if port is None else port,
+        settings.file.log_level,
+        app.client_cut,
     )
-    server = uvicorn.Server(config)
+    server = GatewayServer(config, app.request_drain)
     server.run()
     return 0 if server.started else 1
 

@@ -9,15 +9,20 @@
     ├── NotFound                      404     not_found_error (OpenAI: invalid_request_error)
     │   └── ModelNotFound             404     model_not_found
     ├── MethodNotAllowed              405     invalid_request_error
+    ├── RequestTimeout                408     invalid_request_error (the client was too slow)
     ├── PayloadTooLarge               413     request_too_large
     ├── UnsupportedMediaType          415     invalid_request_error
-    ├── RateLimited                   429     rate_limit_error (destination said 429)
+    ├── RateLimited                   429     rate_limit_error (destination said 429, or a key's limit)
+    ├── HeadersTooLarge               431     invalid_request_error
     ├── UpstreamRejected              4xx     invalid_request_error (destination's own 4xx)
     ├── UpstreamError                 502     api_error        (destination failed or broke the protocol)
     │   └── UpstreamTimeout           504     timeout_error
     ├── PolicyBlocked                 403     policy_violation / permission_error (the data policy said block)
     ├── ServiceUnavailable            503     overloaded_error (gateway side: store down, no credentials)
-    │   └── LocalUnavailable          503     overloaded_error (policy keeps it local; local is down)
+    │   ├── LocalUnavailable          503     overloaded_error (policy keeps it local; local is down)
+    │   ├── Overloaded                503     overloaded_error (admission: too much in flight)
+    │   ├── ScanBusy                  503     overloaded_error (every scan thread taken, queue full)
+    │   └── ShuttingDown              503     overloaded_error (the process is draining)
     ├── ScanFailed                    503     api_error (detection failed: nothing was sent)
     └── InternalError                 500     api_error
 
@@ -106,6 +111,13 @@ class MethodNotAllowed(GatewayError):
     default_code = "method_not_allowed"
 
 
+class RequestTimeout(GatewayError):
+    status = 408
+    openai_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    default_code = "request_timeout"
+
+
 class PayloadTooLarge(GatewayError):
     status = 413
     openai_type = "invalid_request_error"
@@ -125,6 +137,13 @@ class RateLimited(GatewayError):
     openai_type = "rate_limit_error"
     anthropic_type = "rate_limit_error"
     default_code = "rate_limit_exceeded"
+
+
+class HeadersTooLarge(GatewayError):
+    status = 431
+    openai_type = "invalid_request_error"
+    anthropic_type = "invalid_request_error"
+    default_code = "request_headers_too_large"
 
 
 class UpstreamRejected(GatewayError):
@@ -160,6 +179,24 @@ class LocalUnavailable(ServiceUnavailable):
     """Policy keeps this request local and the local destination cannot take it: never sent elsewhere."""
 
     default_code = "local_unavailable"
+
+
+class Overloaded(ServiceUnavailable):
+    """Admission refused the request: the process has as much in flight as it takes.  Try again."""
+
+    default_code = "overloaded"
+
+
+class ScanBusy(ServiceUnavailable):
+    """Every scan thread is taken and the queue is full, or the wait ran out: try again shortly."""
+
+    default_code = "scan_busy"
+
+
+class ShuttingDown(ServiceUnavailable):
+    """The process is draining for shutdown: another replica (or this one, restarted) takes it."""
+
+    default_code = "shutting_down"
 
 
 class PolicyBlocked(GatewayError):

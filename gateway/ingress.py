@@ -6,6 +6,7 @@ oversized upload never sits in memory whole.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
 import re
@@ -19,6 +20,7 @@ from gateway.errors import (
     MethodNotAllowed,
     NotFound,
     PayloadTooLarge,
+    RequestTimeout,
     UnsupportedMediaType,
     Wire,
 )
@@ -51,7 +53,8 @@ def match_endpoint(ex: Exchange) -> Endpoint:
     return endpoint
 
 
-def check_headers(ex: Exchange, max_bytes: int) -> None:
+def check_headers(ex: Exchange, max_bytes: int) -> int | None:
+    """Content type and declared length; returns the declared length (None: the body is chunked)."""
     content_type = ex.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
     if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
@@ -62,11 +65,27 @@ def check_headers(ex: Exchange, max_bytes: int) -> None:
             declared = int(length)
         except ValueError:
             raise BadRequest("Content-Length is not a number.") from None
+        if declared < 0:
+            raise BadRequest("Content-Length is negative.")
         if declared > max_bytes:
             raise PayloadTooLarge(_too_large(max_bytes))
+        return declared
+    return None
 
 
-async def read_body(ex: Exchange, receive: Receive, max_bytes: int) -> None:
+async def read_body(ex: Exchange, receive: Receive, max_bytes: int, timeout: float) -> None:
+    """The whole body within ``timeout`` seconds (a client dripping it a byte at a time holds a slot
+    and a socket: 408, and the connection closed)."""
+    try:
+        async with asyncio.timeout(timeout):
+            await _read_body(ex, receive, max_bytes)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body did not arrive within {timeout:g} s.", headers={"connection": "close"}
+        ) from None
+
+
+async def _read_body(ex: Exchange, receive: Receive, max_bytes: int) -> None:
     chunks: list[bytes] = []
     size = 0
     more = True
@@ -86,11 +105,12 @@ async def read_body(ex: Exchange, receive: Receive, max_bytes: int) -> None:
     ex.raw_body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def parse_json(ex: Exchange) -> dict[str, Any]:
+def parse_json(ex: Exchange, max_depth: int = 64, max_items: int = 100_000) -> dict[str, Any]:
     """The body, parsed strictly: what the gateway scans must be what the destination reads.  Refused:
     ``NaN``/``Infinity`` (not JSON; parsers disagree on them), integers beyond +/-2^53 and floats that
     overflow (two parsers read them differently), lone UTF-16 surrogates (not text; encoders drop or
-    replace them), repeated keys, and nesting too deep to walk."""
+    replace them), repeated keys, and nesting deeper than ``max_depth`` or more than ``max_items``
+    values (400 ``request_too_complex``: every later stage walks the body)."""
     if not ex.raw_body:
         raise InvalidJSON("The request body is empty; expected a JSON object.")
     try:
@@ -109,9 +129,7 @@ def parse_json(ex: Exchange) -> dict[str, Any]:
     except UnsafeNumber as exc:
         raise InvalidJSON(f"The request body holds {exc}.") from None
     except RecursionError:
-        raise BadRequest(
-            "The request cannot be inspected: JSON nested too deeply.", code="request_too_complex"
-        ) from None
+        raise _too_complex(f"JSON nested deeper than {max_depth} levels") from None
     except json.JSONDecodeError as exc:
         # The decoder's message names a position, never the text around it.
         raise InvalidJSON(
@@ -120,6 +138,9 @@ def parse_json(ex: Exchange) -> dict[str, Any]:
     if not isinstance(body, dict):
         kind = {list: "array", str: "string", bool: "boolean", type(None): "null"}.get(type(body), "number")
         raise InvalidJSON(f"The request body must be a JSON object, not a JSON {kind}.")
+    problem = _shape_problem(body, max_depth, max_items)
+    if problem is not None:
+        raise _too_complex(problem)
     if _SURROGATE_ESCAPE.search(ex.raw_body) and _has_lone_surrogate(body):
         raise InvalidJSON(
             "The request body holds a lone UTF-16 surrogate (\\uD800-\\uDFFF), which is not text."
@@ -152,6 +173,31 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise UnsafeNumber("a number too large to represent")
     return value
+
+
+def _too_complex(problem: str) -> BadRequest:
+    return BadRequest(f"The request cannot be inspected: {problem}.", code="request_too_complex")
+
+
+def _shape_problem(body: Any, max_depth: int, max_items: int) -> str | None:
+    """Why the body is too deep or too big to walk, or None.  Iterative: depth costs no stack."""
+    stack: list[tuple[Any, int]] = [(body, 1)]
+    items = 0
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > max_depth:
+            return f"JSON nested deeper than {max_depth} levels"
+        items += len(children)
+        if items > max_items:
+            return f"more than {max_items} values in the JSON body"
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return None
 
 
 def _has_lone_surrogate(node: Any) -> bool:

@@ -48,6 +48,28 @@ class SupportsFailed(Protocol):
     def failed(self) -> int: ...
 
 
+class SupportsShed(Protocol):
+    @property
+    def shed(self) -> Mapping[str, int]: ...
+
+    @property
+    def active(self) -> int: ...
+
+    @property
+    def draining(self) -> bool: ...
+
+
+class SupportsScanLoad(Protocol):
+    @property
+    def shed(self) -> int: ...
+
+    @property
+    def running(self) -> int: ...
+
+    @property
+    def waiting(self) -> int: ...
+
+
 class _Histogram:
     """One histogram family: per label set, a count per bucket (not cumulative), the sum and the count."""
 
@@ -92,7 +114,12 @@ class Metrics:
         destinations: Iterable[str],
         locals_: Mapping[str, SupportsReady],
         audit: SupportsFailed,
+        admission: SupportsShed | None = None,
+        scanner: SupportsScanLoad | None = None,
     ) -> None:
+        self._admission = admission
+        self._scanner = scanner
+        self._cuts: dict[str, int] = {}
         self._destinations = frozenset(destinations)
         self._locals = locals_
         self._audit = audit
@@ -132,9 +159,22 @@ class Metrics:
                 self._upstream.observe((destination,), ex.upstream_ms / 1000.0)
             self._request.observe((endpoint,), elapsed)
 
+    def cut(self, reason: str) -> None:
+        """Count a client connection the server cut (a deadline or a header limit, gateway.serving)."""
+        with self._lock:
+            self._cuts[reason] = self._cuts.get(reason, 0) + 1
+
     def render(self) -> bytes:
         out: list[str] = []
         with self._lock:
+            _header(
+                out,
+                "gateway_client_cuts_total",
+                "Client connections cut: deadlines, header limits.",
+                "counter",
+            )
+            for reason, count in sorted(self._cuts.items()):
+                out.append(f"gateway_client_cuts_total{_labels([('reason', reason)])} {count}")
             _header(out, "gateway_requests_total", "Requests handled, by outcome.", "counter")
             names = ("endpoint", "destination", "action", "status")
             for values, count in sorted(self._requests.items()):
@@ -150,6 +190,22 @@ class Metrics:
             out, "gateway_audit_failed_total", "Audit records that could not be written (lost).", "counter"
         )
         out.append(f"gateway_audit_failed_total {self._audit.failed}")
+        if self._admission is not None:
+            _header(out, "gateway_shed_total", "Requests refused by admission, by reason.", "counter")
+            shed = dict(self._admission.shed)
+            if self._scanner is not None:
+                shed["scan_busy"] = self._scanner.shed
+            for reason, count in sorted(shed.items()):
+                out.append(f"gateway_shed_total{_labels([('reason', reason)])} {count}")
+            _header(out, "gateway_active_requests", "Model requests in flight.", "gauge")
+            out.append(f"gateway_active_requests {self._admission.active}")
+            _header(out, "gateway_draining", "1 while the process drains for shutdown.", "gauge")
+            out.append(f"gateway_draining {1 if self._admission.draining else 0}")
+        if self._scanner is not None:
+            _header(out, "gateway_scans_running", "Scans running on a scan thread.", "gauge")
+            out.append(f"gateway_scans_running {self._scanner.running}")
+            _header(out, "gateway_scans_waiting", "Scans waiting for a scan thread.", "gauge")
+            out.append(f"gateway_scans_waiting {self._scanner.waiting}")
         return ("\n".join(out) + "\n").encode("utf-8")
 
     def endpoint_label(self, name: str | None) -> str:

@@ -30,14 +30,15 @@ import time
 from collections.abc import Awaitable, Callable
 
 from gateway import ingress
+from gateway.admission import Ticket
 from gateway.asgi import Message, Receive, Scope, Send, header_map, send_bytes
 from gateway.audit.record import audit_row
 from gateway.dialects import headers
 from gateway.dialects.base import check_model_scan, read_request
-from gateway.errors import GatewayError, InternalError, error_body
+from gateway.errors import GatewayError, InternalError, ShuttingDown, error_body
 from gateway.exchange import Exchange
 from gateway.policy.stage import decide_exchange, enforce, policy_headers
-from gateway.relay import relay
+from gateway.relay import error_event, relay
 from gateway.runtime import Runtime
 from gateway.transform import continued
 from gateway.transform.stage import answer_filter, continued_context, link_response, transform_request
@@ -58,6 +59,7 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
     )
     started = False
     answered = False
+    ticket: Ticket | None = None
 
     async def tracking_send(message: Message) -> None:
         nonlocal started, answered
@@ -73,18 +75,23 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
             ex.principal = await rt.keys.authenticate(ex.headers)
             await rt.models.respond(ex, tracking_send)
             return
-        ingress.check_headers(ex, rt.settings.server.max_body_bytes)
+        server = rt.settings.server
+        declared = ingress.check_headers(ex, server.max_body_bytes)
+        # Admission before any work: what the body may hold counts from here (its declared length, or
+        # the limit when it has none).
+        ticket = rt.admission.admit(server.max_body_bytes if declared is None else declared)
         ex.principal = await rt.keys.authenticate(ex.headers)
+        rt.admission.admit_key(ticket, ex.principal.key_id)
         headers.check(ex.headers)
-        await ingress.read_body(ex, receive, rt.settings.server.max_body_bytes)
-        body = ingress.parse_json(ex)
+        await ingress.read_body(ex, receive, server.max_body_bytes, server.body_timeout)
+        body = ingress.parse_json(ex, server.max_json_depth, server.max_json_items)
         read_request(ex, body, rt.destinations.lists)
         ex.route = rt.destinations.route(endpoint, body["model"])
         # A turn that continues a stored one is scanned with the tail of the text it continues.
         context = await continued_context(ex, body, rt.vault)
         if rt.scanner is not None:
             scan_started = time.perf_counter()
-            ex.scan = await rt.scanner.scan(endpoint.name, body, context)
+            ex.scan = await rt.scanner.scan(endpoint.name, body, context, size=len(ex.raw_body))
             ex.scan_ms = round((time.perf_counter() - scan_started) * 1000.0, 3)
         check_model_scan(ex, rt.destinations.lists)
         tail = continued.tail_of(context, ex.scan)
@@ -112,6 +119,9 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
                     functools.partial(link_response, ex, done, rt.vault, tail),
                 ),
                 lambda: answered,
+                rt.drain.cut,
+                tracking_send,
+                lambda: started,
             )
     except GatewayError as err:
         ex.error = err.code
@@ -123,6 +133,8 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         if not started and not ex.disconnected:
             await _send_error(ex, InternalError("The gateway failed to handle this request."), tracking_send)
     finally:
+        if ticket is not None:
+            rt.admission.release(ticket)
         if ex.disconnected and not started:
             ex.status = CLIENT_CLOSED
         rt.audit.submit(audit_row(ex, rt.audit_key))
@@ -152,27 +164,51 @@ async def _send_error(ex: Exchange, err: GatewayError, send: Send) -> None:
 
 
 async def _until_disconnect(
-    ex: Exchange, receive: Receive, work: Awaitable[None], answered: Callable[[], bool]
+    ex: Exchange,
+    receive: Receive,
+    work: Awaitable[None],
+    answered: Callable[[], bool],
+    cut: asyncio.Event,
+    send: Send,
+    started: Callable[[], bool],
 ) -> None:
     """Run ``work``; if the client disconnects first, cancel it (which closes the upstream request).
+    If the shutdown drain ends first (``cut``), cancel it and end the answer in the client's format:
+    an error event for a stream under way, a 503 for an answer not begun.
 
     Servers also report ``http.disconnect`` once the response is complete; that is not the client
     leaving, so the work is then left to finish its clean-up.
     """
     task = asyncio.ensure_future(work)
     watcher = asyncio.ensure_future(_disconnected(receive))
+    drained = asyncio.ensure_future(cut.wait())
     try:
-        done, _ = await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait((task, watcher, drained), return_when=asyncio.FIRST_COMPLETED)
         if task in done or answered():
             await task
             return
-        ex.disconnected = True
-        ex.error = ex.error or "client_disconnected"
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+        if watcher in done:
+            ex.disconnected = True
+            ex.error = ex.error or "client_disconnected"
+            return
+        err = ShuttingDown(
+            "The gateway is shutting down and its drain window ended before this answer was complete. "
+            f"Request id: {ex.request_id}.",
+            headers={"connection": "close"},
+        )
+        if not started():
+            raise err
+        ex.error = err.code
+        ex.truncated = True
+        if not answered():
+            tail = error_event(ex, err)
+            ex.sent(tail)
+            await send({"type": "http.response.body", "body": tail, "more_body": False})
     finally:
-        for pending in (task, watcher):
+        for pending in (task, watcher, drained):
             if not pending.done():
                 pending.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -217,12 +217,12 @@ async def _relay_stream(
         ex.truncated = True
         err = guarded(ex, err)
         ex.error = err.code
-        tail = _error_event(ex, err)
+        tail = error_event(ex, err)
     except Exception as exc:
         ex.truncated = True
         ex.error = "internal_error"
         log.error("request %s: stream relay failed: %s", ex.request_id, type(exc).__name__)
-        tail = _error_event(ex, InternalError("The gateway failed while relaying the stream."))
+        tail = error_event(ex, InternalError("The gateway failed while relaying the stream."))
     finally:
         ex.usage.input_tokens = adapter.input_tokens
         ex.usage.output_tokens = adapter.output_tokens
@@ -250,7 +250,8 @@ def guarded(ex: Exchange, err: GatewayError) -> GatewayError:
     return err
 
 
-def _error_event(ex: Exchange, err: GatewayError) -> bytes:
+def error_event(ex: Exchange, err: GatewayError) -> bytes:
+    """``err`` as the event that ends a stream in the client's format (its SDK raises on it)."""
     assert ex.endpoint is not None
     name, payload = error_event_payload(err, ex.endpoint.wire, ex.request_id)
     if ex.endpoint.name == "responses":

@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.admission import Admission, Drain
 from gateway.audit.chain import chain_key
 from gateway.audit.record import content_key, event_row
 from gateway.audit.store import AuditWriter
@@ -55,6 +56,8 @@ class Runtime:
     sticky: StickyStore | None
     audit_key: bytes = field(repr=False)  # keys the records' content hashes (prompt_hmac, answer_hmac)
     metrics: Metrics
+    admission: Admission
+    drain: Drain
 
     @classmethod
     async def start(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
@@ -85,7 +88,14 @@ class Runtime:
         if settings.file.scan.enabled:
             # Seconds of model loading and hash checking: off the event loop, once.
             scan_engine = await asyncio.to_thread(build_engine, settings.file.scan, source=settings.source)
-            scanner = Scanner(scan_engine, timeout=settings.file.scan.timeout)
+            scan = settings.file.scan
+            scanner = Scanner(
+                scan_engine,
+                timeout=scan.timeout,
+                threads=scan.threads,
+                max_queued=scan.max_queued,
+                heavy_chars=scan.heavy_chars,
+            )
 
         def record(event: PolicyEvent) -> None:
             problem = "policy_invalid" if event.kind == "policy.rejected" else None
@@ -106,6 +116,7 @@ class Runtime:
             audit.close()
             engine.dispose()
             raise
+        admission = Admission(settings.file.limits)
         return cls(
             settings,
             destinations,
@@ -123,7 +134,9 @@ class Runtime:
             locals_,
             sticky,
             content_key(secret),
-            metrics=Metrics((d.name for d in destinations), locals_, audit),
+            metrics=Metrics((d.name for d in destinations), locals_, audit, admission, scanner),
+            admission=admission,
+            drain=Drain(admission, settings.server.drain_seconds),
         )
 
     async def close(self) -> None:

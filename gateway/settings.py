@@ -20,7 +20,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gateway.yaml_lines import line_of
 
 DEFAULT_CONFIG_FILE = "gateway.yaml"
-MiB = 1024 * 1024
+KiB = 1024
+MiB = 1024 * KiB
 
 
 class ConfigError(Exception):
@@ -37,6 +38,36 @@ class ServerSettings(_Strict):
     max_body_bytes: int = Field(default=10 * MiB, gt=0)
     # Forwarded-for headers are only trusted when a load balancer we control sets them.
     trust_forwarded_for: bool = False
+    # Client deadlines and header limits, enforced by the gateway's own HTTP protocol
+    # (gateway.serving): uvicorn has no header deadline or header size limit of its own, and no front
+    # proxy may be assumed.  Past them: 408 or 431 and the connection closed.
+    header_timeout: float = Field(default=10.0, gt=0)  # request line and headers, from the first byte
+    max_header_bytes: int = Field(default=32 * KiB, gt=0)  # request line and headers together
+    max_headers: int = Field(default=100, gt=0)
+    body_timeout: float = Field(default=60.0, gt=0)  # the whole body, once the headers are in
+    # A client that stops reading an answer is cut after this long with its socket buffer full.
+    write_timeout: float = Field(default=30.0, gt=0)
+    # On SIGTERM: readiness fails and new requests are refused at once; requests in flight get this
+    # long to finish, then streams end with an error event.  The process exits within drain + 5 s.
+    drain_seconds: float = Field(default=30.0, ge=0)
+    # Request JSON: deeper nesting or more values (strings, numbers, lists, objects) is a 400.
+    max_json_depth: int = Field(default=64, gt=0)
+    max_json_items: int = Field(default=100_000, gt=0)
+
+
+class LimitsSettings(_Strict):
+    """Admission: what one gateway process takes on at once.  Past a limit the answer comes at once,
+    in the client's wire format, with ``Retry-After``: 503 for the gateway, 429 for one key."""
+
+    # Model requests in flight (streams included); past it, 503 at once.
+    max_active: int = Field(default=256, gt=0)
+    # Request bodies held in memory at once, summed (bytes); past it, 503 at once.
+    max_body_bytes_in_flight: int = Field(default=256 * MiB, gt=0)
+    # Per gateway key: requests in flight, and a token bucket of requests per second (null: no rate
+    # limit) with its burst.
+    per_key_active: int = Field(default=32, gt=0)
+    per_key_rate: float | None = Field(default=20.0, gt=0)
+    per_key_burst: int = Field(default=200, gt=0)
 
 
 class UpstreamSettings(_Strict):
@@ -132,8 +163,18 @@ class ScanSettings(_Strict):
     # Fingerprint index of protected documents, built with `gateway fingerprints build DIR --out FILE`.
     fingerprints: str | None = None
     cache_size: int = Field(default=8192, ge=0)
-    # A request whose scan takes longer is treated as unscanned (scan_failed), never as clean.
+    # A request whose scan takes longer is treated as unscanned (scan_failed), never as clean; the scan
+    # stops there (long texts are read in windows, the deadline checked between them).
     timeout: float = Field(default=15.0, gt=0)
+    # Text to inspect in one request (characters); past it, 413: such a request would never pass.
+    # About 7 s of one core per million characters of entity-rich prose: raise it with `timeout`.
+    max_text_chars: int = Field(default=1_000_000, gt=0)
+    # A request with more text than this is scanned in the heavy lane: one at a time per process, so
+    # the other scan threads stay free for ordinary requests.
+    heavy_chars: int = Field(default=65_536, gt=0)
+    # Scan threads; and scans that may wait for one (past it, 503 with Retry-After).
+    threads: int = Field(default=2, gt=0)
+    max_queued: int = Field(default=64, ge=0)
 
 
 def _redis_url(value: str | None) -> str | None:
@@ -217,6 +258,7 @@ class FileSettings(_Strict):
         }
     )
     upstream: UpstreamSettings = UpstreamSettings()
+    limits: LimitsSettings = LimitsSettings()
     audit: AuditSettings = AuditSettings()
     scan: ScanSettings = ScanSettings()
     vault: VaultSettings = VaultSettings()

@@ -10,6 +10,7 @@ import math
 import re
 import time
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import pytest
 
@@ -177,10 +178,37 @@ def test_empty_metrics_are_valid_and_name_every_family(
         "gateway_request_seconds": "histogram",
         "gateway_local_up": "gauge",
         "gateway_audit_failed_total": "counter",
+        "gateway_client_cuts_total": "counter",
     }
     assert scrape.series("gateway_requests_total") == {}
     assert scrape.value("gateway_local_up", destination="local") == 1
     assert scrape.value("gateway_audit_failed_total") == 0
+
+
+def test_admission_scanner_and_client_cuts_are_exposed() -> None:
+    class Admitted:
+        shed: ClassVar[dict[str, int]] = {"max_active": 3, "key_rate": 1}
+        active = 7
+        draining = True
+
+    class Scanning:
+        shed = 2
+        running = 1
+        waiting = 4
+
+    metrics = Metrics(["openai"], {}, FakeAudit(), Admitted(), Scanning())
+    metrics.cut("header_timeout")
+    metrics.cut("header_timeout")
+    metrics.cut("write_timeout")
+    scrape = parse_exposition(metrics.render().decode())
+    assert scrape.value("gateway_shed_total", reason="max_active") == 3
+    assert scrape.value("gateway_shed_total", reason="key_rate") == 1
+    assert scrape.value("gateway_shed_total", reason="scan_busy") == 2
+    assert scrape.value("gateway_active_requests") == 7
+    assert scrape.value("gateway_draining") == 1
+    assert (scrape.value("gateway_scans_running"), scrape.value("gateway_scans_waiting")) == (1, 4)
+    assert scrape.value("gateway_client_cuts_total", reason="header_timeout") == 2
+    assert scrape.value("gateway_client_cuts_total", reason="write_timeout") == 1
 
 
 def test_requests_are_counted_by_endpoint_destination_action_and_status(

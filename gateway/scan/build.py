@@ -39,6 +39,7 @@ def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
         seam_detectors=seam,
         answer_detector=AnswerDetector(pii, secrets),
         cache_size=scan.cache_size,
+        max_text_chars=scan.max_text_chars,
     )
     engine.warm_up(WARM_UP)
     gc.collect()  # the loaders' garbage first: frozen cycles are never freed

@@ -3,7 +3,8 @@
 Reads as a straight line (:meth:`ScanEngine.scan`):
 
     1 extract     every text-bearing string of the body, and every part that cannot be scanned
-    2 per segment views of the text (raw, cleaned, NFKC, homoglyph skeleton, digits, decoded blobs)
+    2 per segment (a long one in overlapping windows, the deadline checked between them)
+                  views of the text (raw, cleaned, NFKC, homoglyph skeleton, digits, decoded blobs)
                   x detectors; hits mapped back to the original text; cached by content hash.
                   A ``FocusedDetector`` (the PII one) is told where a view differs from the view
                   it was built from and reads it only around there: the rest is what that view's
@@ -43,10 +44,28 @@ SEAM = 96
 # How the two sides of a seam are joined: with a space, as two messages read (the digits view then
 # glues "4111 1111" + "1111 1111"), and with nothing, as a provider concatenates content parts.
 SEAM_JOINERS = (" ", "")
+# A segment longer than WINDOW characters is read in windows overlapping by OVERLAP: each window is a
+# bounded piece of work (memory, and time between deadline checks), and the overlap is longer than
+# any value a detector finds whole (an RSA-4096 private key in PEM is about 3,300 characters), so
+# every such value lies whole inside some window.
+WINDOW = 32_768
+OVERLAP = 4_096
+# A window starts after a space where one is this close before its nominal start, so that it does
+# not begin inside a word.
+SNAP = 256
 
 
 class ScanDeadline(TimeoutError):
     """The scan ran past its deadline: the request is unscanned, and the work stops here."""
+
+
+class TextLimit(ValueError):
+    """More text to inspect than this gateway inspects in one request: it would never pass."""
+
+    def __init__(self, chars: int, limit: int) -> None:
+        super().__init__(f"{chars} characters of text to inspect, more than the limit of {limit}")
+        self.chars = chars
+        self.limit = limit
 
 
 class Detector(Protocol):
@@ -114,7 +133,9 @@ class ScanEngine:
         seam_detectors: Sequence[Detector] | None = None,
         answer_detector: Detector | None = None,
         cache_size: int = 4096,
+        max_text_chars: int | None = None,
     ) -> None:
+        self._max_text = max_text_chars
         self._detectors = tuple(detectors)
         # Answers get a cheaper set (no NER), see gateway.scan.answer; without one, answers are not scanned.
         self._answer_detector = answer_detector
@@ -209,10 +230,14 @@ class ScanEngine:
         ``context``: the tail of the text this request continues (a stored conversation it refers to,
         see ``gateway.transform.continued``), read in front of it by the seam scan."""
         extracted = extract(endpoint, body)
+        if self._max_text is not None:
+            chars = sum(len(segment.text) for segment in extracted.segments)
+            if chars > self._max_text:
+                raise TextLimit(chars, self._max_text)
         findings: list[Finding] = []
         for index, segment in enumerate(extracted.segments):
             _check(deadline)
-            findings.extend(self._segment(index, segment.text))
+            findings.extend(self._segment(index, segment.text, deadline))
         for finding in self._seams(extracted, context[-SEAM:]):
             _check(deadline)
             findings.append(finding)
@@ -220,9 +245,13 @@ class ScanEngine:
             findings.append(Finding("unscannable", item.media.upper(), -1, 0, 0, 1.0, "extract"))
         return ScanResult(tuple(findings), extracted)
 
-    def _segment(self, index: int, text: str) -> Iterable[Finding]:
+    def _segment(self, index: int, text: str, deadline: float | None = None) -> Iterable[Finding]:
         try:
-            located = self._cached(text, self._detectors, b"s")
+            located = (
+                self._cached(text, self._detectors, b"s")
+                if len(text) <= WINDOW
+                else self._windowed(text, deadline)
+            )
         except _Failure as failure:
             log.error("detector %s failed on a segment: %s", failure.detector, failure.error_class)
             return [Finding("scan_failed", "SCAN_FAILED", index, 0, len(text), 1.0, failure.detector)]
@@ -239,6 +268,18 @@ class ScanEngine:
             )
             for loc in located
         ]
+
+    def _windowed(self, text: str, deadline: float | None) -> list[Located]:
+        """A long text, window by window (see :data:`WINDOW`); hits of the same value seen in two
+        windows' overlap become one."""
+        found: list[Located] = []
+        for start, end in windows(text):
+            _check(deadline)
+            for loc in self._cached(text[start:end], self._detectors, b"s"):
+                hit = loc.hit
+                moved = Hit(hit.kind, hit.entity, hit.start + start, hit.end + start, hit.score, hit.detector)
+                found.append(Located(moved, loc.view))
+        return _merge(found)
 
     def _seams(self, extracted: Extracted, context: str = "") -> Iterable[Finding]:
         """Hits that straddle the seams between segments: a value split into any number of pieces,
@@ -394,6 +435,25 @@ def _view_text(view: View) -> ViewText:
 
 def _focused(detector: FocusedDetector, text: str, changed: Sequence[tuple[int, int]] | None) -> list[Hit]:
     return detector.detect(text) if changed is None else detector.detect_focused(text, changed)
+
+
+def windows(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the windows a long text is read in: at most WINDOW long, each overlapping the
+    next by at least OVERLAP, the last ending at the end of the text; a window starts after a space
+    where one is near."""
+    if len(text) <= WINDOW:
+        return [(0, len(text))]
+    spans: list[tuple[int, int]] = []
+    start = 0
+    while True:
+        end = min(start + WINDOW, len(text))
+        spans.append((start, end))
+        if end == len(text):
+            return spans
+        nominal = end - OVERLAP
+        space = text.rfind(" ", nominal - SNAP, nominal)
+        # Moving back keeps the overlap at least OVERLAP; the window after it still moves forward.
+        start = space + 1 if space > start else nominal
 
 
 def _check(deadline: float | None) -> None:

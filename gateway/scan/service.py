@@ -1,20 +1,36 @@
-"""Runs the engine off the event loop, bounded in time, failing closed."""
+"""Runs the engine off the event loop: admitted, bounded in time, failing closed.
+
+Scanning is CPU work on a few threads.  Admission keeps it from starving the process:
+
+- a scan waits for a free thread (never in the executor's own unbounded queue); at most
+  ``max_queued`` may wait, past that the request is shed at once with 503 and ``Retry-After``;
+- a request with much text (``heavy_chars``) also needs the heavy lane, which lets one such scan run
+  at a time (with one thread, none beside it): the other threads stay free for ordinary requests, and
+  the memory that scanning takes is bounded across requests;
+- the deadline covers waiting and scanning.  Past it the request is unscanned (fail closed); a scan
+  that was running stops at its next check (the engine checks between segments and between windows of
+  a long one), and its thread is counted busy until it has.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from gateway.errors import BadRequest
-from gateway.scan.engine import ScanEngine, ScanResult
+from gateway.errors import BadRequest, PayloadTooLarge, ScanBusy
+from gateway.scan.engine import ScanEngine, ScanResult, TextLimit
 from gateway.scan.findings import Finding
 from gateway.scan.segments import Extracted, ExtractionLimit
 
 log = logging.getLogger("gateway.scan")
+
+# A running scan this long past its deadline has not stopped where it should: report saturation.
+OVERRUN_GRACE = 2.0
 
 
 def failed_result(detector: str) -> ScanResult:
@@ -22,34 +38,131 @@ def failed_result(detector: str) -> ScanResult:
 
 
 class Scanner:
-    def __init__(self, engine: ScanEngine, *, timeout: float, workers: int = 2) -> None:
+    def __init__(
+        self,
+        engine: ScanEngine,
+        *,
+        timeout: float,
+        threads: int = 2,
+        max_queued: int = 64,
+        heavy_chars: int = 65_536,
+    ) -> None:
         self._engine = engine
         self._timeout = timeout
+        self._threads = threads
+        self._max_queued = max_queued
+        self._heavy_chars = heavy_chars
         # Own threads, sized to the cores: detection is CPU-bound, more threads only add contention,
         # and the default executor is shared with database work.
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan")
+        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scan")
+        self._free = asyncio.Semaphore(threads)
+        self._heavy = asyncio.Semaphore(max(1, threads - 1))
+        self._waiting = 0
+        # Deadlines of the scans running on a thread now, by id of their future.
+        self._running: dict[int, float] = {}
+        self.shed = 0  # scans refused because the queue was full or the wait ran out
 
     @property
     def engine(self) -> ScanEngine:
         return self._engine
 
-    async def scan(self, endpoint: str, body: dict[str, Any], context: str = "") -> ScanResult:
-        loop = asyncio.get_running_loop()
-        # The engine checks the same deadline between segments, so work abandoned here also stops there.
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def saturated(self) -> bool:
+        """Whether scanning cannot keep up: the queue is half full, or a scan runs on well past its
+        deadline (it should have stopped: a thread lost until it does)."""
+        if self._max_queued and self._waiting * 2 >= self._max_queued:
+            return True
+        late = time.monotonic() - OVERRUN_GRACE
+        return any(deadline < late for deadline in self._running.values())
+
+    async def scan(
+        self, endpoint: str, body: dict[str, Any], context: str = "", *, size: int = 0
+    ) -> ScanResult:
+        """Scan ``body``.  ``size``: its size in bytes, which decides the heavy lane before the text is
+        extracted (text is never longer than the JSON that holds it)."""
+        if self._waiting >= self._max_queued and (self._free.locked() or self._heavy_needed(size)):
+            self.shed += 1
+            raise ScanBusy(
+                "The gateway is busy scanning other requests; nothing was sent. Try again shortly.",
+                headers={"retry-after": "1"},
+            )
         deadline = time.monotonic() + self._timeout
         work = functools.partial(self._engine.scan, endpoint, body, deadline=deadline, context=context)
+        heavy = size > self._heavy_chars
+        lanes: list[asyncio.Semaphore] = []
+        self._waiting += 1
+        waiting = True
         try:
             async with asyncio.timeout(self._timeout):
-                return await loop.run_in_executor(self._pool, work)
+                if heavy:
+                    await self._heavy.acquire()
+                    lanes.append(self._heavy)
+                await self._free.acquire()
+                lanes.append(self._free)
+                self._waiting -= 1
+                waiting = False
+                future = self._submit(work, deadline, lanes)
+                lanes = []  # released by the thread's end, not by this coroutine
+                return await asyncio.wrap_future(future)
         except TimeoutError:
+            if waiting:
+                self.shed += 1
+                log.warning("scan waited %.1f s for a thread; request shed", self._timeout)
+                raise ScanBusy(
+                    "The gateway is busy scanning other requests; nothing was sent. Try again shortly.",
+                    headers={"retry-after": str(max(1, round(self._timeout / 3)))},
+                ) from None
             log.error("scan exceeded %.1f s; request treated as unscanned", self._timeout)
             return failed_result("timeout")
+        except TextLimit as exc:
+            raise PayloadTooLarge(
+                f"The request holds {exc.chars} characters of text to inspect; this gateway inspects "
+                f"at most {exc.limit} per request. Send less text in one request.",
+                code="too_much_text",
+            ) from None
         except ExtractionLimit as exc:
             # The client's request is out of bounds, not the gateway broken: say so with a 400.
             raise BadRequest(f"The request cannot be inspected: {exc}.", code="request_too_complex") from None
         except Exception as exc:  # never "nothing found" because the scanner broke
             log.error("scan failed: %s", type(exc).__name__)
             return failed_result("engine")
+        finally:
+            if waiting:
+                self._waiting -= 1
+            for lane in lanes:
+                lane.release()
+
+    def _heavy_needed(self, size: int) -> bool:
+        return size > self._heavy_chars and self._heavy.locked()
+
+    def _submit(
+        self, work: functools.partial[ScanResult], deadline: float, lanes: list[asyncio.Semaphore]
+    ) -> Future[ScanResult]:
+        loop = asyncio.get_running_loop()
+        future = self._pool.submit(work)
+        key = id(future)
+        self._running[key] = deadline
+        held = list(lanes)
+
+        def finished(_: Future[ScanResult]) -> None:
+            # From the scan thread: hand the release to the event loop, which owns the semaphores.
+            with contextlib.suppress(RuntimeError):  # the loop closed at shutdown: nothing to release
+                loop.call_soon_threadsafe(release)
+
+        def release() -> None:
+            self._running.pop(key, None)
+            for lane in held:
+                lane.release()
+
+        future.add_done_callback(finished)
+        return future
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

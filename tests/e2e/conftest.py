@@ -18,6 +18,7 @@ from gateway.app import GatewayApp, create_app
 from gateway.audit.tables import audit_records
 from gateway.auth import create_key
 from gateway.database import create_db_engine, migrate
+from gateway.serving import GuardedProtocol
 from gateway.settings import settings_from_mapping
 from tests.fakes.providers import FakeAnthropic, FakeOpenAI
 from tests.fakes.server import ThreadedServer
@@ -185,7 +186,9 @@ def start_gateway(
     migrate(engine)
     key = create_key(engine, user="alice", team="research", role="user").key
     app = create_app(settings)
-    server = ThreadedServer(app, lifespan="on")
+    # The protocol `gateway serve` runs: client deadlines and header limits included.
+    protocol = GuardedProtocol.configured(settings.server, app.client_cut)
+    server = ThreadedServer(app, lifespan="on", http=protocol)
     url = server.start()
     return Gateway(url, key, app, engine, fakes, server)
 

@@ -134,7 +134,22 @@ def test_non_json_content_type(gateway: Gateway) -> None:
         (b'{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "a\\ud800b"}]}', "lone UTF-16"),
         (
             b'{"model": "gpt-4o-mini", "messages": []' + b', "m": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
-            "nested too deeply",
+            "nested deeper than 64 levels",
+        ),
+        # Below the parser's own recursion limit: the gateway's bound, not Python's, refuses it.
+        (
+            b'{"model": "gpt-4o-mini", "messages": []' + b', "m": ' + b"[" * 65 + b"]" * 65 + b"}",
+            "nested deeper than 64 levels",
+        ),
+        (
+            b'{"model": "gpt-4o-mini", "messages": [], "stop": [' + b",".join([b"1"] * 100_001) + b"]}",
+            "more than 100000 values",
+        ),
+        (
+            b'{"model": "gpt-4o-mini", "messages": [], "m": {'
+            + b",".join(b'"k%d": {}' % i for i in range(100_001))
+            + b"}}",
+            "more than 100000 values",
         ),
     ],
 )

@@ -16,6 +16,7 @@ def test_readyz_reports_database_and_destinations(gateway: Gateway) -> None:
     body = gateway.http().get("/readyz").json()
     assert body == {
         "status": "ready",
+        "scan": "ok",
         "database": "ok",
         "destinations": 5,
         "destinations_without_credentials": 1,

@@ -1,0 +1,88 @@
+"""Long segments are read in overlapping windows: every value lies whole in some window, offsets map
+back to the segment, and a scan out of time stops between windows."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.scan.engine import OVERLAP, WINDOW, ScanDeadline, ScanEngine, TextLimit, windows
+from gateway.scan.findings import Hit
+from tests.scan.test_engine import card, chat, email
+
+
+@given(st.integers(0, 5 * WINDOW), st.integers(0, 60), st.booleans())
+@settings(max_examples=200, deadline=None)
+def test_windows_cover_the_text_and_overlap_by_at_least_overlap(length: int, gap: int, spaced: bool) -> None:
+    # Spaces every ``gap`` characters exercise the snapping to a space; none, the nominal starts.
+    text = "".join(" " if spaced and gap and i % gap == 0 else "x" for i in range(length))
+    spans = windows(text)
+    assert spans[0][0] == 0 and spans[-1][1] == length
+    for start, end in spans:
+        assert 0 < end - start <= WINDOW or length == 0
+    for (s1, e1), (s2, e2) in itertools.pairwise(spans):
+        assert s1 < s2 < e1 < e2  # moves forward, never leaves a gap
+        assert e1 - s2 >= OVERLAP
+
+
+@pytest.mark.parametrize(
+    "offset", [0, WINDOW - OVERLAP - 10, WINDOW - 12, WINDOW - 3, WINDOW, 3 * WINDOW + 7]
+)
+def test_a_value_anywhere_in_a_long_text_is_found_once_where_it_is(offset: int) -> None:
+    value = "alice.ohara+x@example-mail.org"
+    text = "lorem ipsum " * ((4 * WINDOW) // 12)
+    text = text[:offset] + " " + value + " " + text[offset:]
+    found = ScanEngine([email()]).scan("chat.completions", chat(text)).findings
+    assert [(f.start, f.end) for f in found] == [(offset + 1, offset + 1 + len(value))]
+
+
+def test_a_value_cut_by_a_window_edge_is_one_finding() -> None:
+    # Sixteen digits straddling every window edge of a long text without spaces.
+    digits = "4111111111111111"
+    text = ("z" * (WINDOW - 8)) + digits + ("z" * (2 * WINDOW))
+    found = ScanEngine([card()]).scan("chat.completions", chat(text.replace("z", " "))).findings
+    assert [text[f.start : f.end] for f in found] == [digits]
+
+
+class Counting:
+    """Slow per call, so a deadline falls between windows; counts the windows it read."""
+
+    name = "counting"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.threads: set[int] = set()
+
+    def detect(self, text: str) -> list[Hit]:
+        self.calls += 1
+        self.threads.add(threading.get_ident())
+        time.sleep(0.05)
+        return []
+
+
+def test_a_scan_past_its_deadline_stops_between_windows() -> None:
+    detector = Counting()
+    engine = ScanEngine([detector], cache_size=0)
+    text = "word " * (100 * WINDOW // 5)  # 100 windows of 50 ms: 5 s if nothing stopped it
+    started = time.monotonic()
+    with pytest.raises(ScanDeadline):
+        engine.scan("chat.completions", chat(text), deadline=time.monotonic() + 0.3)
+    elapsed = time.monotonic() - started
+    assert elapsed < 2.0
+    # Every view is one call per window; the deadline stopped it well before the hundredth window.
+    assert detector.calls < 60
+
+
+def test_more_text_than_the_limit_is_refused_before_any_detector_runs() -> None:
+    detector = Counting()
+    engine = ScanEngine([detector], max_text_chars=1000)
+    with pytest.raises(TextLimit) as refused:
+        engine.scan("chat.completions", chat("a" * 600, "b" * 600))
+    assert (refused.value.chars, refused.value.limit) == (1200, 1000)
+    assert detector.calls == 0
+    assert engine.scan("chat.completions", chat("a" * 600)).findings == ()

@@ -1,0 +1,118 @@
+"""Admission with literal limits and a clock the test moves: each limit refuses at once, in order, with
+``Retry-After``, and what a request held is given back."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from gateway.admission import Admission, Drain
+from gateway.errors import Overloaded, RateLimited, ShuttingDown
+from gateway.settings import LimitsSettings
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _admission(**limits: object) -> tuple[Admission, Clock]:
+    clock = Clock()
+    return Admission(LimitsSettings.model_validate(limits), clock=clock), clock
+
+
+def test_max_active_refuses_with_retry_after_and_recovers() -> None:
+    adm, _ = _admission(max_active=2)
+    first, second = adm.admit(10), adm.admit(10)
+    with pytest.raises(Overloaded) as refused:
+        adm.admit(10)
+    assert refused.value.http_status == 503
+    assert refused.value.headers["retry-after"] == "1"
+    assert adm.shed["max_active"] == 1
+    adm.release(first)
+    adm.release(first)  # twice is harmless
+    assert adm.active == 1
+    adm.release(adm.admit(10))
+    adm.release(second)
+    assert adm.active == 0 and adm.body_bytes == 0
+
+
+def test_body_bytes_in_flight_are_bounded() -> None:
+    adm, _ = _admission(max_body_bytes_in_flight=1000)
+    held = adm.admit(600)
+    with pytest.raises(Overloaded):
+        adm.admit(500)
+    assert adm.shed["body_bytes"] == 1
+    small = adm.admit(400)
+    adm.release(held)
+    adm.release(small)
+    assert adm.body_bytes == 0
+
+
+def test_per_key_concurrency_is_429_and_other_keys_pass() -> None:
+    adm, _ = _admission(per_key_active=1, per_key_rate=None)
+    a = adm.admit(0)
+    adm.admit_key(a, "key_a")
+    b = adm.admit(0)
+    with pytest.raises(RateLimited) as refused:
+        adm.admit_key(b, "key_a")
+    assert refused.value.http_status == 429 and refused.value.headers["retry-after"] == "1"
+    adm.admit_key(b, "key_b")
+    adm.release(a)
+    c = adm.admit(0)
+    adm.admit_key(c, "key_a")  # a's slot was given back
+
+
+def test_token_bucket_burst_then_rate_with_honest_retry_after() -> None:
+    adm, clock = _admission(per_key_rate=0.5, per_key_burst=3, per_key_active=100)
+    for _ in range(3):
+        adm.release(_keyed(adm, "k"))
+    with pytest.raises(RateLimited) as refused:
+        _keyed(adm, "k")
+    # One token takes 2 s at 0.5 per second.
+    assert refused.value.headers["retry-after"] == "2"
+    assert adm.shed["key_rate"] == 1
+    clock.now += 1.0
+    with pytest.raises(RateLimited) as again:
+        _keyed(adm, "k")
+    assert again.value.headers["retry-after"] == "1"
+    clock.now += 1.0
+    adm.release(_keyed(adm, "k"))
+    # The bucket never holds more than the burst, however long the key was idle.
+    clock.now += 10_000
+    for _ in range(3):
+        adm.release(_keyed(adm, "k"))
+    with pytest.raises(RateLimited):
+        _keyed(adm, "k")
+    assert adm.active == 0  # refused requests gave their global share back
+
+
+def _keyed(adm: Admission, key: str) -> object:
+    ticket = adm.admit(0)
+    try:
+        adm.admit_key(ticket, key)
+    except RateLimited:
+        adm.release(ticket)
+        raise
+    return ticket
+
+
+def test_drain_refuses_new_requests_then_sets_cut() -> None:
+    async def scenario() -> None:
+        adm, _ = _admission()
+        drain = Drain(adm, seconds=0.05)
+        held = adm.admit(0)
+        drain.begin()
+        drain.begin()  # idempotent
+        with pytest.raises(ShuttingDown) as refused:
+            adm.admit(0)
+        assert refused.value.headers == {"retry-after": "1", "connection": "close"}
+        assert not drain.cut.is_set()
+        await asyncio.wait_for(drain.cut.wait(), 2)
+        adm.release(held)
+
+    asyncio.run(scenario())
