@@ -5,7 +5,9 @@ fixed completion, or with ``STREAM_EVENTS`` 3-character deltas (one ASGI send ea
 the per-event worst case for a proxy) when ``stream`` is true.  For the model
 ``gpt-echo`` the stream is the last message's text in 3-character deltas instead, so
 pseudonym tokens in the prompt come back split across events, as a model would
-repeat them, and the gateway has to restore them.
+repeat them, and the gateway has to restore them.  ``GET /received`` answers the
+number of POST bodies received so far (``bench/soak.py`` compares it with the audit
+trail).
 """
 
 from __future__ import annotations
@@ -102,9 +104,26 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": DONE, "more_body": False})
 
 
+class Counting:
+    """``app``, counting the POST bodies it receives; ``GET /received`` answers the count."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/received":
+            body = str(self.received).encode()
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": body})
+            return
+        if scope["type"] == "http" and scope["method"] == "POST":
+            self.received += 1
+        await app(scope, receive, send)
+
+
 if __name__ == "__main__":
     uvicorn.run(
-        app,
+        Counting(),
         host="127.0.0.1",
         port=int(sys.argv[1]),
         loop="uvloop",

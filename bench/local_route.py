@@ -36,7 +36,7 @@ from pathlib import Path
 import httpx
 
 from bench.loadgen import Result, build_request, run_load
-from bench.overhead import _free_port, _peak_rss_mib, _summarise, _wait_up, bench_key
+from bench.overhead import _summarise, bench_key, free_port, peak_rss_mib, wait_up
 from gateway.endpoints import Destination
 from gateway.local import tiny_moe
 from gateway.local.engine import EmbeddedEngine
@@ -133,12 +133,14 @@ def main() -> None:
         f"max {max(starts) * 1000:.0f}"
     )
 
-    gw_port = _free_port()
+    gw_port = free_port()
     config = tmp / "gateway.yaml"
     config.write_text(
         f"server: {{port: {gw_port}}}\n"
         f"database_url: sqlite:///{tmp / 'bench.db'}\n"
         f"cache_dir: {cache}\n"
+        # One key sends every request: its rate limit would measure the limit, not the route.
+        "limits: {per_key_rate: null, per_key_active: 1024}\n"
         f"policies: ['{Path(__file__).resolve().parents[1] / 'policies' / 'default.yaml'}']\n"
         "destinations:\n"
         "  offshore: {type: openai, base_url: 'http://127.0.0.1:9/v1', jurisdiction: US, models: ['gpt-*']}\n"
@@ -150,13 +152,13 @@ def main() -> None:
     t0 = time.perf_counter()
     gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=log)
     try:
-        _wait_up(f"http://127.0.0.1:{gw_port}/healthz", gateway)
+        wait_up(f"http://127.0.0.1:{gw_port}/healthz", gateway)
         ready = time.perf_counter() - t0
         print(f"gateway serve -> answering with the engine ready: {ready * 1000:.0f} ms\n")
         figures = asyncio.run(_latency(args, cache, gw_port, key))
         figures["engine_start_ms"] = [round(s * 1000, 1) for s in starts]
         figures["gateway_ready_ms"] = round(ready * 1000, 1)
-        figures["gateway_peak_rss_mib"] = round(_peak_rss_mib(gateway.pid), 1)
+        figures["gateway_peak_rss_mib"] = round(peak_rss_mib(gateway.pid), 1)
     finally:
         gateway.send_signal(signal.SIGTERM)
         gateway.wait(timeout=30)

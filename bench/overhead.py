@@ -62,13 +62,13 @@ PII_PROMPT = (
 ) * 4
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def _wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -94,7 +94,7 @@ def bench_key(env: dict[str, str], cwd: Path | None = None) -> str:
     return created.stdout.strip().splitlines()[-1]
 
 
-def _peak_rss_mib(pid: int) -> float:
+def peak_rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
@@ -136,18 +136,20 @@ def main() -> None:
     args.scan = args.scan or args.pii
 
     tmp = Path(tempfile.mkdtemp(prefix="gw-bench-"))
-    up_port = _free_port()
+    up_port = free_port()
     upstream = subprocess.Popen([sys.executable, "-m", "bench.fake_upstream", str(up_port)])
-    gateways = [_Gateway.start("new", None, tmp / "new", up_port, args)]
+    # One key sends every request: its rate limit would measure the limit, not the gateway.
+    unlimited = "limits: {per_key_rate: null, per_key_active: 1024}\n"
+    gateways = [BenchGateway.start("new", None, tmp / "new", up_port, args, unlimited)]
     if args.baseline:
-        gateways.append(_Gateway.start("old", Path(args.baseline).resolve(), tmp / "old", up_port, args))
+        gateways.append(BenchGateway.start("old", Path(args.baseline).resolve(), tmp / "old", up_port, args))
     try:
-        _wait_up(f"http://127.0.0.1:{up_port}/", upstream)
+        wait_up(f"http://127.0.0.1:{up_port}/", upstream)
         for gw in gateways:
-            _wait_up(f"http://127.0.0.1:{gw.port}/healthz", gw.proc)
+            wait_up(f"http://127.0.0.1:{gw.port}/healthz", gw.proc)
         figures = asyncio.run(_scenarios(args, up_port, gateways))
         for gw in gateways:
-            figures[f"{gw.label}_peak_rss_mib"] = round(_peak_rss_mib(gw.proc.pid), 1)
+            figures[f"{gw.label}_peak_rss_mib"] = round(peak_rss_mib(gw.proc.pid), 1)
     finally:
         for gw in gateways:
             gw.stop()
@@ -164,7 +166,7 @@ def main() -> None:
         Path(args.json).write_text(json.dumps(figures, indent=2))
 
 
-class _Gateway:
+class BenchGateway:
     """One ``gateway serve`` process; ``tree`` runs another checkout's code (PYTHONPATH) instead."""
 
     def __init__(self, label: str, port: int, key: str, proc: subprocess.Popen[bytes], log: Any) -> None:
@@ -172,10 +174,11 @@ class _Gateway:
 
     @classmethod
     def start(
-        cls, label: str, tree: Path | None, tmp: Path, up_port: int, args: argparse.Namespace
-    ) -> _Gateway:
+        cls, label: str, tree: Path | None, tmp: Path, up_port: int, args: argparse.Namespace, extra: str = ""
+    ) -> BenchGateway:
+        """``extra``: more config lines (this checkout's keys; a baseline tree may not know them)."""
         tmp.mkdir(parents=True)
-        port = _free_port()
+        port = free_port()
         db_url = f"sqlite:///{tmp / 'bench.db'}" if args.database == "sqlite" else POSTGRES_URL
         config = tmp / "gateway.yaml"
         config.write_text(
@@ -185,7 +188,7 @@ class _Gateway:
             f"policies: ['{Path(__file__).resolve().parents[1] / 'policies' / 'default.yaml'}']\n"
             "destinations:\n"
             f"  bench: {{type: openai, base_url: 'http://127.0.0.1:{up_port}/v1', api_key_env: BENCH_KEY,"
-            " jurisdiction: US, models: ['gpt-*']}\n"
+            " jurisdiction: US, models: ['gpt-*']}\n" + extra
         )
         env = {**os.environ, "BENCH_KEY": "sk-bench", "GATEWAY_CONFIG": str(config)}
         if tree is not None:
@@ -209,7 +212,9 @@ class _Gateway:
         self._log.close()
 
 
-async def _scenarios(args: argparse.Namespace, up_port: int, gateways: list[_Gateway]) -> dict[str, object]:
+async def _scenarios(
+    args: argparse.Namespace, up_port: int, gateways: list[BenchGateway]
+) -> dict[str, object]:
     body = {"model": "gpt-bench", "messages": [{"role": "user", "content": PROMPT}]}
     plain = json.dumps(body).encode()
     streamed = json.dumps({**body, "stream": True}).encode()
@@ -240,7 +245,7 @@ async def _scenarios(args: argparse.Namespace, up_port: int, gateways: list[_Gat
             direct_req = build_request("/v1/chat/completions", payload, direct_headers)
 
             def requests(
-                gw: _Gateway, count: int, payload: bytes = payload, name: str = name
+                gw: BenchGateway, count: int, payload: bytes = payload, name: str = name
             ) -> bytes | list[bytes]:
                 headers = {"authorization": f"Bearer {gw.key}"}
                 if name == "fresh-scan":

@@ -58,11 +58,13 @@ class GatewayApp:
             self._runtime.drain.begin()
 
     def client_cut(self, reason: str) -> None:
-        """The server cut a client connection (``gateway.serving``): counted, and on the audit trail."""
+        """The server cut a client connection (``gateway.serving``): counted, and on the audit trail,
+        except a connection closed before it sent a byte (pre-connecting clients do that all day)."""
         rt = self._runtime
         if rt is not None:
             rt.metrics.cut(reason)
-            rt.audit.submit(event_row("client.cut", policy_version=None, error=reason))
+            if reason != "idle_connection":
+                rt.audit.submit(event_row("client.cut", policy_version=None, error=reason))
 
     async def shutdown(self) -> None:
         self._audit_ui = None

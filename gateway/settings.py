@@ -174,7 +174,7 @@ class ScanSettings(_Strict):
     heavy_chars: int = Field(default=65_536, gt=0)
     # Scan threads; and scans that may wait for one (past it, 503 with Retry-After).
     threads: int = Field(default=2, gt=0)
-    max_queued: int = Field(default=64, ge=0)
+    max_queued: int = Field(default=16, ge=0)
 
 
 def _redis_url(value: str | None) -> str | None:

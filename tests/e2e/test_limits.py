@@ -250,3 +250,18 @@ def test_heavy_prompts_do_not_starve_a_small_one(heavy: Gateway) -> None:
         t.join(30)
     assert done["small"] < max(done["heavy0"], done["heavy1"])
     assert done["small"] < 1.5
+
+
+def test_a_cut_before_the_app_is_counted_and_audited(limited: Gateway) -> None:
+    host, port = limited.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 40_000 + b"\r\n\r\n"
+        )
+        raw = sock.recv(65536)
+    assert raw.startswith(b"HTTP/1.1 431 ")
+    scrape = parse_exposition(limited.http().get("/metrics").text)
+    assert scrape.value("gateway_client_cuts_total", reason="headers_too_large") >= 1
+    events = [r for r in limited.audit_rows() if r["endpoint"] == "client.cut"]
+    assert any(r["error"] == "headers_too_large" for r in events)
+    assert limited.fakes.openai.received == []
