@@ -94,7 +94,7 @@ class Runtime:
                 timeout=scan.timeout,
                 threads=scan.threads,
                 max_queued=scan.max_queued,
-                heavy_chars=scan.heavy_chars,
+                heavy_bytes=scan.heavy_bytes,
             )
 
         def record(event: PolicyEvent) -> None:

@@ -56,7 +56,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._in_headers = False  # between a request's first byte and the end of its headers
         self._header_bytes = 0
         self._header_count = 0
-        self._fed = 0  # bytes fed to the parser since the current request began
+        self._fed = 0  # bytes received while the current request's headers were incomplete
         self._refused = False
         self._discarded = 0
 
@@ -85,12 +85,14 @@ class GuardedProtocol(HttpToolsProtocol):
             if self._discarded > LINGER_BYTES:
                 self.transport.abort()
             return
-        if self._in_headers or self.cycle is None or self.cycle.response_complete:
-            self._fed += len(data)
         super().data_received(data)
-        # Headers still incomplete after this much: refuse before the parser buffers more of them.
-        if self._in_headers and not self._refused and self._fed > self.settings.max_header_bytes:
-            self._refuse(HeadersTooLarge(self._too_large()), "headers_too_large")
+        if self._in_headers and not self._refused:
+            # Headers still incomplete after this much: refuse before the parser buffers more of them.
+            # (A chunk that also held the end of the request before counts whole: an over-count by at
+            # most one read, only for pipelined requests.)
+            self._fed += len(data)
+            if self._fed > self.settings.max_header_bytes:
+                self._refuse(HeadersTooLarge(self._too_large()), "headers_too_large")
 
     # -- parser callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -98,6 +100,7 @@ class GuardedProtocol(HttpToolsProtocol):
             return
         super().on_message_begin()
         self._in_headers = True
+        self._fed = 0
         self._header_bytes = 0
         self._header_count = 0
         self._arm_header_timer()
@@ -121,7 +124,6 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._refused:
             return
         self._in_headers = False
-        self._fed = 0
         self._cancel_header_timer()
         super().on_headers_complete()
 

@@ -169,9 +169,9 @@ class ScanSettings(_Strict):
     # Text to inspect in one request (characters); past it, 413: such a request would never pass.
     # About 7 s of one core per million characters of entity-rich prose: raise it with `timeout`.
     max_text_chars: int = Field(default=1_000_000, gt=0)
-    # A request with more text than this is scanned in the heavy lane: one at a time per process, so
-    # the other scan threads stay free for ordinary requests.
-    heavy_chars: int = Field(default=65_536, gt=0)
+    # A request whose body is larger than this (bytes; its text is never longer) is scanned in the heavy
+    # lane: one at a time per process, so the other scan threads stay free for ordinary requests.
+    heavy_bytes: int = Field(default=65_536, gt=0)
     # Scan threads; and scans that may wait for one (past it, 503 with Retry-After).
     threads: int = Field(default=2, gt=0)
     max_queued: int = Field(default=16, ge=0)

@@ -198,3 +198,19 @@ def test_a_client_that_stops_reading_is_cut_after_the_write_deadline(served: tup
         assert app.flood_ended.wait(15)
         assert time.monotonic() - started < 10
     assert "write_timeout" in app.cuts
+
+
+def test_a_large_body_answered_before_it_was_read_does_not_count_as_the_next_headers(
+    served: tuple[Recorder, int],
+) -> None:
+    _, port = served
+    with _connect(port) as sock:
+        body = b"z" * 200_000
+        sock.sendall(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: %d\r\n\r\n" % len(body))
+        assert sock.recv(4096).endswith(b"ok")  # answered without reading the body
+        sock.sendall(body)
+        time.sleep(0.1)
+        sock.sendall(b"GET / HTTP/1.1\r\n")  # the next request's headers in two reads
+        time.sleep(0.1)
+        sock.sendall(b"host: x\r\n\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200 ")

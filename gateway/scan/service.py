@@ -4,7 +4,7 @@ Scanning is CPU work on a few threads.  Admission keeps it from starving the pro
 
 - a scan waits for a free thread (never in the executor's own unbounded queue); at most
   ``max_queued`` may wait, past that the request is shed at once with 503 and ``Retry-After``;
-- a request with much text (``heavy_chars``) also needs the heavy lane, which lets one such scan run
+- a request with a large body (over ``heavy_bytes``) also needs the heavy lane, which lets one such scan run
   at a time (with one thread, none beside it): the other threads stay free for ordinary requests, and
   the memory that scanning takes is bounded across requests;
 - the deadline covers waiting and scanning.  Past it the request is unscanned (fail closed); a scan
@@ -45,13 +45,13 @@ class Scanner:
         timeout: float,
         threads: int = 2,
         max_queued: int = 64,
-        heavy_chars: int = 65_536,
+        heavy_bytes: int = 65_536,
     ) -> None:
         self._engine = engine
         self._timeout = timeout
         self._threads = threads
         self._max_queued = max_queued
-        self._heavy_chars = heavy_chars
+        self._heavy_bytes = heavy_bytes
         # Own threads, sized to the cores: detection is CPU-bound, more threads only add contention,
         # and the default executor is shared with database work.
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="scan")
@@ -95,7 +95,7 @@ class Scanner:
             )
         deadline = time.monotonic() + self._timeout
         work = functools.partial(self._engine.scan, endpoint, body, deadline=deadline, context=context)
-        heavy = size > self._heavy_chars
+        heavy = size > self._heavy_bytes
         lanes: list[asyncio.Semaphore] = []
         self._waiting += 1
         waiting = True
@@ -140,7 +140,7 @@ class Scanner:
                 lane.release()
 
     def _heavy_needed(self, size: int) -> bool:
-        return size > self._heavy_chars and self._heavy.locked()
+        return size > self._heavy_bytes and self._heavy.locked()
 
     def _submit(
         self, work: functools.partial[ScanResult], deadline: float, lanes: list[asyncio.Semaphore]

@@ -189,7 +189,7 @@ def heavy(fakes: Fakes, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ga
     gw = start_gateway(
         fakes,
         f"sqlite:///{db}",
-        scan={"timeout": 1.0, "heavy_chars": 20_000, "cache_size": 0},
+        scan={"timeout": 1.0, "heavy_bytes": 20_000, "cache_size": 0},
         limits={"per_key_rate": None},
     )
     yield gw

@@ -120,7 +120,7 @@ def test_a_wait_past_the_deadline_is_busy_not_unscanned() -> None:
 
 def test_heavy_scans_leave_a_thread_for_small_requests() -> None:
     gate = Gate()
-    scanner = Scanner(ScanEngine([gate], cache_size=0), timeout=5, threads=2, heavy_chars=1000)
+    scanner = Scanner(ScanEngine([gate], cache_size=0), timeout=5, threads=2, heavy_bytes=1000)
 
     async def scenario() -> None:
         heavy = [
