@@ -11,7 +11,8 @@ policy and SQLite audit, as ``bench/overhead.py`` does, then runs one scenario:
               (to their deadline) instead of refused with 413 at once.
 ``crowd``  -- ``--clients`` concurrent clients sending distinct fresh-scan prompts (each client with
               its own key, as employees have), ``--requests`` in all.  Reports how many were answered
-              and shed (503 with Retry-After), the answered p50/p99, the time to a shed answer (p50,
+              and shed (503, or 429 for a key past its share of the scan queue, with Retry-After), the
+              answered p50/p99, the time to a shed answer (p50,
               max), and requests/s answered; ``--max-queued`` sets ``scan.max_queued``.
 
     python -m bench.pressure heavy
@@ -137,6 +138,7 @@ async def _crowd(args: argparse.Namespace, port: int, keys: list[str]) -> dict[s
     answered: list[float] = []
     shed: list[float] = []
     other: dict[int, int] = {}
+    refused: dict[int, int] = {}
     counter = 0
 
     async def client(key: str) -> None:
@@ -149,8 +151,9 @@ async def _crowd(args: argparse.Namespace, port: int, keys: list[str]) -> dict[s
             status, seconds, headers = await _call(port, payload)
             if status == 200:
                 answered.append(seconds)
-            elif status == 503 and "retry-after" in headers:
+            elif status in (429, 503) and "retry-after" in headers:
                 shed.append(seconds)
+                refused[status] = refused.get(status, 0) + 1
                 await asyncio.sleep(float(headers["retry-after"]))  # as the SDKs do
             else:
                 other[status] = other.get(status, 0) + 1
@@ -161,7 +164,8 @@ async def _crowd(args: argparse.Namespace, port: int, keys: list[str]) -> dict[s
     return {
         "clients": args.clients,
         "answered": len(answered),
-        "shed_503": len(shed),
+        "shed": len(shed),
+        "shed_by_status": refused,
         "other": other,
         "answered_p50_ms": round(_pct(answered, 0.5), 1),
         "answered_p99_ms": round(_pct(answered, 0.99), 1),

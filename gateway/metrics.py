@@ -61,7 +61,7 @@ class SupportsShed(Protocol):
 
 class SupportsScanLoad(Protocol):
     @property
-    def shed(self) -> int: ...
+    def shed(self) -> Mapping[str, int]: ...
 
     @property
     def running(self) -> int: ...
@@ -194,7 +194,7 @@ class Metrics:
             _header(out, "gateway_shed_total", "Requests refused by admission, by reason.", "counter")
             shed = dict(self._admission.shed)
             if self._scanner is not None:
-                shed["scan_busy"] = self._scanner.shed
+                shed.update(self._scanner.shed)
             for reason, count in sorted(shed.items()):
                 out.append(f"gateway_shed_total{_labels([('reason', reason)])} {count}")
             _header(out, "gateway_active_requests", "Model requests in flight.", "gauge")

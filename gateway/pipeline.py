@@ -91,7 +91,9 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         context = await continued_context(ex, body, rt.vault)
         if rt.scanner is not None:
             scan_started = time.perf_counter()
-            ex.scan = await rt.scanner.scan(endpoint.name, body, context, size=len(ex.raw_body))
+            ex.scan = await rt.scanner.scan(
+                endpoint.name, body, context, size=len(ex.raw_body), owner=ex.principal.key_id
+            )
             ex.scan_ms = round((time.perf_counter() - scan_started) * 1000.0, 3)
         check_model_scan(ex, rt.destinations.lists)
         tail = continued.tail_of(context, ex.scan)

@@ -192,7 +192,7 @@ def test_admission_scanner_and_client_cuts_are_exposed() -> None:
         draining = True
 
     class Scanning:
-        shed = 2
+        shed: ClassVar[dict[str, int]] = {"scan_busy": 2, "scan_key_share": 5}
         running = 1
         waiting = 4
 
@@ -204,6 +204,7 @@ def test_admission_scanner_and_client_cuts_are_exposed() -> None:
     assert scrape.value("gateway_shed_total", reason="max_active") == 3
     assert scrape.value("gateway_shed_total", reason="key_rate") == 1
     assert scrape.value("gateway_shed_total", reason="scan_busy") == 2
+    assert scrape.value("gateway_shed_total", reason="scan_key_share") == 5
     assert scrape.value("gateway_active_requests") == 7
     assert scrape.value("gateway_draining") == 1
     assert (scrape.value("gateway_scans_running"), scrape.value("gateway_scans_waiting")) == (1, 4)

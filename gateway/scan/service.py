@@ -7,6 +7,8 @@ Scanning is CPU work on a few threads.  Admission keeps it from starving the pro
 - a request with a large body (over ``heavy_bytes``) also needs the heavy lane, which lets one such scan run
   at a time (with one thread, none beside it): the other threads stay free for ordinary requests, and
   the memory that scanning takes is bounded across requests;
+- one gateway key may hold at most a quarter of the queue (``max_queued // 4``, at least one):
+  past that its request is refused with 429, so that one busy key cannot shed everyone else's;
 - the deadline covers waiting and scanning.  Past it the request is unscanned (fail closed); a scan
   that was running stops at its next check (the engine checks between segments and between windows of
   a long one), and its thread is counted busy until it has.
@@ -19,10 +21,11 @@ import contextlib
 import functools
 import logging
 import time
+from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from gateway.errors import BadRequest, PayloadTooLarge, ScanBusy
+from gateway.errors import BadRequest, PayloadTooLarge, RateLimited, ScanBusy
 from gateway.scan.engine import ScanEngine, ScanResult, TextLimit
 from gateway.scan.findings import Finding
 from gateway.scan.segments import Extracted, ExtractionLimit
@@ -60,7 +63,12 @@ class Scanner:
         self._waiting = 0
         # Deadlines of the scans running on a thread now, by id of their future.
         self._running: dict[int, float] = {}
-        self.shed = 0  # scans refused because the queue was full or the wait ran out
+        # Waiting scans by gateway key, and the most one key may hold.
+        self._waiting_by: Counter[str] = Counter()
+        self._share = max(1, max_queued // 4)
+        # Scans refused, by reason: the queue was full or the wait ran out (scan_busy), one key held
+        # its share of the queue (scan_key_share).
+        self.shed: Counter[str] = Counter()
 
     @property
     def engine(self) -> ScanEngine:
@@ -83,12 +91,21 @@ class Scanner:
         return any(deadline < late for deadline in self._running.values())
 
     async def scan(
-        self, endpoint: str, body: dict[str, Any], context: str = "", *, size: int = 0
+        self, endpoint: str, body: dict[str, Any], context: str = "", *, size: int = 0, owner: str = ""
     ) -> ScanResult:
         """Scan ``body``.  ``size``: its size in bytes, which decides the heavy lane before the text is
-        extracted (text is never longer than the JSON that holds it)."""
-        if self._waiting >= self._max_queued and (self._free.locked() or self._heavy_needed(size)):
-            self.shed += 1
+        extracted (text is never longer than the JSON that holds it).  ``owner``: the gateway key, for
+        its share of the queue."""
+        must_wait = self._free.locked() or self._heavy_needed(size)
+        if must_wait and self._waiting_by[owner] >= self._share:
+            self.shed["scan_key_share"] += 1
+            raise RateLimited(
+                f"This key has {self._share} requests waiting to be scanned, its share; nothing was sent. "
+                "Wait for one to finish.",
+                headers={"retry-after": "1"},
+            )
+        if must_wait and self._waiting >= self._max_queued:
+            self.shed["scan_busy"] += 1
             raise ScanBusy(
                 "The gateway is busy scanning other requests; nothing was sent. Try again shortly.",
                 headers={"retry-after": "1"},
@@ -98,6 +115,7 @@ class Scanner:
         heavy = size > self._heavy_bytes
         lanes: list[asyncio.Semaphore] = []
         self._waiting += 1
+        self._waiting_by[owner] += 1
         waiting = True
         try:
             async with asyncio.timeout(self._timeout):
@@ -106,14 +124,14 @@ class Scanner:
                     lanes.append(self._heavy)
                 await self._free.acquire()
                 lanes.append(self._free)
-                self._waiting -= 1
+                self._stop_waiting(owner)
                 waiting = False
                 future = self._submit(work, deadline, lanes)
                 lanes = []  # released by the thread's end, not by this coroutine
                 return await asyncio.wrap_future(future)
         except TimeoutError:
             if waiting:
-                self.shed += 1
+                self.shed["scan_busy"] += 1
                 log.warning("scan waited %.1f s for a thread; request shed", self._timeout)
                 raise ScanBusy(
                     "The gateway is busy scanning other requests; nothing was sent. Try again shortly.",
@@ -135,9 +153,15 @@ class Scanner:
             return failed_result("engine")
         finally:
             if waiting:
-                self._waiting -= 1
+                self._stop_waiting(owner)
             for lane in lanes:
                 lane.release()
+
+    def _stop_waiting(self, owner: str) -> None:
+        self._waiting -= 1
+        self._waiting_by[owner] -= 1
+        if not self._waiting_by[owner]:
+            del self._waiting_by[owner]
 
     def _heavy_needed(self, size: int) -> bool:
         return size > self._heavy_bytes and self._heavy.locked()

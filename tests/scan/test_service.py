@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from gateway.errors import BadRequest, PayloadTooLarge, ScanBusy
+from gateway.errors import BadRequest, PayloadTooLarge, RateLimited, ScanBusy
 from gateway.scan.engine import WINDOW, ScanEngine
 from gateway.scan.findings import Hit
 from gateway.scan.service import Scanner
@@ -78,7 +78,10 @@ def test_a_full_queue_sheds_at_once_with_retry_after() -> None:
 
     async def scenario() -> None:
         running = asyncio.ensure_future(scanner.scan("chat.completions", chat("a")))
-        queued = [asyncio.ensure_future(scanner.scan("chat.completions", chat(f"b{i}"))) for i in range(2)]
+        queued = [
+            asyncio.ensure_future(scanner.scan("chat.completions", chat(f"b{i}"), owner=f"key{i}"))
+            for i in range(2)
+        ]
         await asyncio.sleep(0.1)
         assert (scanner.running, scanner.waiting) == (1, 2)
         assert scanner.saturated()
@@ -87,7 +90,7 @@ def test_a_full_queue_sheds_at_once_with_retry_after() -> None:
             await scanner.scan("chat.completions", chat("c"))
         assert time.monotonic() - started < 0.1
         assert shed.value.http_status == 503 and shed.value.headers["retry-after"] == "1"
-        assert scanner.shed == 1
+        assert scanner.shed["scan_busy"] == 1
         gate.open.set()
         for done in await asyncio.gather(running, *queued):
             assert not done.failed
@@ -159,4 +162,33 @@ def test_too_much_text_is_413_and_too_complex_is_400() -> None:
     try:
         asyncio.run(scenario())
     finally:
+        scanner.close()
+
+
+def test_one_key_holds_at_most_its_share_of_the_queue() -> None:
+    gate = Gate()
+    scanner = Scanner(ScanEngine([gate], cache_size=0), timeout=5, threads=1, max_queued=8)
+
+    async def scenario() -> None:
+        running = asyncio.ensure_future(scanner.scan("chat.completions", chat("a"), owner="greedy"))
+        mine = [
+            asyncio.ensure_future(scanner.scan("chat.completions", chat(f"m{i}"), owner="greedy"))
+            for i in range(2)  # a quarter of 8
+        ]
+        await asyncio.sleep(0.05)
+        with pytest.raises(RateLimited) as refused:
+            await scanner.scan("chat.completions", chat("one more"), owner="greedy")
+        assert refused.value.http_status == 429 and refused.value.headers["retry-after"] == "1"
+        assert scanner.shed["scan_key_share"] == 1
+        others = asyncio.ensure_future(scanner.scan("chat.completions", chat("o"), owner="other"))
+        await asyncio.sleep(0.05)
+        assert scanner.waiting == 3  # the other key still queues
+        gate.open.set()
+        assert not any(r.failed for r in await asyncio.gather(running, *mine, others))
+        assert scanner.waiting == 0
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        gate.open.set()
         scanner.close()
