@@ -238,9 +238,7 @@ class ScanEngine:
         for index, segment in enumerate(extracted.segments):
             _check(deadline)
             findings.extend(self._segment(index, segment.text, deadline))
-        for finding in self._seams(extracted, context[-SEAM:]):
-            _check(deadline)
-            findings.append(finding)
+        findings.extend(self._seams(extracted, context[-SEAM:], deadline))
         for item in extracted.unscannable:
             findings.append(Finding("unscannable", item.media.upper(), -1, 0, 0, 1.0, "extract"))
         return ScanResult(tuple(findings), extracted)
@@ -281,7 +279,9 @@ class ScanEngine:
                 found.append(Located(moved, loc.view))
         return _merge(found)
 
-    def _seams(self, extracted: Extracted, context: str = "") -> Iterable[Finding]:
+    def _seams(
+        self, extracted: Extracted, context: str = "", deadline: float | None = None
+    ) -> Iterable[Finding]:
         """Hits that straddle the seams between segments: a value split into any number of pieces,
         across messages, content parts, list items (``stop``, prompt items), names and numbers.
 
@@ -308,6 +308,7 @@ class ScanEngine:
         seen: set[tuple[str, int, int, int]] = set()
         for stream, lead in streams:
             for run in _runs(segments, stream, lead):
+                _check(deadline)
                 for joiner in SEAM_JOINERS:
                     for finding in self._seam(run, joiner):
                         key = (finding.entity, finding.segment, finding.start, finding.end)
@@ -315,7 +316,7 @@ class ScanEngine:
                             seen.add(key)
                             yield finding
 
-    def _seam(self, run: Sequence[_Piece], joiner: str) -> Iterable[Finding]:
+    def _seam(self, run: Sequence[Piece], joiner: str) -> Iterable[Finding]:
         if not _worth_reading(run):
             return
         text = joiner.join(p.text for p in run)
@@ -350,7 +351,7 @@ class ScanEngine:
 
 
 @dataclass(frozen=True, slots=True)
-class _Piece:
+class Piece:
     segment: int  # index of the segment; -1: text of an earlier request (the context)
     offset: int  # where ``text`` starts in the segment's text
     text: str
@@ -369,7 +370,7 @@ _JOINT_WORD_RIGHT = re.compile(r"[A-Za-z0-9+/=]{0,128}")
 _KEY_WORD = 12  # a word of at least this many letters and digits across a joint may be a key
 
 
-def _worth_reading(run: Sequence[_Piece]) -> bool:
+def _worth_reading(run: Sequence[Piece]) -> bool:
     """Whether any joint of ``run`` could be inside a value the seam detectors find.  Cheap, and an
     over-approximation of what they read: most joints (a model name and a sentence, two sentences)
     are not, and reading them all cost more than the rest of a short request's scan."""
@@ -395,25 +396,49 @@ def _match(pattern: re.Pattern[str], text: str) -> str:
 _MODEL = ("model",)
 
 
-def _runs(segments: Sequence[Segment], stream: Sequence[int], lead: str = "") -> list[list[_Piece]]:
+def _runs(segments: Sequence[Segment], stream: Sequence[int], lead: str = "") -> list[list[Piece]]:
     """``stream``'s segments cut into runs of adjacent text that a split value can span: short segments
     whole, a long one's head ends a run and its tail starts the next.  Runs of one piece are dropped.
     ``lead``: text before the first segment (an earlier request's tail)."""
-    runs: list[list[_Piece]] = []
-    current: list[_Piece] = [_Piece(-1, 0, lead)] if lead else []
+    runs: list[list[Piece]] = []
+    current: list[Piece] = [Piece(-1, 0, lead)] if lead else []
     for index in stream:
         segment = segments[index]
         text = segment.text
         if not text:
             continue
         if len(text) <= 2 * SEAM:
-            current.append(_Piece(index, 0, text, segment.path == _MODEL))
+            current.append(Piece(index, 0, text, segment.path == _MODEL))
             continue
-        current.append(_Piece(index, 0, text[:SEAM]))
+        current.append(Piece(index, 0, text[:SEAM]))
         runs.append(current)
-        current = [_Piece(index, len(text) - SEAM, text[-SEAM:])]
+        current = [Piece(index, len(text) - SEAM, text[-SEAM:])]
     runs.append(current)
-    return [run for run in runs if len(run) > 1]
+    return [part for run in runs for part in run_parts(run) if len(part) > 1]
+
+
+def run_parts(run: list[Piece]) -> list[list[Piece]]:
+    """``run`` cut, like a long segment, into parts of at most about WINDOW characters, each
+    overlapping the next by at least OVERLAP characters of pieces: thousands of short list items
+    make one bounded piece of work at a time, and a value split over a few of them lies whole in one
+    part."""
+    if sum(len(piece.text) + 1 for piece in run) <= WINDOW:
+        return [run]
+    parts: list[list[Piece]] = []
+    start = 0
+    while True:
+        end, size = start, 0
+        while end < len(run) and (end == start or size + len(run[end].text) + 1 <= WINDOW):
+            size += len(run[end].text) + 1
+            end += 1
+        parts.append(run[start:end])
+        if end >= len(run):
+            return parts
+        back, following = 0, end
+        while following > start + 1 and back < OVERLAP:
+            following -= 1
+            back += len(run[following].text) + 1
+        start = following
 
 
 # Entities the NER guesses from words: across a seam they are mostly two messages' words read as

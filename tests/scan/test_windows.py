@@ -11,7 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway.scan.engine import OVERLAP, WINDOW, ScanDeadline, ScanEngine, TextLimit, windows
+from gateway.scan.engine import (
+    OVERLAP,
+    WINDOW,
+    Piece,
+    ScanDeadline,
+    ScanEngine,
+    TextLimit,
+    run_parts,
+    windows,
+)
 from gateway.scan.findings import Hit
 from tests.scan.test_engine import card, chat, email
 
@@ -86,3 +95,40 @@ def test_more_text_than_the_limit_is_refused_before_any_detector_runs() -> None:
     assert (refused.value.chars, refused.value.limit) == (1200, 1000)
     assert detector.calls == 0
     assert engine.scan("chat.completions", chat("a" * 600)).findings == ()
+
+
+def test_thousands_of_short_items_are_read_in_bounded_parts_and_a_split_value_is_still_found() -> None:
+    filler = "lorem ipsum dolor sit amet " * 5
+    texts = [filler] * 4000
+    at = 2345  # a value split over two list items deep inside
+    texts[at] = filler + "my card is 4111 1111"
+    texts[at + 1] = "1111 1111 " + filler
+    engine = ScanEngine([card()], cache_size=0)
+    found = engine.scan("chat.completions", chat(*texts)).findings
+    assert sorted({f.segment for f in found}) == [at, at + 1]
+
+
+def test_seams_of_many_items_stop_at_the_deadline() -> None:
+    detector = Counting()
+    engine = ScanEngine([detector], seam_detectors=[detector], cache_size=0)
+    # Digits at every joint: every part of every order is worth reading.
+    body = chat(*[f"{i} 4111 1111" for i in range(20_000)])
+    started = time.monotonic()
+    with pytest.raises(ScanDeadline):
+        engine.scan("chat.completions", body, deadline=time.monotonic() + 0.5)
+    assert time.monotonic() - started < 3.0
+
+
+@given(st.lists(st.integers(1, 2 * 96), min_size=2, max_size=3000))
+@settings(max_examples=100, deadline=None)
+def test_parts_of_a_run_cover_it_in_order_bounded_and_overlapping(sizes: list[int]) -> None:
+    run = [Piece(i, 0, "x" * n) for i, n in enumerate(sizes)]
+    parts = run_parts(run)
+    assert parts[0][0] is run[0] and parts[-1][-1] is run[-1]
+    for part in parts:
+        assert sum(len(p.text) + 1 for p in part) <= WINDOW or len(part) == 1
+    for left, right in itertools.pairwise(parts):
+        first, last = run.index(right[0]), run.index(left[-1])
+        assert run.index(left[0]) < first <= last  # forward, no gap
+        shared = sum(len(p.text) + 1 for p in run[first : last + 1])
+        assert shared >= OVERLAP or first == run.index(left[0]) + 1
