@@ -69,7 +69,10 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
             answered = True
         await send(message)
 
-    try:
+    relaying = False
+
+    async def stages() -> None:
+        nonlocal ticket, relaying
         endpoint = ingress.match_endpoint(ex)
         if endpoint.name == "models":
             ex.principal = await rt.keys.authenticate(ex.headers)
@@ -109,6 +112,7 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
             outbound = build_outbound(ex, rt.settings.credentials, local)
             # Where it goes and why is on record before the first byte leaves; no record, no egress.
             await rt.audit.commit(audit_row(ex, rt.audit_key, "start"))
+            relaying = True
             await _until_disconnect(
                 ex,
                 receive,
@@ -125,6 +129,9 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
                 tracking_send,
                 lambda: started,
             )
+
+    try:
+        await _before_cut(stages(), rt.drain.cut, lambda: relaying)
     except GatewayError as err:
         ex.error = err.code
         if not started and not ex.disconnected:
@@ -163,6 +170,33 @@ async def _send_error(ex: Exchange, err: GatewayError, send: Send) -> None:
     body = error_body(err, ingress.wire_for(ex), ex.request_id)
     ex.response_bytes = len(body)
     await send_bytes(send, err.http_status, body, headers)
+
+
+async def _before_cut(work: Awaitable[None], cut: asyncio.Event, relaying: Callable[[], bool]) -> None:
+    """Run the stages.  If the shutdown drain ends while they have not reached the relay (reading the
+    body, scanning, deciding), stop them: nothing was sent, the client gets 503 ``shutting_down``.  The
+    relay stage ends its own answer (``_until_disconnect``)."""
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(cut.wait())
+    try:
+        done, _ = await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+        if task in done or relaying():
+            await task
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise ShuttingDown(
+            "The gateway is shutting down and its drain window ended before this request was sent; "
+            "nothing was sent. Retry: another instance takes it.",
+            headers={"connection": "close", "retry-after": "1"},
+        )
+    finally:
+        for pending in (task, waiter):
+            if not pending.done():
+                pending.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await pending
 
 
 async def _until_disconnect(

@@ -59,6 +59,8 @@ class GuardedProtocol(HttpToolsProtocol):
         self._fed = 0  # bytes received while the current request's headers were incomplete
         self._refused = False
         self._discarded = 0
+        self._request_done = True  # the current request's body was read to its end
+        self._pending: tuple[GatewayError, str] | None = None  # a refusal waiting for an answer to end
 
     @classmethod
     def configured(cls, settings: ServerSettings, on_cut: OnCut | None) -> type[GuardedProtocol]:
@@ -99,6 +101,7 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._refused:
             return
         super().on_message_begin()
+        self._request_done = False
         self._in_headers = True
         self._fed = 0
         self._header_bytes = 0
@@ -132,8 +135,21 @@ class GuardedProtocol(HttpToolsProtocol):
             super().on_body(body)
 
     def on_message_complete(self) -> None:
+        self._request_done = True
         if not self._refused:
             super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._pending is not None:
+            err, reason = self._pending
+            self._pending = None
+            self._answer(err, reason)
+        elif not self._request_done and not self.transport.is_closing():
+            # Answered before the body was read (401, 404, 413, ...): no deadline covers what the client
+            # still sends, so the connection ends here (after a moment for the answer to be read).
+            self._refused = True
+            self._linger_close()
 
     # -- writing -------------------------------------------------------------------------------
     def pause_writing(self) -> None:
@@ -197,9 +213,16 @@ class GuardedProtocol(HttpToolsProtocol):
             self._report("idle_connection")
 
     def _refuse(self, err: GatewayError, reason: str) -> None:
-        """Answer ``err`` and close the connection; nothing more of it is read."""
+        """Answer ``err`` and close the connection; nothing more of it is read.  While an earlier
+        request's answer is still being written (pipelining), the refusal waits for it to end."""
         self._refused = True
         self._cancel_header_timer()
+        if self.cycle is not None and not self.cycle.response_complete:
+            self._pending = (err, reason)
+            return
+        self._answer(err, reason)
+
+    def _answer(self, err: GatewayError, reason: str) -> None:
         request_id = new_request_id()
         wire: Wire = "anthropic" if self.url.startswith(b"/v1/messages") else "openai"
         body = error_body(err, wire, request_id)
@@ -212,6 +235,9 @@ class GuardedProtocol(HttpToolsProtocol):
         )
         self.transport.write(head.encode("ascii") + body)
         self._report(reason)
+        self._linger_close()
+
+    def _linger_close(self) -> None:
         # Closing with unread request bytes in the socket makes the kernel send a reset, which can
         # destroy the answer before the client reads it.  So: end our side, drop what still comes for
         # a moment (bounded in time and bytes), then close.

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from gateway.scan.decode import MAX_DECODED_BYTES, MAX_DECODED_RUNS, Budget, candidates, decoded
 from gateway.scan.findings import Finding, Hit, ViewText
 from gateway.scan.normalize import View, views
 from gateway.scan.segments import Extracted, Segment, extract
@@ -50,9 +51,15 @@ SEAM_JOINERS = (" ", "")
 # every such value lies whole inside some window.
 WINDOW = 32_768
 OVERLAP = 4_096
-# A window starts after a space where one is this close before its nominal start, so that it does
+# A window starts after a whitespace character this close before its nominal start, so that it does
 # not begin inside a word.
 SNAP = 256
+_LAST_SPACE = re.compile(r"\s(?!.*\s)", re.S)  # the last whitespace character of the searched span
+# An encoded run (base64, hex, percent) longer than the overlap may be cut by a window's edge, and a
+# cut one does not decode (base64 needs its 4-character grid and both ends): such runs, up to the
+# decoding views' own budget, are decoded whole and their text read window by window.
+_LONG_BLOB = re.compile(rf"[A-Za-z0-9+/=_%-]{{{OVERLAP},}}")
+_BLOB_KINDS = ("base64", "hex", "percent")
 
 
 class ScanDeadline(TimeoutError):
@@ -267,9 +274,9 @@ class ScanEngine:
             for loc in located
         ]
 
-    def _windowed(self, text: str, deadline: float | None) -> list[Located]:
+    def _windowed(self, text: str, deadline: float | None, blobs: bool = True) -> list[Located]:
         """A long text, window by window (see :data:`WINDOW`); hits of the same value seen in two
-        windows' overlap become one."""
+        windows' overlap become one.  ``blobs``: also decode long encoded runs whole."""
         found: list[Located] = []
         for start, end in windows(text):
             _check(deadline)
@@ -277,7 +284,33 @@ class ScanEngine:
                 hit = loc.hit
                 moved = Hit(hit.kind, hit.entity, hit.start + start, hit.end + start, hit.score, hit.detector)
                 found.append(Located(moved, loc.view))
+        if blobs:
+            found.extend(self._long_blobs(text, deadline))
         return _merge(found)
+
+    def _long_blobs(self, text: str, deadline: float | None) -> list[Located]:
+        """What long encoded runs hold, decoded whole and read window by window; a hit is the whole run
+        (what must be rewritten).  Nested encodings inside are read by the views of each window."""
+        found: list[Located] = []
+        budget = Budget(MAX_DECODED_RUNS, MAX_DECODED_BYTES)
+        for run in _LONG_BLOB.finditer(text):
+            blob = run.group()
+            for kind in _BLOB_KINDS:
+                _check(deadline)
+                out = decoded(blob, kind, budget, candidates(blob))
+                if out is None or out[0] == blob:
+                    continue
+                plain = out[0]
+                inner = (
+                    self._windowed(plain, deadline, blobs=False)
+                    if len(plain) > WINDOW
+                    else self._cached(plain, self._detectors, b"s")
+                )
+                for loc in inner:
+                    hit = loc.hit
+                    whole = Hit(hit.kind, hit.entity, run.start(), run.end(), hit.score, hit.detector)
+                    found.append(Located(whole, kind))
+        return found
 
     def _seams(
         self, extracted: Extracted, context: str = "", deadline: float | None = None
@@ -464,8 +497,9 @@ def _focused(detector: FocusedDetector, text: str, changed: Sequence[tuple[int, 
 
 def windows(text: str) -> list[tuple[int, int]]:
     """(start, end) of the windows a long text is read in: at most WINDOW long, each overlapping the
-    next by at least OVERLAP, the last ending at the end of the text; a window starts after a space
-    where one is near."""
+    next by at least OVERLAP, the last ending at the end of the text; a window starts after a
+    whitespace character where one is near.  (An encoded run longer than OVERLAP, which a window may
+    cut, is decoded whole by :meth:`ScanEngine._long_blobs`.)"""
     if len(text) <= WINDOW:
         return [(0, len(text))]
     spans: list[tuple[int, int]] = []
@@ -476,9 +510,9 @@ def windows(text: str) -> list[tuple[int, int]]:
         if end == len(text):
             return spans
         nominal = end - OVERLAP
-        space = text.rfind(" ", nominal - SNAP, nominal)
+        space = _LAST_SPACE.search(text, nominal - SNAP, nominal)
         # Moving back keeps the overlap at least OVERLAP; the window after it still moves forward.
-        start = space + 1 if space > start else nominal
+        start = space.end() if space is not None and space.end() > start else nominal
 
 
 def _check(deadline: float | None) -> None:

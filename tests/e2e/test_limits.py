@@ -4,6 +4,8 @@ heavy prompt neither outlives its deadline nor starves a small one."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import socket
 import threading
@@ -265,3 +267,14 @@ def test_a_cut_before_the_app_is_counted_and_audited(limited: Gateway) -> None:
     events = [r for r in limited.audit_rows() if r["endpoint"] == "client.cut"]
     assert any(r["error"] == "headers_too_large" for r in events)
     assert limited.fakes.openai.received == []
+
+
+def test_a_base64_blob_longer_than_a_window_is_decoded_wherever_it_falls(gateway: Gateway) -> None:
+    secret = "The merger notes are attached for your review. " * 700 + "Mail jane.roe@example.com today."
+    blob = base64.b64encode(secret.encode()).decode()
+    client = gateway.openai(timeout=60)
+    for prefix in (8, 9, 10, 11):  # every position of the blob on base64's 4-character grid
+        text = "x" * prefix + " decode: " + "lorem " * 5000 + blob
+        with contextlib.suppress(openai.APIStatusError):  # refused or kept local: not sent offshore
+            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+        assert not any(blob[:200] in r.body.decode() for r in gateway.fakes.openai.received)

@@ -4,7 +4,9 @@ format, their audit records say so, and the process exits within drain + 5 s."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -81,7 +83,29 @@ destinations:
             )
             outcome["plain_status"] = answer.status_code
 
-        threads = [threading.Thread(target=f) for f in (openai_stream, anthropic_stream)]
+        def dripping_body() -> None:
+            # Still sending its body when the drain ends: refused with 503, never a 500.
+            with socket.create_connection(("127.0.0.1", port), timeout=15) as sock:
+                sock.sendall(
+                    b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+                    + f"authorization: Bearer {key}\r\n".encode()
+                    + b"content-length: 500\r\n\r\n{"
+                )
+                raw = b""
+                with contextlib.suppress(OSError):
+                    for _ in range(200):
+                        sock.sendall(b" ")
+                        sock.settimeout(0.1)
+                        with contextlib.suppress(TimeoutError):
+                            raw += sock.recv(65536)
+                        if raw:
+                            break
+                    sock.settimeout(5)
+                    while chunk := sock.recv(65536):
+                        raw += chunk
+            outcome["dripping"] = raw
+
+        threads = [threading.Thread(target=f) for f in (openai_stream, anthropic_stream, dripping_body)]
         for t in threads:
             t.start()
         deadline = time.monotonic() + 15
@@ -121,6 +145,8 @@ destinations:
     message, ended = outcome["openai_error"]
     assert "shutting down" in message and DRAIN - 0.5 < ended - signalled < DRAIN + 3
     assert outcome["openai_chunks"] > 1
+    dripped = outcome["dripping"]
+    assert dripped.startswith(b"HTTP/1.1 503 ") and b'"shutting_down"' in dripped
     message, ended = outcome["anthropic_error"]
     assert "shutting down" in message and DRAIN - 0.5 < ended - signalled < DRAIN + 3
 

@@ -3,6 +3,7 @@ back to the segment, and a scan out of time stops between windows."""
 
 from __future__ import annotations
 
+import base64
 import itertools
 import threading
 import time
@@ -22,14 +23,14 @@ from gateway.scan.engine import (
     windows,
 )
 from gateway.scan.findings import Hit
-from tests.scan.test_engine import card, chat, email
+from tests.scan.test_engine import Pattern, card, chat, email
 
 
-@given(st.integers(0, 5 * WINDOW), st.integers(0, 60), st.booleans())
+@given(st.integers(0, 5 * WINDOW), st.integers(0, 60), st.sampled_from([" ", "\n"]))
 @settings(max_examples=200, deadline=None)
-def test_windows_cover_the_text_and_overlap_by_at_least_overlap(length: int, gap: int, spaced: bool) -> None:
-    # Spaces every ``gap`` characters exercise the snapping to a space; none, the nominal starts.
-    text = "".join(" " if spaced and gap and i % gap == 0 else "x" for i in range(length))
+def test_windows_cover_the_text_and_overlap_by_at_least_overlap(length: int, gap: int, space: str) -> None:
+    # Whitespace every ``gap`` characters exercises the snapping to it; none, the nominal starts.
+    text = "".join(space if gap and i % gap == 0 else "x" for i in range(length))
     spans = windows(text)
     assert spans[0][0] == 0 and spans[-1][1] == length
     for start, end in spans:
@@ -37,6 +38,18 @@ def test_windows_cover_the_text_and_overlap_by_at_least_overlap(length: int, gap
     for (s1, e1), (s2, e2) in itertools.pairwise(spans):
         assert s1 < s2 < e1 < e2  # moves forward, never leaves a gap
         assert e1 - s2 >= OVERLAP
+
+
+@pytest.mark.parametrize("prefix", range(8))
+def test_a_base64_blob_longer_than_a_window_is_decoded_wherever_it_starts(prefix: int) -> None:
+    secret = "notes about the merger, mail jane.roe@example.com " * 900  # ~45 K characters decoded
+    blob = base64.b64encode(secret.encode()).decode()
+    assert len(blob) > WINDOW
+    text = "x" * prefix + " decode: " + "pad " * 8000 + blob + " thanks"
+    exact = Pattern("email", "EMAIL_ADDRESS", r"jane\.roe@example\.com")  # no backtracking on long runs
+    found = ScanEngine([exact], cache_size=0).scan("chat.completions", chat(text)).findings
+    at = text.index(blob)
+    assert {(f.start, f.end, f.view) for f in found} == {(at, at + len(blob), "base64")}
 
 
 @pytest.mark.parametrize(

@@ -193,6 +193,8 @@ class StreetAddressRecognizer(OwnRecognizer):
 
 
 _DIGITS = re.compile(r"\d+")
+_LONG = 64
+_LONG_TOKEN = re.compile(rf"\S{{{_LONG},}}")
 # Every anchor holds a number within this many characters of either end, so the anchor regexes only
 # run on windows around digits: prose without numbers costs one scan for a digit.
 _REACH_BEFORE, _REACH_AFTER = 90, 40
@@ -200,7 +202,15 @@ _REACH_BEFORE, _REACH_AFTER = 90, 40
 
 def _digit_windows(text: str) -> list[tuple[int, int]]:
     windows: list[tuple[int, int]] = []
+    # Digits inside one long unbroken token (a base64 or hex blob, a hash) are no house number; read
+    # around them, the anchors would run over the whole blob, seconds for a few tens of KB.
+    long_tokens = [m.span() for m in _LONG_TOKEN.finditer(text)] if len(text) > _LONG else []
+    token = 0
     for match in _DIGITS.finditer(text):
+        while token < len(long_tokens) and long_tokens[token][1] <= match.start():
+            token += 1
+        if token < len(long_tokens) and long_tokens[token][0] <= match.start():
+            continue
         lo, hi = max(0, match.start() - _REACH_BEFORE), min(len(text), match.end() + _REACH_AFTER)
         if windows and lo <= windows[-1][1]:
             windows[-1] = (windows[-1][0], hi)
