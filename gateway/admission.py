@@ -6,8 +6,11 @@ in the client's wire format, with ``Retry-After``:
 - 503 ``overloaded``: the process has ``limits.max_active`` model requests in flight (streams
   included), or the request bodies it holds would pass ``limits.max_body_bytes_in_flight``;
 - 503 ``shutting_down``: the process is draining (SIGTERM), with ``Connection: close``;
-- 429 ``rate_limit_exceeded``: one gateway key has ``limits.per_key_active`` requests in flight, or
-  has used its token bucket (``per_key_rate`` per second, ``per_key_burst`` at most).
+- 429 ``auth_throttled``: an address past ``limits.auth_failures_per_second`` failed authentications
+  (audited once per ``THROTTLED_AUDIT_INTERVAL`` per address, counted always);
+- 429 ``rate_limit_exceeded``: one gateway key has ``limits.per_key_active`` requests in flight,
+  holds a quarter of ``max_body_bytes_in_flight`` (a request of its own larger than that still
+  passes alone), or has used its token bucket (``per_key_rate`` per second, ``per_key_burst`` at most).
 
 Scanning has its own admission (``gateway.scan.service``): its threads are the scarce part.
 Event-loop only: no locks.
@@ -19,7 +22,7 @@ import asyncio
 import logging
 import math
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -28,12 +31,16 @@ from gateway.settings import LimitsSettings
 
 log = logging.getLogger("gateway")
 
+THROTTLED_AUDIT_INTERVAL = 10.0  # seconds
+_ADDRESSES_KEPT = 10_000
+
 
 @dataclass(slots=True)
 class _Bucket:
     tokens: float
     updated: float
     active: int = 0
+    body_bytes: int = 0
 
 
 @dataclass(slots=True)
@@ -55,6 +62,10 @@ class Admission:
     # Refusals by reason, for /metrics.
     shed: Counter[str] = field(default_factory=Counter)
     _keys: dict[str, _Bucket] = field(default_factory=dict)
+    # Failed authentications by client address (a token bucket each), and when a throttled address
+    # was last put on the audit trail.
+    _failures: OrderedDict[str, _Bucket] = field(default_factory=OrderedDict)
+    _noted: dict[str, float] = field(default_factory=dict)
 
     def admit(self, body_bytes: int) -> Ticket:
         """Admit a request that will hold up to ``body_bytes`` of body, or raise."""
@@ -102,6 +113,16 @@ class Admission:
                 "sent. Wait for one to finish.",
                 headers={"retry-after": "1"},
             )
+        share = self.limits.max_body_bytes_in_flight // 4
+        if bucket.body_bytes and bucket.body_bytes + ticket.body_bytes > share:
+            # One key may hold a quarter of the bodies in flight: it cannot lock the others out by
+            # declaring large bodies it never sends.
+            self.shed["key_body_bytes"] += 1
+            raise RateLimited(
+                "This key holds as many request bodies as one key may at once; nothing was sent. "
+                "Wait for one to finish.",
+                headers={"retry-after": "1"},
+            )
         if rate is not None:
             if bucket.tokens < 1.0:
                 self.shed["key_rate"] += 1
@@ -113,7 +134,44 @@ class Admission:
                 )
             bucket.tokens -= 1.0
         bucket.active += 1
+        bucket.body_bytes += ticket.body_bytes
         ticket.key_id = key_id
+
+    def auth_failed(self, address: str | None) -> RateLimited | None:
+        """Count a failed authentication from ``address``.  Past ``limits.auth_failures_per_second``
+        (burst ``auth_failures_burst``) it is answered 429 instead of 401: the error to raise."""
+        now = self.clock()
+        name = address or "-"
+        bucket = self._failures.pop(name, None) or _Bucket(float(self.limits.auth_failures_burst), now)
+        self._failures[name] = bucket
+        if len(self._failures) > _ADDRESSES_KEPT:
+            self._failures.popitem(last=False)
+        rate = self.limits.auth_failures_per_second
+        refilled = bucket.tokens + (now - bucket.updated) * rate
+        bucket.tokens, bucket.updated = min(float(self.limits.auth_failures_burst), refilled), now
+        if bucket.tokens >= 1.0:
+            bucket.tokens -= 1.0
+            return None
+        self.shed["auth_throttled"] += 1
+        wait = max(1, math.ceil((1.0 - bucket.tokens) / rate))
+        return RateLimited(
+            "Too many failed authentications from this address; try again later.",
+            code="auth_throttled",
+            headers={"retry-after": str(wait)},
+        )
+
+    def audit_throttled(self, address: str | None) -> bool:
+        """Whether a throttled refusal for ``address`` goes on the audit trail: the first in each
+        THROTTLED_AUDIT_INTERVAL (the rest are counted in /metrics), so that a flood of bad keys
+        cannot bury the audit writer and delay every real request's record."""
+        now = self.clock()
+        name = address or "-"
+        if now - self._noted.get(name, -math.inf) < THROTTLED_AUDIT_INTERVAL:
+            return False
+        self._noted[name] = now
+        if len(self._noted) > _ADDRESSES_KEPT:
+            self._noted = {k: v for k, v in self._noted.items() if now - v < THROTTLED_AUDIT_INTERVAL}
+        return True
 
     def release(self, ticket: Ticket) -> None:
         if ticket.released:
@@ -125,6 +183,7 @@ class Admission:
             bucket = self._keys.get(ticket.key_id)
             if bucket is not None:
                 bucket.active -= 1
+                bucket.body_bytes -= ticket.body_bytes
 
 
 @dataclass

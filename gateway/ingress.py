@@ -113,6 +113,11 @@ def parse_json(ex: Exchange, max_depth: int = 64, max_items: int = 100_000) -> d
     values (400 ``request_too_complex``: every later stage walks the body)."""
     if not ex.raw_body:
         raise InvalidJSON("The request body is empty; expected a JSON object.")
+    if len(ex.raw_body) > _PRECHECK_BYTES and _separators(ex.raw_body) > _SEPARATORS_PER_ITEM * max_items:
+        # Parsing runs on the event loop and holds the GIL: a body of millions of tiny values would
+        # stall every other request for seconds before the count below refused it.  Commas in text
+        # count too, hence the margin.
+        raise _too_complex(f"more than {max_items} values in the JSON body")
     try:
         # JSON on the wire is UTF-8 (RFC 8259); json.loads on bytes would also guess UTF-16/32.
         body = json.loads(
@@ -173,6 +178,14 @@ def _finite_float(text: str) -> float:
     if not math.isfinite(value):
         raise UnsafeNumber("a number too large to represent")
     return value
+
+
+_PRECHECK_BYTES = 1 << 20
+_SEPARATORS_PER_ITEM = 4
+
+
+def _separators(raw: bytes) -> int:
+    return raw.count(b",") + raw.count(b"[") + raw.count(b"{")
 
 
 def _too_complex(problem: str) -> BadRequest:

@@ -35,8 +35,8 @@ from gateway.asgi import Message, Receive, Scope, Send, header_map, send_bytes
 from gateway.audit.record import audit_row
 from gateway.dialects import headers
 from gateway.dialects.base import check_model_scan, read_request
-from gateway.errors import GatewayError, InternalError, ShuttingDown, error_body
-from gateway.exchange import Exchange
+from gateway.errors import AuthenticationFailed, GatewayError, InternalError, ShuttingDown, error_body
+from gateway.exchange import Exchange, Principal
 from gateway.policy.stage import decide_exchange, enforce, policy_headers
 from gateway.relay import error_event, relay
 from gateway.runtime import Runtime
@@ -75,7 +75,7 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         nonlocal ticket, relaying
         endpoint = ingress.match_endpoint(ex)
         if endpoint.name == "models":
-            ex.principal = await rt.keys.authenticate(ex.headers)
+            ex.principal = await _authenticate(rt, ex)
             await rt.models.respond(ex, tracking_send)
             return
         server = rt.settings.server
@@ -83,7 +83,7 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         # Admission before any work: what the body may hold counts from here (its declared length, or
         # the limit when it has none).
         ticket = rt.admission.admit(server.max_body_bytes if declared is None else declared)
-        ex.principal = await rt.keys.authenticate(ex.headers)
+        ex.principal = await _authenticate(rt, ex)
         rt.admission.admit_key(ticket, ex.principal.key_id)
         headers.check(ex.headers)
         await ingress.read_body(ex, receive, server.max_body_bytes, server.body_timeout)
@@ -146,7 +146,8 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
             rt.admission.release(ticket)
         if ex.disconnected and not started:
             ex.status = CLIENT_CLOSED
-        rt.audit.submit(audit_row(ex, rt.audit_key))
+        if ex.error != "auth_throttled" or rt.admission.audit_throttled(ex.client_addr):
+            rt.audit.submit(audit_row(ex, rt.audit_key))
         rt.metrics.observe(ex)
         log.info(
             "%s %s %s -> %s %s %.1fms",
@@ -159,6 +160,16 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         )
 
 
+async def _authenticate(rt: Runtime, ex: Exchange) -> Principal:
+    try:
+        return await rt.keys.authenticate(ex.headers)
+    except AuthenticationFailed:
+        throttled = rt.admission.auth_failed(ex.client_addr)
+        if throttled is not None:
+            raise throttled from None
+        raise
+
+
 async def _send_error(ex: Exchange, err: GatewayError, send: Send) -> None:
     ex.status = err.http_status
     headers = {
@@ -167,9 +178,17 @@ async def _send_error(ex: Exchange, err: GatewayError, send: Send) -> None:
         **policy_headers(ex.decision),
         **err.headers,
     }
+    if not ex.raw_body and _declares_body(ex.headers):
+        # Answered before the body was read: the server ends the connection after this answer (no
+        # deadline covers a body nobody reads), so the client must not send another request on it.
+        headers["connection"] = "close"
     body = error_body(err, ingress.wire_for(ex), ex.request_id)
     ex.response_bytes = len(body)
     await send_bytes(send, err.http_status, body, headers)
+
+
+def _declares_body(headers: dict[str, str]) -> bool:
+    return headers.get("content-length", "0").strip() not in ("", "0") or "transfer-encoding" in headers
 
 
 async def _before_cut(work: Awaitable[None], cut: asyncio.Event, relaying: Callable[[], bool]) -> None:

@@ -68,6 +68,9 @@ class LimitsSettings(_Strict):
     per_key_active: int = Field(default=32, gt=0)
     per_key_rate: float | None = Field(default=20.0, gt=0)
     per_key_burst: int = Field(default=200, gt=0)
+    # Failed authentications per client address (a token bucket); past it, 429 instead of 401.
+    auth_failures_per_second: float = Field(default=5.0, gt=0)
+    auth_failures_burst: int = Field(default=20, gt=0)
 
 
 class UpstreamSettings(_Strict):

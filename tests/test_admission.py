@@ -116,3 +116,38 @@ def test_drain_refuses_new_requests_then_sets_cut() -> None:
         adm.release(held)
 
     asyncio.run(scenario())
+
+
+def test_one_key_holds_at_most_a_quarter_of_the_bodies_in_flight() -> None:
+    adm, _ = _admission(max_body_bytes_in_flight=1000, per_key_rate=None)
+    held = []
+    for _ in range(2):
+        ticket = adm.admit(120)
+        adm.admit_key(ticket, "squatter")
+        held.append(ticket)
+    third = adm.admit(120)
+    with pytest.raises(RateLimited):
+        adm.admit_key(third, "squatter")  # 360 > 250
+    adm.release(third)
+    assert adm.shed["key_body_bytes"] == 1
+    other = adm.admit(240)
+    adm.admit_key(other, "other")  # another key is not affected
+    big = adm.admit(300)
+    adm.admit_key(big, "alone")  # larger than a share, but the key holds nothing else
+    for ticket in (*held, other, big):
+        adm.release(ticket)
+    assert adm.body_bytes == 0
+
+
+def test_failed_authentications_past_the_bucket_are_429_and_audited_once_per_interval() -> None:
+    adm, clock = _admission(auth_failures_per_second=1.0, auth_failures_burst=3)
+    assert [adm.auth_failed("10.0.0.1") for _ in range(3)] == [None, None, None]
+    throttled = adm.auth_failed("10.0.0.1")
+    assert throttled is not None and throttled.http_status == 429 and throttled.code == "auth_throttled"
+    assert throttled.headers["retry-after"] == "1"
+    assert adm.auth_failed("10.0.0.2") is None  # another address has its own bucket
+    assert adm.audit_throttled("10.0.0.1") and not adm.audit_throttled("10.0.0.1")
+    clock.now += 10.0
+    assert adm.audit_throttled("10.0.0.1")
+    assert adm.auth_failed("10.0.0.1") is None  # refilled
+    assert adm.shed["auth_throttled"] == 1

@@ -4,9 +4,10 @@ Scanning is CPU work on a few threads.  Admission keeps it from starving the pro
 
 - a scan waits for a free thread (never in the executor's own unbounded queue); at most
   ``max_queued`` may wait, past that the request is shed at once with 503 and ``Retry-After``;
-- a request with a large body (over ``heavy_bytes``) also needs the heavy lane, which lets one such scan run
-  at a time (with one thread, none beside it): the other threads stay free for ordinary requests, and
-  the memory that scanning takes is bounded across requests;
+- a request with a large body (over ``heavy_bytes``), or from a key whose recent scans were slow
+  (their average over ``HEAVY_SECONDS``: many parts, dense numbers), also needs the heavy lane,
+  which lets one such scan run at a time (with one thread, none beside it): the other threads stay
+  free for ordinary requests, and the memory that scanning takes is bounded across requests;
 - one gateway key may hold at most a quarter of the queue (``max_queued // 4``, at least one):
   past that its request is refused with 429, so that one busy key cannot shed everyone else's;
 - the deadline covers waiting and scanning.  Past it the request is unscanned (fail closed); a scan
@@ -21,7 +22,7 @@ import contextlib
 import functools
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -34,6 +35,11 @@ log = logging.getLogger("gateway.scan")
 
 # A running scan this long past its deadline has not stopped where it should: report saturation.
 OVERRUN_GRACE = 2.0
+# A key whose scans took this long on average (recent ones weigh most) scans in the heavy lane:
+# body size alone does not bound a scan's cost.
+HEAVY_SECONDS = 0.5
+_COST_WEIGHT = 0.5  # of the newest scan in the average
+_COSTS_KEPT = 10_000  # keys remembered; the oldest is forgotten first
 
 
 def failed_result(detector: str) -> ScanResult:
@@ -69,6 +75,8 @@ class Scanner:
         # Scans refused, by reason: the queue was full or the wait ran out (scan_busy), one key held
         # its share of the queue (scan_key_share).
         self.shed: Counter[str] = Counter()
+        # Seconds a scan of each key took, averaged (see HEAVY_SECONDS).
+        self._cost: OrderedDict[str, float] = OrderedDict()
 
     @property
     def engine(self) -> ScanEngine:
@@ -96,7 +104,7 @@ class Scanner:
         """Scan ``body``.  ``size``: its size in bytes, which decides the heavy lane before the text is
         extracted (text is never longer than the JSON that holds it).  ``owner``: the gateway key, for
         its share of the queue."""
-        must_wait = self._free.locked() or self._heavy_needed(size)
+        must_wait = self._free.locked() or self._heavy_needed(size, owner)
         if must_wait and self._waiting_by[owner] >= self._share:
             self.shed["scan_key_share"] += 1
             raise RateLimited(
@@ -112,7 +120,7 @@ class Scanner:
             )
         deadline = time.monotonic() + self._timeout
         work = functools.partial(self._engine.scan, endpoint, body, deadline=deadline, context=context)
-        heavy = size > self._heavy_bytes
+        heavy = self._is_heavy(size, owner)
         lanes: list[asyncio.Semaphore] = []
         self._waiting += 1
         self._waiting_by[owner] += 1
@@ -126,7 +134,7 @@ class Scanner:
                 lanes.append(self._free)
                 self._stop_waiting(owner)
                 waiting = False
-                future = self._submit(work, deadline, lanes)
+                future = self._submit(work, deadline, lanes, owner)
                 lanes = []  # released by the thread's end, not by this coroutine
                 return await asyncio.wrap_future(future)
         except TimeoutError:
@@ -163,13 +171,23 @@ class Scanner:
         if not self._waiting_by[owner]:
             del self._waiting_by[owner]
 
-    def _heavy_needed(self, size: int) -> bool:
-        return size > self._heavy_bytes and self._heavy.locked()
+    def _is_heavy(self, size: int, owner: str) -> bool:
+        return size > self._heavy_bytes or self._cost.get(owner, 0.0) > HEAVY_SECONDS
+
+    def _heavy_needed(self, size: int, owner: str = "") -> bool:
+        return self._is_heavy(size, owner) and self._heavy.locked()
+
+    def _record_cost(self, owner: str, seconds: float) -> None:
+        previous = self._cost.pop(owner, seconds)
+        self._cost[owner] = previous + (seconds - previous) * _COST_WEIGHT
+        if len(self._cost) > _COSTS_KEPT:
+            self._cost.popitem(last=False)
 
     def _submit(
-        self, work: functools.partial[ScanResult], deadline: float, lanes: list[asyncio.Semaphore]
+        self, work: functools.partial[ScanResult], deadline: float, lanes: list[asyncio.Semaphore], owner: str
     ) -> Future[ScanResult]:
         loop = asyncio.get_running_loop()
+        began = time.monotonic()
         future = self._pool.submit(work)
         key = id(future)
         self._running[key] = deadline
@@ -182,6 +200,7 @@ class Scanner:
 
         def release() -> None:
             self._running.pop(key, None)
+            self._record_cost(owner, time.monotonic() - began)
             for lane in held:
                 lane.release()
 

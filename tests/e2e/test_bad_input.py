@@ -151,6 +151,11 @@ def test_non_json_content_type(gateway: Gateway) -> None:
             + b"}}",
             "more than 100000 values",
         ),
+        # Millions of tiny values: refused before the parser builds them.
+        (
+            b'{"model": "gpt-4o-mini", "messages": [], "m": [' + b"[]," * 1_000_000 + b"[]]}",
+            "more than 100000",
+        ),
     ],
 )
 def test_malformed_bodies(gateway: Gateway, body: bytes, message: str) -> None:

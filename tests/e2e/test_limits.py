@@ -278,3 +278,26 @@ def test_a_base64_blob_longer_than_a_window_is_decoded_wherever_it_falls(gateway
         with contextlib.suppress(openai.APIStatusError):  # refused or kept local: not sent offshore
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
         assert not any(blob[:200] in r.body.decode() for r in gateway.fakes.openai.received)
+
+
+def test_a_flood_of_bad_keys_is_throttled_without_burying_the_audit_trail(limited: Gateway) -> None:
+    http = limited.http()
+    ask = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
+    statuses = [
+        http.post(
+            "/v1/chat/completions", json=ask, headers={"authorization": "Bearer gwk_nope_x"}
+        ).status_code
+        for _ in range(60)
+    ]
+    assert statuses[:20] == [401] * 20 and statuses[-1] == 429
+    throttled = http.post("/v1/chat/completions", json=ask, headers={"authorization": "Bearer gwk_nope_x"})
+    assert (
+        throttled.json()["error"]["code"] == "auth_throttled" and int(throttled.headers["retry-after"]) >= 1
+    )
+    # A real key from the same address still passes.
+    good = http.post(
+        "/v1/chat/completions", json=ask, headers={"authorization": f"Bearer {_new_key(limited, 'ok')}"}
+    )
+    assert good.status_code == 200
+    rows = [r for r in limited.audit_rows() if r["error"] == "auth_throttled"]
+    assert 1 <= len(rows) <= 2  # once per 10 s per address, however many were refused

@@ -192,3 +192,23 @@ def test_one_key_holds_at_most_its_share_of_the_queue() -> None:
     finally:
         gate.open.set()
         scanner.close()
+
+
+def test_a_key_whose_scans_are_slow_moves_to_the_heavy_lane() -> None:
+    slow = Sleepy(0.6)  # every scan of this engine costs more than HEAVY_SECONDS
+    scanner = Scanner(ScanEngine([slow], cache_size=0), timeout=10, threads=2, heavy_bytes=10_000)
+
+    async def scenario() -> None:
+        await scanner.scan("chat.completions", chat("first"), size=100, owner="dense")
+        both = [
+            asyncio.ensure_future(scanner.scan("chat.completions", chat(f"d{i}"), size=100, owner="dense"))
+            for i in range(2)
+        ]
+        await asyncio.sleep(0.05)
+        assert (scanner.running, scanner.waiting) == (1, 1)  # one at a time, like a large body
+        await asyncio.gather(*both)
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        scanner.close()
