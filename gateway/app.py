@@ -148,9 +148,12 @@ class GatewayApp:
             await send_json(send, 503, {"status": "shutting down"})
             return
         if rt.scanner is not None:
-            # Scans shed or late: a load balancer should prefer another replica until it clears.
-            checks["scan"] = "saturated" if rt.scanner.saturated() else "ok"
-            ok = checks["scan"] == "ok"
+            # A scan stuck past its deadline fails readiness.  A full queue is reported, not failed:
+            # whoever can fill it on every replica would otherwise take them all out of the load
+            # balancer at once; shedding with Retry-After answers load.
+            stuck, saturated = rt.scanner.stuck(), rt.scanner.saturated()
+            checks["scan"] = "stuck" if stuck else "saturated" if saturated else "ok"
+            ok = not stuck
         try:
             await asyncio.to_thread(ping, rt.engine)
             checks["database"] = "ok"

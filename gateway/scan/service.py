@@ -91,10 +91,13 @@ class Scanner:
         return len(self._running)
 
     def saturated(self) -> bool:
-        """Whether scanning cannot keep up: the queue is half full, or a scan runs on well past its
-        deadline (it should have stopped: a thread lost until it does)."""
-        if self._max_queued and self._waiting * 2 >= self._max_queued:
-            return True
+        """Whether scanning cannot keep up with what comes: the queue is half full (requests are about
+        to be shed)."""
+        return bool(self._max_queued) and self._waiting * 2 >= self._max_queued
+
+    def stuck(self) -> bool:
+        """Whether a scan runs on well past its deadline: it should have stopped, and its thread is
+        lost until it does.  Not a matter of load: something is wrong in this process."""
         late = time.monotonic() - OVERRUN_GRACE
         return any(deadline < late for deadline in self._running.values())
 

@@ -94,7 +94,7 @@ def test_a_full_queue_sheds_at_once_with_retry_after() -> None:
         gate.open.set()
         for done in await asyncio.gather(running, *queued):
             assert not done.failed
-        assert not scanner.saturated()
+        assert not scanner.saturated() and not scanner.stuck()
 
     try:
         asyncio.run(scenario())
@@ -211,4 +211,27 @@ def test_a_key_whose_scans_are_slow_moves_to_the_heavy_lane() -> None:
     try:
         asyncio.run(scenario())
     finally:
+        scanner.close()
+
+
+def test_a_scan_running_well_past_its_deadline_is_stuck() -> None:
+    gate = Gate()  # a detector that never checks the deadline: the one thing windows cannot stop
+    scanner = Scanner(ScanEngine([gate], cache_size=0), timeout=0.1, threads=1)
+
+    async def scenario() -> None:
+        assert (await scanner.scan("chat.completions", chat("a"))).failed
+        assert not scanner.stuck()
+        deadline = time.monotonic() + 5
+        while not scanner.stuck() and time.monotonic() < deadline:  # noqa: ASYNC110 (a thread's state)
+            await asyncio.sleep(0.05)
+        assert scanner.stuck() and scanner.running == 1
+        gate.open.set()
+        while scanner.running and time.monotonic() < deadline + 3:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        assert not scanner.stuck()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        gate.open.set()
         scanner.close()
