@@ -20,10 +20,10 @@ from collections.abc import Callable
 
 from spacy.language import Language
 
-# ~700 bytes a lexeme: at most ~14 MiB of learnt words before the model is reloaded (about 5% of a
-# gateway's resident memory; at 100,000 a 30-minute soak's RSS still climbed 10% without a reload).
-# A reload costs about 0.2 s of one core, every 20,000 never-seen words.
-DEFAULT_LIMIT = 20_000
+# ~700 bytes a lexeme: at most ~70 MiB of learnt words before the model is reloaded.  (20,000 was
+# tried: in the gateway each reload then kept ~27 MiB more resident, +28.6% over a 30-minute soak,
+# against +10.1% at 100,000; see bench/RESULTS.md.)
+DEFAULT_LIMIT = 100_000
 
 
 class ModelEpochs:
