@@ -8,8 +8,9 @@ Scanning is CPU work on a few threads.  Admission keeps it from starving the pro
   (their average over ``HEAVY_SECONDS``: many parts, dense numbers), also needs the heavy lane,
   which lets one such scan run at a time (with one thread, none beside it): the other threads stay
   free for ordinary requests, and the memory that scanning takes is bounded across requests;
-- one gateway key may hold at most a quarter of the queue (``max_queued // 4``, at least one):
-  past that its request is refused with 429, so that one busy key cannot shed everyone else's;
+- once the queue is half full, one gateway key may hold at most a quarter of it (``max_queued // 4``,
+  at least one): past that its request is refused with 429, so that one busy key cannot shed everyone
+  else's (with room in the queue, one key may use it: a service key's burst on an idle gateway);
 - the deadline covers waiting and scanning.  Past it the request is unscanned (fail closed); a scan
   that was running stops at its next check (the engine checks between segments and between windows of
   a long one), and its thread is counted busy until it has.
@@ -108,7 +109,7 @@ class Scanner:
         extracted (text is never longer than the JSON that holds it).  ``owner``: the gateway key, for
         its share of the queue."""
         must_wait = self._free.locked() or self._heavy_needed(size, owner)
-        if must_wait and self._waiting_by[owner] >= self._share:
+        if must_wait and self._waiting_by[owner] >= self._share and self.saturated():
             self.shed["scan_key_share"] += 1
             raise RateLimited(
                 f"This key has {self._share} requests waiting to be scanned, its share; nothing was sent. "

@@ -173,16 +173,17 @@ def test_one_key_holds_at_most_its_share_of_the_queue() -> None:
         running = asyncio.ensure_future(scanner.scan("chat.completions", chat("a"), owner="greedy"))
         mine = [
             asyncio.ensure_future(scanner.scan("chat.completions", chat(f"m{i}"), owner="greedy"))
-            for i in range(2)  # a quarter of 8
+            for i in range(4)  # with room in the queue, past its share of 2 (a quarter of 8)
         ]
         await asyncio.sleep(0.05)
+        assert scanner.waiting == 4 and scanner.saturated()
         with pytest.raises(RateLimited) as refused:
             await scanner.scan("chat.completions", chat("one more"), owner="greedy")
         assert refused.value.http_status == 429 and refused.value.headers["retry-after"] == "1"
         assert scanner.shed["scan_key_share"] == 1
         others = asyncio.ensure_future(scanner.scan("chat.completions", chat("o"), owner="other"))
         await asyncio.sleep(0.05)
-        assert scanner.waiting == 3  # the other key still queues
+        assert scanner.waiting == 5  # the other key still queues
         gate.open.set()
         assert not any(r.failed for r in await asyncio.gather(running, *mine, others))
         assert scanner.waiting == 0
