@@ -25,11 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -37,9 +33,7 @@ from typing import Any
 
 from bench.fresh import fresh_prompt
 from bench.loadgen import build_request
-from bench.overhead import bench_key, free_port, wait_up
-
-ROOT = Path(__file__).resolve().parents[1]
+from bench.stack import gateway_stack
 
 
 def _rss_mib(pid: int, field: str = "VmRSS:") -> float:
@@ -188,41 +182,18 @@ def main() -> None:
     parser.add_argument("--max-queued", type=int)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="gw-pressure-"))
-    up_port, port = free_port(), free_port()
     scan: dict[str, int] = {}
     if args.max_text_chars is not None:
         scan["max_text_chars"] = args.max_text_chars
     if args.max_queued is not None:
         scan["max_queued"] = args.max_queued
-    config = tmp / "gateway.yaml"
-    config.write_text(
-        f"server: {{port: {port}}}\n"
-        f"database_url: sqlite:///{tmp / 'bench.db'}\n"
-        f"scan: {json.dumps(scan)}\n"
-        f"policies: ['{ROOT / 'policies' / 'default.yaml'}']\n"
-        "destinations:\n"
-        f"  bench: {{type: openai, base_url: 'http://127.0.0.1:{up_port}/v1', api_key_env: BENCH_KEY,"
-        " jurisdiction: US, models: ['gpt-*']}\n"
-    )
-    env = {**os.environ, "BENCH_KEY": "sk-bench", "GATEWAY_CONFIG": str(config)}
-    keys = [bench_key(env) for _ in range(8 if args.scenario == "crowd" else 1)]
-    upstream = subprocess.Popen([sys.executable, "-m", "bench.fake_upstream", str(up_port)])
-    log = open(tmp / "gateway.log", "wb")  # noqa: SIM115
-    gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=log)
-    try:
-        wait_up(f"http://127.0.0.1:{up_port}/", upstream)
-        wait_up(f"http://127.0.0.1:{port}/healthz", gateway)
+    tmp = Path(tempfile.mkdtemp(prefix="gw-pressure-"))
+    keys = 8 if args.scenario == "crowd" else 1
+    with gateway_stack(tmp, extra=f"scan: {json.dumps(scan)}\n", keys=keys) as stack:
         if args.scenario == "heavy":
-            figures = asyncio.run(_heavy(args, port, keys[0], gateway.pid))
+            figures = asyncio.run(_heavy(args, stack.port, stack.keys[0], stack.pid))
         else:
-            figures = asyncio.run(_crowd(args, port, keys))
-    finally:
-        gateway.send_signal(signal.SIGTERM)
-        gateway.wait(timeout=60)
-        log.close()
-        upstream.send_signal(signal.SIGTERM)
-        upstream.wait(timeout=30)
+            figures = asyncio.run(_crowd(args, stack.port, stack.keys))
     print(json.dumps({"scenario": args.scenario, "scan": scan, **figures}, indent=2))
 
 

@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -37,10 +36,9 @@ from sqlalchemy import create_engine, func, select
 
 from bench.fresh import fresh_prompt
 from bench.loadgen import build_request
-from bench.overhead import PII_PROMPT, bench_key, free_port, wait_up
+from bench.overhead import PII_PROMPT
+from bench.stack import gateway_stack
 from gateway.audit.tables import audit_records
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _status_of(pid: int) -> tuple[float, int]:
@@ -142,34 +140,11 @@ def main() -> None:
     args = parser.parse_args()
 
     tmp = Path(tempfile.mkdtemp(prefix="gw-soak-"))
-    up_port, port = free_port(), free_port()
-    db_url = f"sqlite:///{tmp / 'soak.db'}"
-    config = tmp / "gateway.yaml"
-    config.write_text(
-        f"server: {{port: {port}}}\n"
-        f"database_url: {db_url}\n"
-        f"policies: ['{ROOT / 'policies' / 'default.yaml'}']\n"
-        "destinations:\n"
-        f"  bench: {{type: openai, base_url: 'http://127.0.0.1:{up_port}/v1', api_key_env: BENCH_KEY,"
-        " jurisdiction: US, models: ['gpt-*']}\n"
-    )
-    env = {**os.environ, "BENCH_KEY": "sk-bench", "GATEWAY_CONFIG": str(config)}
-    keys = [bench_key(env) for _ in range(args.clients)]  # one per client, as employees have
-    upstream = subprocess.Popen([sys.executable, "-m", "bench.fake_upstream", str(up_port)])
-    log = open(tmp / "gateway.log", "wb")  # noqa: SIM115
-    gateway = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, stdout=log, stderr=log)
-    try:
-        wait_up(f"http://127.0.0.1:{up_port}/received", upstream)
-        wait_up(f"http://127.0.0.1:{port}/healthz", gateway)
-        figures = asyncio.run(_traffic(args, port, keys, gateway.pid))
-        received = int(httpx.get(f"http://127.0.0.1:{up_port}/received").text)
-    finally:
-        gateway.send_signal(signal.SIGTERM)
-        gateway.wait(timeout=60)
-        log.close()
-        upstream.send_signal(signal.SIGTERM)
-        upstream.wait(timeout=30)
-    engine = create_engine(db_url)
+    # One key per client, as employees have.
+    with gateway_stack(tmp, keys=args.clients) as stack:
+        figures = asyncio.run(_traffic(args, stack.port, stack.keys, stack.pid))
+        received = int(httpx.get(f"http://127.0.0.1:{stack.up_port}/received").text)
+    engine = create_engine(stack.db_url)
     try:
         with engine.connect() as conn:
             ends = conn.execute(
@@ -183,7 +158,7 @@ def main() -> None:
     finally:
         engine.dispose()
     verify = subprocess.run(
-        [sys.executable, "-m", "gateway", "audit", "verify"], env=env, capture_output=True, text=True
+        [sys.executable, "-m", "gateway", "audit", "verify"], env=stack.env, capture_output=True, text=True
     )
     figures.update(
         {
