@@ -42,6 +42,14 @@ class _Bucket:
     active: int = 0
     body_bytes: int = 0
 
+    def refill(self, now: float, rate: float, burst: int) -> None:
+        self.tokens = min(float(burst), self.tokens + (now - self.updated) * rate)
+        self.updated = now
+
+    def wait(self, rate: float) -> int:
+        """Whole seconds until the next token (at least 1): the Retry-After of a refusal."""
+        return max(1, math.ceil((1.0 - self.tokens) / rate))
+
 
 @dataclass(slots=True)
 class Ticket:
@@ -102,10 +110,7 @@ class Admission:
             bucket = self._keys[key_id] = _Bucket(float(self.limits.per_key_burst), now)
         rate = self.limits.per_key_rate
         if rate is not None:
-            bucket.tokens = min(
-                float(self.limits.per_key_burst), bucket.tokens + (now - bucket.updated) * rate
-            )
-            bucket.updated = now
+            bucket.refill(now, rate, self.limits.per_key_burst)
         if bucket.active >= self.limits.per_key_active:
             self.shed["key_active"] += 1
             raise RateLimited(
@@ -126,7 +131,7 @@ class Admission:
         if rate is not None:
             if bucket.tokens < 1.0:
                 self.shed["key_rate"] += 1
-                wait = max(1, math.ceil((1.0 - bucket.tokens) / rate))
+                wait = bucket.wait(rate)
                 raise RateLimited(
                     f"This key is limited to {rate:g} requests per second; nothing was sent. Retry after "
                     f"{wait} s.",
@@ -147,17 +152,15 @@ class Admission:
         if len(self._failures) > _ADDRESSES_KEPT:
             self._failures.popitem(last=False)
         rate = self.limits.auth_failures_per_second
-        refilled = bucket.tokens + (now - bucket.updated) * rate
-        bucket.tokens, bucket.updated = min(float(self.limits.auth_failures_burst), refilled), now
+        bucket.refill(now, rate, self.limits.auth_failures_burst)
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             return None
         self.shed["auth_throttled"] += 1
-        wait = max(1, math.ceil((1.0 - bucket.tokens) / rate))
         return RateLimited(
             "Too many failed authentications from this address; try again later.",
             code="auth_throttled",
-            headers={"retry-after": str(wait)},
+            headers={"retry-after": str(bucket.wait(rate))},
         )
 
     def audit_throttled(self, address: str | None) -> bool:

@@ -28,6 +28,7 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from gateway import ingress
 from gateway.admission import Ticket
@@ -211,11 +212,7 @@ async def _before_cut(work: Awaitable[None], cut: asyncio.Event, relaying: Calla
             headers={"connection": "close", "retry-after": "1"},
         )
     finally:
-        for pending in (task, waiter):
-            if not pending.done():
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pending
+        await _cancel(task, waiter)
 
 
 async def _until_disconnect(
@@ -263,11 +260,16 @@ async def _until_disconnect(
             ex.sent(tail)
             await send({"type": "http.response.body", "body": tail, "more_body": False})
     finally:
-        for pending in (task, watcher, drained):
-            if not pending.done():
-                pending.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await pending
+        await _cancel(task, watcher, drained)
+
+
+async def _cancel(*tasks: asyncio.Future[Any]) -> None:
+    """Cancel what is still running of ``tasks`` and wait for each to end."""
+    for pending in tasks:
+        if not pending.done():
+            pending.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pending
 
 
 async def _disconnected(receive: Receive) -> None:

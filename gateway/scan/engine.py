@@ -295,9 +295,10 @@ class ScanEngine:
         budget = Budget(MAX_DECODED_RUNS, MAX_DECODED_BYTES)
         for run in _LONG_BLOB.finditer(text):
             blob = run.group()
+            runs = candidates(blob)
             for kind in _BLOB_KINDS:
                 _check(deadline)
-                out = decoded(blob, kind, budget, candidates(blob))
+                out = decoded(blob, kind, budget, runs)
                 if out is None or out[0] == blob:
                     continue
                 plain = out[0]

@@ -34,7 +34,7 @@ from gateway.scan.segments import Extracted, ExtractionLimit
 
 log = logging.getLogger("gateway.scan")
 
-# A running scan this long past its deadline has not stopped where it should: report saturation.
+# A running scan this long past its deadline has not stopped where it should: it is stuck.
 OVERRUN_GRACE = 2.0
 # A key whose scans took this long on average (recent ones weigh most) scans in the heavy lane:
 # body size alone does not bound a scan's cost.
@@ -59,7 +59,6 @@ class Scanner:
     ) -> None:
         self._engine = engine
         self._timeout = timeout
-        self._threads = threads
         self._max_queued = max_queued
         self._heavy_bytes = heavy_bytes
         # Own threads, sized to the cores: detection is CPU-bound, more threads only add contention,
@@ -117,11 +116,7 @@ class Scanner:
                 headers={"retry-after": "1"},
             )
         if must_wait and self._waiting >= self._max_queued:
-            self.shed["scan_busy"] += 1
-            raise ScanBusy(
-                "The gateway is busy scanning other requests; nothing was sent. Try again shortly.",
-                headers={"retry-after": "1"},
-            )
+            raise self._busy(1)
         deadline = time.monotonic() + self._timeout
         work = functools.partial(self._engine.scan, endpoint, body, deadline=deadline, context=context)
         heavy = self._is_heavy(size, owner)
@@ -143,12 +138,8 @@ class Scanner:
                 return await asyncio.wrap_future(future)
         except TimeoutError:
             if waiting:
-                self.shed["scan_busy"] += 1
                 log.warning("scan waited %.1f s for a thread; request shed", self._timeout)
-                raise ScanBusy(
-                    "The gateway is busy scanning other requests; nothing was sent. Try again shortly.",
-                    headers={"retry-after": str(max(1, round(self._timeout / 3)))},
-                ) from None
+                raise self._busy(max(1, round(self._timeout / 3))) from None
             log.error("scan exceeded %.1f s; request treated as unscanned", self._timeout)
             return failed_result("timeout")
         except TextLimit as exc:
@@ -169,6 +160,13 @@ class Scanner:
             for lane in lanes:
                 lane.release()
 
+    def _busy(self, retry_after: int) -> ScanBusy:
+        self.shed["scan_busy"] += 1
+        return ScanBusy(
+            "The gateway is busy scanning other requests; nothing was sent. Try again shortly.",
+            headers={"retry-after": str(retry_after)},
+        )
+
     def _stop_waiting(self, owner: str) -> None:
         self._waiting -= 1
         self._waiting_by[owner] -= 1
@@ -178,7 +176,7 @@ class Scanner:
     def _is_heavy(self, size: int, owner: str) -> bool:
         return size > self._heavy_bytes or self._cost.get(owner, 0.0) > HEAVY_SECONDS
 
-    def _heavy_needed(self, size: int, owner: str = "") -> bool:
+    def _heavy_needed(self, size: int, owner: str) -> bool:
         return self._is_heavy(size, owner) and self._heavy.locked()
 
     def _record_cost(self, owner: str, seconds: float) -> None:
