@@ -180,6 +180,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     from gateway.app import create_app
+    from gateway.heap import limit_arenas
     from gateway.serving import GatewayServer, server_config
 
     # Uvicorn reports a failed start-up as exit 3 with a traceback-like line; a bad policy is a
@@ -190,6 +191,7 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # httpx logs every upstream URL at INFO; our own request line already says where each request went.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    limit_arenas(settings.server.malloc_arenas)  # before the scan threads and the model exist
     app = create_app(settings)
     config = server_config(
         app,

@@ -53,6 +53,9 @@ class ServerSettings(_Strict):
     # Request JSON: deeper nesting or more values (strings, numbers, lists, objects) is a 400.
     max_json_depth: int = Field(default=64, gt=0)
     max_json_items: int = Field(default=100_000, gt=0)
+    # glibc malloc arenas for `gateway serve` (0: glibc's default, eight per core).  More arenas keep
+    # more freed memory that other threads cannot reuse; see gateway.heap.
+    malloc_arenas: int = Field(default=2, ge=0)
 
 
 class LimitsSettings(_Strict):

@@ -10,26 +10,34 @@ tokenising five times slower (1.0 against 0.19 ms/KB on the benchmark's prose, m
 is global state that only one thread may use at a time.  So the model is loaded afresh instead, once
 ``limit`` lexemes were added since it was loaded (about 0.2 s with its files in the page cache; the
 files are verified again), and the old model goes, with everything it learnt, when the last caller
-still using it lets go of it.
+still using it lets go of it.  Then the C heap is trimmed (``gateway.heap``): without that, glibc kept
+the old vocabulary's pages for later use and each reload left the process larger.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable
 
 from spacy.language import Language
 
-# ~700 bytes a lexeme: at most ~70 MiB of learnt words before the model is reloaded.  (20,000 was
-# tried: in the gateway each reload then kept ~27 MiB more resident, +28.6% over a 30-minute soak,
-# against +10.1% at 100,000; see bench/RESULTS.md.)
-DEFAULT_LIMIT = 100_000
+from gateway.heap import give_back
+
+# ~700 bytes a lexeme: at most ~14 MiB of learnt words before the model is reloaded (about 0.2 s).
+DEFAULT_LIMIT = 20_000
 
 
 class ModelEpochs:
-    def __init__(self, load: Callable[[], Language], limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(
+        self,
+        load: Callable[[], Language],
+        limit: int = DEFAULT_LIMIT,
+        released: Callable[[], object] = give_back,
+    ) -> None:
         self._load = load
         self._limit = limit
+        self._released = released
         self._reloading = threading.Lock()
         self._nlp = load()
         self._loaded_with = len(self._nlp.vocab)
@@ -43,6 +51,7 @@ class ModelEpochs:
             with self._reloading:
                 if len(self._nlp.vocab) - self._loaded_with >= self._limit:  # not reloaded meanwhile
                     fresh = self._load()
+                    weakref.finalize(self._nlp, self._released)
                     self._nlp, self._loaded_with = fresh, len(fresh.vocab)
                     self.reloads += 1
         return self._nlp

@@ -89,3 +89,18 @@ def test_detector_reloads_its_model_and_finds_the_same() -> None:
     assert detector._model.reloads >= 2
     assert detector.detect(probe) == before
     assert {h.entity for h in before} >= {"PERSON", "EMAIL_ADDRESS", "PHONE_NUMBER", "CREDIT_CARD"}
+
+
+def test_heap_is_given_back_once_the_last_holder_lets_go_of_the_old_model() -> None:
+    given_back: list[int] = []
+    epochs = ModelEpochs(lambda: spacy.blank("en"), limit=10, released=lambda: given_back.append(1))
+    held = epochs.current()
+    held.tokenizer(random_words(random.Random(5), 20))
+    fresh = epochs.current()
+    assert fresh is not held and given_back == []  # a call still holds the old model
+    del held
+    assert given_back == [1]
+    fresh.tokenizer(random_words(random.Random(6), 20))
+    del fresh
+    epochs.current()
+    assert given_back == [1, 1]
