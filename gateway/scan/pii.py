@@ -60,6 +60,8 @@ from gateway.scan.pii_resolve import resolve
 from gateway.scan.pii_vocab import DEFAULT_LIMIT as VOCAB_LIMIT
 from gateway.scan.pii_vocab import ModelEpochs
 from gateway.scan.recognizers.pii_address import StreetAddressRecognizer
+from gateway.scan.recognizers.pii_address_block import AddressBlockRecognizer
+from gateway.scan.recognizers.pii_chat import ChatSpeakerRecognizer
 from gateway.scan.recognizers.pii_dob import DateOfBirthRecognizer
 from gateway.scan.recognizers.pii_email import OfflineEmailRecognizer
 from gateway.scan.recognizers.pii_eu_ids import BeNationalNumberRecognizer, FrNirRecognizer, NlBsnRecognizer
@@ -246,6 +248,8 @@ class PiiDetector:
             ScopedCryptoRecognizer(),
             InternationalPhoneRecognizer(),
             StreetAddressRecognizer(self._names.is_dictionary_word),
+            AddressBlockRecognizer(self._ordinary_not_place),
+            ChatSpeakerRecognizer(self._names.is_dictionary_word),
             DateOfBirthRecognizer(),
             CardNumberRecognizer(),
             IbanRecognizer(),
@@ -270,6 +274,9 @@ class PiiDetector:
             NlBsnRecognizer(),
             BeNationalNumberRecognizer(),
         ]
+
+    def _ordinary_not_place(self, word: str) -> bool:
+        return self._names.is_dictionary_word(word) and self._places.place(word) is None
 
     def _known_word(self, word: str) -> bool:
         names = self._names
@@ -393,7 +400,17 @@ class PiiDetector:
 
 
 def _load(model: str | None, path: str | Path | None, expected_hashes: Mapping[str, Any] | None) -> Language:
-    return use_numpy_gemm(load_nlp(model=model, path=path, expected_hashes=expected_hashes))
+    return split_fields(use_numpy_gemm(load_nlp(model=model, path=path, expected_hashes=expected_hashes)))
+
+
+def split_fields(nlp: Language) -> Language:
+    """Split tokens at ``;`` and ``|`` too: spaCy's English infixes leave "4821;Rashad" one token, so
+    the name in a field of an export ("4821;Rashad Herring;enterprise") was never a word to the name
+    rules or the NER."""
+    tokenizer: Any = nlp.tokenizer
+    infixes = tokenizer.infix_finditer.__self__.pattern
+    tokenizer.infix_finditer = re.compile(rf"{infixes}|[;|]").finditer
+    return nlp
 
 
 def _precompile(recognizers: Iterable[EntityRecognizer]) -> None:

@@ -39,6 +39,19 @@ will
 """
 _EXTRA_COMMON = _EXTRA_COMMON_TEXT.split()
 
+# Names of software, languages and services that are surnames or towns somewhere ("Haskell features a
+# type system", "Erlang is a functional language"): in the text we see, alone, they are the software.
+# Not the ones that are also common given names (Julia, Ruby, Ada, Pascal, Cassandra): a first name
+# alone is a person often enough.
+_SOFTWARE_TEXT = """
+haskell erlang kotlin scala perl elixir clojure lisp fortran cobol ocaml prolog smalltalk racket groovy
+haxe delphi matlab django flask laravel symfony kubernetes docker ansible terraform grafana kibana
+redis postgres postgresql mysql mariadb kafka hadoop ubuntu debian fedora linux nginx typescript
+javascript golang webpack numpy pandas pytorch tensorflow keras jupyter github gitlab bitbucket jira
+confluence salesforce tableau snowflake databricks airflow celery rabbitmq elasticsearch mongodb sqlite
+"""
+_SOFTWARE = _SOFTWARE_TEXT.split()
+
 # Frequent place names that are also given names somewhere; alone, they are places.
 _PLACE_NAMES_TEXT = """
 paris london berlin madrid rome vienna sydney melbourne dallas houston austin phoenix denver orlando
@@ -103,6 +116,7 @@ class NameLists:
         common = {word.casefold() for word in lorem.Provider.word_list}
         common.update(STOP_WORDS)
         common.update(_EXTRA_COMMON)
+        common.update(_SOFTWARE)
         return cls(
             first=frozenset(first),
             last=frozenset(last),

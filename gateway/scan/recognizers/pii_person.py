@@ -70,6 +70,12 @@ _STRONG_CUE = re.compile(
     r"spoke\s+to|patient|attn|(?:last|first|given|family|maiden|middle)\s+name(?:\s+is)?\??|surname(?:\s+is)?\??|"
     r"people\s+call\s+me|known\s+as|mr|mrs|ms|dr)\s*[,:.]?\s*$"
 )
+# Handing something to somebody: "forward the revised contract to Faulhaber", "ask Kuter", "cc Bek".
+_HANDOFF_CUE = re.compile(
+    r"(?i)\b(?:forward|send|sent|e-?mail|mail|pass|give|hand|introduce|reply|write|copy|cc|bcc|ask|tell|"
+    r"remind|thank|invite|assign|ping|call)\w*\s+(?:(?:it|this|that|them|these|the\s+\w+(?:\s+\w+)?|"
+    r"a\s+\w+(?:\s+\w+)?)\s+)?(?:to\s+|over\s+to\s+)?$"
+)
 # A verb or possessive after a single capitalised word that makes it a person ("Walker said", "Asya's kid").
 _PERSON_AFTER = re.compile(
     r"(?i)(?:'s?\s+(?:kid|son|daughter|wife|husband|mother|mom|mum|father|dad|brother|sister|friend|partner|"
@@ -122,6 +128,8 @@ class NamedEntityRecognizer(OwnRecognizer):
         for start, end, label in ner:
             if label == "PERSON":
                 span = doc[start:end]
+                if len(span) == 1 and span.text.casefold() in self.names.common:
+                    continue  # "the Haskell programming language": software and everyday words alone
                 if not claimed.intersection(range(start, end)) and not self._title_like(span):
                     results.append(self.result("PERSON", span.start_char, span.end_char, 0.6, "spaCy NER"))
                 continue
@@ -208,6 +216,7 @@ class NamedEntityRecognizer(OwnRecognizer):
             names.is_dictionary_word(w.lower_) and w.lower_ not in names.first and w.lower_ not in names.last
             for w in words
         )
+        handed = single and context_before(text, char_start, _HANDOFF_CUE, 50)
         score = 0.0
         if run.title or strong_cue:
             score = 0.9
@@ -228,15 +237,31 @@ class NamedEntityRecognizer(OwnRecognizer):
             single
             and cue
             and (first in names.last or _SURNAME_SHAPE.search(first))
-            and not labels
+            and (not labels or (labels == {"LOCATION"} and handed))
             and not lone_place
         ):
             score = 0.5
+        elif (
+            single
+            and not known
+            and not initial_position
+            and labels <= {"LOCATION"}
+            and first not in names.places
+            and not names.is_dictionary_word(first)
+            and handed
+        ):
+            score = 0.5  # a word no list knows, handed something: a surname the lists lack
         elif dialogue:
             score = 0.7 if known else 0.5
         elif alone_on_line:
             score = 0.65 if (known or surname_evidence) else 0.5
-        elif verb_after and not lone_place and not labels and (known or not names.is_dictionary_word(first)):
+        elif (
+            verb_after
+            and not lone_place
+            and labels <= {"LOCATION"}  # the small NER calls unfamiliar first names places
+            and (not labels or first not in names.places)
+            and (known or not names.is_dictionary_word(first))
+        ):
             score = 0.6 if known else 0.45
         if score == 0.0:
             return None

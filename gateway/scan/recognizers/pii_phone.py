@@ -51,6 +51,9 @@ _CONTEXT_BEFORE = re.compile(
     r"(?i)\b(?:phone|tel|tele(?:phone|fon)|mobile|mob|cell(?:phone)?|fax|call(?:ing)?|sms|text(?:ing)?|"
     r"whats\s?app|signal|contact|reach|desk|office|landline|hotline|dial|ring|"
     r"answering|messages?|voicemail)\b[^\n\d]{0,25}$"
+    # Somebody's number: "the plumber's number is", "Anna's no.", "her number:".
+    r"|(?i:(?:\w['\u2019]s|\w['\u2019]|\b(?:my|his|her|their|your|our))\s+(?:direct\s+|home\s+|work\s+)?"
+    r"(?:number|no\.?|nr\.?|#)\s*(?:is|was|=)?\s*:?\s*)$"
 )
 _CONTEXT_AFTER = re.compile(r"(?i)\s*[-(]?\s*(?:office|fax|mobile|cell|home|work|desk|phone|tel)\b")
 
@@ -77,14 +80,18 @@ class InternationalPhoneRecognizer(OwnRecognizer):
     def score(text: str, start: int, end: int, candidate: str) -> float:
         core = _EXTENSION.sub("", candidate)
         digits = sum(ch.isdigit() for ch in core)
-        if not 7 <= digits <= 15 or _IPV4.match(core) or _DATE.search(core) or _SSN_SHAPE.match(core):
-            return 0.0
-        if text.startswith(":", end) and text[end + 1 : end + 2].isdigit():
-            return 0.0  # a time of day follows: a timestamp, not a phone number
-        separators = sum(not ch.isdigit() for ch in core.lstrip("+"))
         has_context = context_before(text, start, _CONTEXT_BEFORE, 40) or context_after(
             text, end, _CONTEXT_AFTER
         )
+        # Six digits in groups is a short local number ("12 34 56") only where a phone word says so.
+        shortest = 6 if has_context and len(re.findall(r"\d+", core)) >= 2 else 7
+        if not shortest <= digits <= 15 or _IPV4.match(core) or _SSN_SHAPE.match(core):
+            return 0.0
+        if _DATE.search(core) and (not has_context or _calendar(core)):
+            return 0.0  # "47-23-35" after "number is" is no date: no day 47, no month 23
+        if text.startswith(":", end) and text[end + 1 : end + 2].isdigit():
+            return 0.0  # a time of day follows: a timestamp, not a phone number
+        separators = sum(not ch.isdigit() for ch in core.lstrip("+"))
         international = core.startswith(("+", "00"))
         validity = _validity(core, international)
         score = 0.0
@@ -104,6 +111,17 @@ class InternationalPhoneRecognizer(OwnRecognizer):
         if has_context:
             score = max(score, 0.35) + 0.35
         return min(score, 1.0)
+
+
+def _calendar(candidate: str) -> bool:
+    """Whether a date-shaped candidate can be a date: a day and a month among its first two groups."""
+    groups = [int(g) for g in re.findall(r"\d+", candidate)]
+    if len(groups) < 3:
+        return True
+    if groups[0] > 31:  # year first: 2024-05-06
+        return 1 <= groups[1] <= 12
+    a, b = groups[0], groups[1]
+    return (1 <= a <= 31 and 1 <= b <= 12) or (1 <= a <= 12 and 1 <= b <= 31)
 
 
 def _validity(candidate: str, international: bool) -> int:

@@ -1,0 +1,149 @@
+"""STREET_ADDRESS from the layout of an address: the lines of a postal block, the fields of an export.
+
+The street recognizer (``pii_address``) starts from a street word or a known street shape and grows
+over the lines after it.  A block whose street line has no word it knows ("139 Mågevænget",
+"Eptanisoy 268") left the postcode line, the apartment line and the street line behind, and so did a
+postcode line on its own ("40428 Nivala") and the fields of a CRM export (``"Hetteikkö 964","38259",
+"Paimio"``).  Here the *cells* of a text are read instead: its lines, and within a line holding two
+or more field separators (``","``, ``;``, tab, ``|``), its fields.  Then:
+
+* a **postcode cell**: a postcode (optionally with a country prefix, "DK-4564") and one to four place
+  words, in either order, or a postcode alone in a field of a row; years ("2024 Roadmap") and place
+  words that are all English dictionary words (but not places: "Lessen" is a town) are not; a
+  three-digit code ("389 Sandgerði") or a bare one counts only with a street or unit cell beside it;
+* the **street and unit cells** beside it, up to three cells before it (or anywhere in its row): a
+  house number next to one to five words ("139 Mågevænget", "Kosma toy Aitoloy 428"), and a unit
+  ("Apt 36", "Flat 5C", "Suite 155", "3. OG");
+
+are each a STREET_ADDRESS.  A postcode cell alone on its line is one too, at a lower score.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from presidio_analyzer import RecognizerResult
+from presidio_analyzer.nlp_engine import NlpArtifacts
+
+from gateway.scan.recognizers.pii_base import OwnRecognizer
+
+_CODE = (
+    r"(?:[A-Z]{1,3}-)?(?:\d{3,6}(?:-\d{3,4})?|\d{3}[ ]\d{2}|\d{2}-\d{3}|\d{4}[ ]?[A-Z]{2}"
+    r"|[A-Z]\d[A-Z][ ]?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z\d]{2})"
+)
+_WORD = r"[^\W\d_][\w'\u2019.()-]*"
+_PLACE = rf"{_WORD}(?:[ ]{_WORD}){{0,3}}"
+_POSTCODE_CELL = re.compile(
+    rf"(?:(?P<code>{_CODE})(?:,?[ ]+(?P<after>{_PLACE}))?|(?P<before>{_PLACE}),?[ ]+(?P<code2>{_CODE}))"
+)
+_NUMBER = r"\d{1,5}[a-zA-Z]?(?:[-/]\d{1,4}[a-zA-Z]?)?"
+_STREET_CELL = re.compile(
+    rf"(?:{_NUMBER},?[ ]+{_WORD}(?:[ ]+{_WORD}){{0,4}}|{_WORD}(?:[ ]+{_WORD}){{0,4}},?[ ]+{_NUMBER})"
+)
+_UNIT_CELL = re.compile(
+    r"(?i:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|rm\.?|bldg\.?|building|box|"
+    r"wohnung|whg\.?|etage|piso|andar|étage|appartement|app\.?|lgh\.?|lejl\.?)[ ]?\#?\d{1,5}[a-zA-Z]?"
+    r"|\d{1,2}\.?[ ]?(?:OG|EG|UG|DG|et\.?|étage|piso|th|st|nd|rd)(?:[ ]floor)?|\d{1,3}[ ]?(?:tv|th|mf)\.?"
+)
+_YEAR = re.compile(r"(?:19|20)\d\d")
+_FIELD_SEPARATORS = re.compile(r'"\s*[,;]\s*"|[;\t|]')
+_QUOTES = " \t\"'>*-•"
+_MAX_CELL = 80
+_REACH = 3  # cells before a postcode cell that may belong to its block
+
+
+def _cells(text: str) -> Iterator[tuple[int, int, int]]:
+    """(row, start, end) of each cell, quotes and bullets trimmed; a line is one row."""
+    pos = 0
+    for row, line in enumerate(text.split("\n")):
+        bounds = [0]
+        if len(_FIELD_SEPARATORS.findall(line)) >= 2:
+            for sep in _FIELD_SEPARATORS.finditer(line):
+                bounds += [sep.start(), sep.end()]
+        bounds.append(len(line))
+        for a, b in zip(bounds[::2], bounds[1::2], strict=True):
+            while a < b and line[a] in _QUOTES:
+                a += 1
+            while b > a and line[b - 1] in _QUOTES + ",.":
+                b -= 1
+            if b > a:
+                yield row, pos + a, pos + b
+        pos += len(line) + 1
+
+
+class AddressBlockRecognizer(OwnRecognizer):
+    def __init__(self, ordinary: Callable[[str], bool] | None = None) -> None:
+        """``ordinary(casefolded)``: an English dictionary word that is not a place; place words that
+        are all such words ("48213 Closed") do not make a postcode line."""
+        self.ordinary = ordinary
+        super().__init__(supported_entities=["STREET_ADDRESS"], name="AddressBlockRecognizer")
+
+    def analyze(
+        self, text: str, entities: list[str], nlp_artifacts: NlpArtifacts | None = None
+    ) -> list[RecognizerResult]:
+        if not any(d in text for d in "0123456789"):
+            return []
+        cells = [c for c in _cells(text) if c[2] - c[1] <= _MAX_CELL]
+        per_row: dict[int, int] = {}
+        for row, _, _ in cells:
+            per_row[row] = per_row.get(row, 0) + 1
+        shapes = [self._street_or_unit(text[start:end]) for _, start, end in cells]
+        spans: dict[tuple[int, int], float] = {}
+        for i, (row, start, end) in enumerate(cells):
+            kind = self._postcode(text[start:end], in_row=per_row[row] > 1)
+            if kind is None:
+                continue
+            # Beside a postcode of everyday words, a street needs a word that is none ("12 Open tests").
+            found = [
+                j
+                for j in range(max(0, i - _REACH), len(cells))
+                if j != i
+                and (shapes[j] or (shapes[j] is not None and kind != "plain"))
+                and (cells[j][0] == row or (j < i and row - cells[j][0] <= _REACH))
+            ]
+            if not found and kind != "line":
+                continue
+            score = 0.75 if found else 0.55
+            for j in (i, *found):
+                key = (cells[j][1], cells[j][2])
+                spans[key] = max(score, spans.get(key, 0.0))
+        return [
+            self.result("STREET_ADDRESS", start, end, score, "address block")
+            for (start, end), score in spans.items()
+        ]
+
+    def _postcode(self, cell: str, *, in_row: bool) -> str | None:
+        """What kind of postcode cell ``cell`` is, if any.  "line": a postcode and place words, enough
+        alone; the others only with a street or unit cell beside them: "bare", a postcode alone in a
+        field of a row; "short", a three-digit code (Iceland, the Faroes); "plain", a postcode and
+        everyday words ("48213 Closed", or a town no list knows: "1741 Lessen")."""
+        match = _POSTCODE_CELL.fullmatch(cell)
+        if match is None:
+            return None
+        code = match.group("code") or match.group("code2") or ""
+        if _YEAR.fullmatch(code) or not any(ch.isdigit() for ch in code):
+            return None
+        words = (match.group("after") or match.group("before") or "").split()
+        if not words:
+            return "bare" if in_row and len(code) >= 4 else None
+        if words[0][:1].islower():
+            return None
+        if self.ordinary is not None and all(self.ordinary(w.casefold().strip(".()")) for w in words):
+            return "plain"
+        return "short" if len(code) == 3 else "line"
+
+    def _street_or_unit(self, cell: str) -> bool | None:
+        """None: neither a unit nor a house number beside words.  True: a unit, or that shape with a
+        word that is no everyday word (a street name).  False: the shape in everyday words only
+        ("12 Mill Lane", and as much "3 Install Python" in a list of steps)."""
+        if _UNIT_CELL.fullmatch(cell):
+            return True
+        if (
+            _STREET_CELL.fullmatch(cell) is None
+            or _YEAR.fullmatch(re.sub(r"\D", "", cell))
+            or cell[:1] == "0"
+        ):
+            return None
+        words = re.findall(r"[^\W\d_]+", cell)
+        return self.ordinary is None or not all(self.ordinary(w.casefold()) for w in words)

@@ -1,0 +1,143 @@
+"""Personal data found from where it stands (issue 18): the lines of an address block and the fields
+of an export, the speaker of a chat log, a short local phone number after somebody's "number", a
+surname handed something, names in ``;``-separated fields; and software names that are not people."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Iterator
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gateway.scan.pii import PiiDetector
+
+
+@pytest.fixture(scope="module")
+def detector() -> Iterator[PiiDetector]:
+    yield PiiDetector()
+
+
+def covered(detector: PiiDetector, text: str, value: str, entities: set[str]) -> bool:
+    start = text.index(value)
+    end = start + len(value)
+    spans = [(h.start, h.end) for h in detector.detect(text) if h.entity in entities]
+    return all(any(a <= i < b for a, b in spans) for i in range(start, end) if not text[i].isspace())
+
+
+ADDRESS = {"STREET_ADDRESS"}
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        (
+            "Format this label:\nIda Tang\n139 Mågevænget\nUnit 21\nDK-4564 Aabybro\nDenmark",
+            ["139 Mågevænget", "Unit 21", "DK-4564 Aabybro"],
+        ),
+        (
+            "Ship to:\nSonja Búason\n89 Smjördalir\nSuite 183\n389 Sandgerði",
+            ["89 Smjördalir", "389 Sandgerði"],
+        ),
+        ("Label:\nYenthe Peeters\n656 Edisonlaan\nFlat 11B\n1741 Lessen", ["656 Edisonlaan", "1741 Lessen"]),
+        ("Is this complete?\n40428 Nivala", ["40428 Nivala"]),
+        ('Split these:\n"Rua Nery Delgado 1217","6940","Odivelas"', ["Rua Nery Delgado 1217", "6940"]),
+        ("id;street;zip\n7;Hetteikkö 964;38259", ["Hetteikkö 964", "38259"]),
+    ],
+)
+def test_address_blocks_and_fields(detector: PiiDetector, text: str, values: list[str]) -> None:
+    for value in values:
+        assert covered(detector, text, value, ADDRESS), value
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Agenda\n2024 Annual Report\n48213 Closed\nTicket 5512 Open",
+        "Steps:\n3 Install Python\n12 Open tests\n4096 Bytes",
+        "Shopping:\n2 Apples\n3 Bananas\n1500 Grams",
+        "Release 3.2\nBuild 4471 Passed",
+    ],
+)
+def test_lists_and_headings_are_not_addresses(detector: PiiDetector, text: str) -> None:
+    assert not [h for h in detector.detect(text) if h.entity == "STREET_ADDRESS"]
+
+
+# Names no dictionary holds, as most street and town names are (one that is an everyday word, beside a
+# town that is one too, is left alone by design: "12 Open tests" over "48213 Closed").
+WORD = st.builds(
+    lambda stem, tail: (stem + tail).capitalize(),
+    st.text(alphabet="aeioulnrstkmv", min_size=3, max_size=7),
+    st.sampled_from(["vik", "ovo", "heim", "stad", "ova", "kylä", "gård"]),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    street=WORD,
+    city=WORD,
+    number=st.integers(1, 999),
+    code=st.integers(10000, 99999),
+    unit=st.sampled_from(["Apt 4", "Suite 210", "Flat 2B", "Unit 17"]),
+    order=st.booleans(),
+)
+def test_any_block_with_a_postcode_line_is_found(
+    detector: PiiDetector, street: str, city: str, number: int, code: int, unit: str, order: bool
+) -> None:
+    line = f"{number} {street}" if order else f"{street} {number}"
+    text = f"Please format:\nAlex Doe\n{line}\n{unit}\n{code} {city}\nthanks"
+    for value in (line, unit, f"{code} {city}"):
+        assert covered(detector, text, value, ADDRESS), (text, value)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("chat log:\n[09:14] antea mandić: hi, the parcel never arrived", "antea mandić"),
+        ("09:15:02 shana lord: any update?", "shana lord"),
+        ("id;name;segment\n4821;Rashad Herring;enterprise", "Rashad Herring"),
+        ("Please forward the revised contract to Faulhaber before noon.", "Faulhaber"),
+        ("Sæbjartur asked whether the invoice can be split.", "Sæbjartur"),
+    ],
+)
+def test_names_from_where_they_stand(detector: PiiDetector, text: str, name: str) -> None:
+    assert covered(detector, text, name, {"PERSON"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[09:14] agent: sorry about that",
+        "10:02 server started: ok",
+        "Haskell features a type system with type inference and lazy evaluation.",
+        "Type classes first appeared in the Haskell programming language.",
+        "Erlang is a general-purpose, concurrent, functional programming language.",
+    ],
+)
+def test_roles_log_lines_and_software_are_not_people(detector: PiiDetector, text: str) -> None:
+    assert not [h for h in detector.detect(text) if h.entity == "PERSON"]
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("the plumber's number is 12 34 56, add it", "12 34 56"),
+        ("the plumber's number is 47-23-35, add it", "47-23-35"),
+        ("Anna's no. 445 1234", "445 1234"),
+        ("call me on 123-4567", "123-4567"),
+    ],
+)
+def test_short_local_numbers_after_a_phone_word(detector: PiiDetector, text: str, number: str) -> None:
+    assert covered(detector, text, number, {"PHONE_NUMBER"})
+
+
+@pytest.mark.parametrize("text", ["the order number is 12 34 56", "meet on 12-03-35", "version 12 34 56"])
+def test_short_numbers_without_a_phone_word_are_not_phones(detector: PiiDetector, text: str) -> None:
+    assert not [h for h in detector.detect(text) if h.entity == "PHONE_NUMBER"]
+
+
+def test_field_separators_split_tokens(detector: PiiDetector) -> None:
+    tokens = [t.text for t in detector._model.current().tokenizer("4821;Rashad|Herring")]
+    assert tokens == ["4821", ";", "Rashad", "|", "Herring"]
+    assert string.punctuation  # the tokenizer keeps its other rules: see test_pii_nlp
