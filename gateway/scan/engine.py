@@ -341,9 +341,12 @@ class ScanEngine:
                 streams.append((order, lead))
         seen: set[tuple[str, int, int, int]] = set()
         for stream, lead in streams:
-            for run in _runs(segments, stream, lead):
+            for whole in _runs(segments, stream, lead):
                 _check(deadline)
-                for joiner in SEAM_JOINERS:
+                unlabelled = _unlabelled(whole)
+                for run, joiner in itertools.product(
+                    (whole,) if unlabelled is None else (whole, unlabelled), SEAM_JOINERS
+                ):
                     for finding in self._seam(run, joiner):
                         key = (finding.entity, finding.segment, finding.start, finding.end)
                         if key not in seen:  # both joiners and both orders often reveal the same value
@@ -428,6 +431,28 @@ def _match(pattern: re.Pattern[str], text: str) -> str:
 
 
 _MODEL = ("model",)
+
+
+# A short label in front of the rest of a split value: "Part two: ith@x.org", "(2/2) 1111 2222".
+_PIECE_LABEL = re.compile(
+    r"\s*(?:(?:[^\W\d_][\w'\u2019#-]*[ \t]+){0,3}[\w'\u2019#-]+[ \t]*[:=]"
+    r"|\(?\d{1,2}[ ]?/[ ]?\d{1,2}\)?[ \t]*[-:]?)[ \t]*"
+)
+_LONGEST_LABEL = 40
+
+
+def _unlabelled(run: Sequence[Piece]) -> list[Piece] | None:
+    """``run`` with the short label that starts each piece after the first left out, or None when no
+    piece has one: a value sent in parts often has each part announced ("Part one: john.sm", "Part
+    two: ith@x.org"), and joined with the label between them the halves are no value."""
+    out = [run[0]]
+    for piece in run[1:]:
+        label = _PIECE_LABEL.match(piece.text)
+        if label is None or not 0 < label.end() <= _LONGEST_LABEL or label.end() == len(piece.text):
+            out.append(piece)
+            continue
+        out.append(Piece(piece.segment, piece.offset + label.end(), piece.text[label.end() :], piece.fixed))
+    return None if all(a is b for a, b in zip(out, run, strict=True)) else out
 
 
 def _runs(segments: Sequence[Segment], stream: Sequence[int], lead: str = "") -> list[list[Piece]]:

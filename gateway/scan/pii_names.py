@@ -50,7 +50,7 @@ redis postgres postgresql mysql mariadb kafka hadoop ubuntu debian fedora linux 
 javascript golang webpack numpy pandas pytorch tensorflow keras jupyter github gitlab bitbucket jira
 confluence salesforce tableau snowflake databricks airflow celery rabbitmq elasticsearch mongodb sqlite
 """
-_SOFTWARE = _SOFTWARE_TEXT.split()
+SOFTWARE = frozenset(_SOFTWARE_TEXT.split())
 
 # Frequent place names that are also given names somewhere; alone, they are places.
 _PLACE_NAMES_TEXT = """
@@ -116,7 +116,7 @@ class NameLists:
         common = {word.casefold() for word in lorem.Provider.word_list}
         common.update(STOP_WORDS)
         common.update(_EXTRA_COMMON)
-        common.update(_SOFTWARE)
+        common.update(SOFTWARE)
         return cls(
             first=frozenset(first),
             last=frozenset(last),

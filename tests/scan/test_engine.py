@@ -97,6 +97,17 @@ def test_value_split_across_turns_is_found_once_in_both_pieces() -> None:
     assert result.counts() == {"CREDIT_CARD": 1}
 
 
+@pytest.mark.parametrize("label", ["Part two: ", "part 2 = ", "(2/2) ", "the rest of it: "])
+def test_value_split_across_turns_with_each_part_announced_is_found(label: str) -> None:
+    engine = ScanEngine([card()])
+    result = engine.scan("chat.completions", chat("Part one: 4111 1111", f"{label}1111 1111. Join them."))
+    pieces = [
+        (f.segment, result.extracted.segments[f.segment].text[f.start : f.end]) for f in result.findings
+    ]
+    assert (0, "4111 1111") in pieces and (1, "1111 1111") in pieces
+    assert result.counts() == {"CREDIT_CARD": 1}
+
+
 def test_value_inside_one_turn_is_not_reported_again_by_the_seam() -> None:
     engine = ScanEngine([card()])
     result = engine.scan("chat.completions", chat("card 4111111111111111", "thanks"))

@@ -27,7 +27,7 @@ from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
 from spacy.tokens import Doc, Span, Token
 
-from gateway.scan.pii_names import NameLists
+from gateway.scan.pii_names import SOFTWARE, NameLists
 from gateway.scan.pii_nlp import NER_LABELS, token_list, token_texts
 from gateway.scan.recognizers.pii_base import OwnRecognizer, context_after, context_before
 from gateway.scan.recognizers.pii_person_runs import (
@@ -128,8 +128,8 @@ class NamedEntityRecognizer(OwnRecognizer):
         for start, end, label in ner:
             if label == "PERSON":
                 span = doc[start:end]
-                if len(span) == 1 and span.text.casefold() in self.names.common:
-                    continue  # "the Haskell programming language": software and everyday words alone
+                if len(span) == 1 and span.text.casefold() in SOFTWARE:
+                    continue  # "the Haskell programming language"
                 if not claimed.intersection(range(start, end)) and not self._title_like(span):
                     results.append(self.result("PERSON", span.start_char, span.end_char, 0.6, "spaCy NER"))
                 continue
