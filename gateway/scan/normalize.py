@@ -14,6 +14,10 @@ findings carry them):
 * ``digits``    skeleton without the separators inside digit-bearing tokens (cards, IBANs, phones).
 * ``base64``, ``hex``, ``percent``  clean with each encoded run replaced by its decoding.
 * ``json``      the string values of JSON found in clean, unescaped, one per line.
+* evasive spellings, each rewritten plainly (:mod:`gateway.scan.spellings`): ``entities`` (HTML
+  character references, on clean), ``atdot`` (``john (at) example (dot) com``), ``numwords``
+  (``four one one one ...``), ``glued`` (``acct_4111111111111111_end``), ``leet`` (``m41lb0x``),
+  ``spaced`` (``j o h n``), on skeleton; ``rot13`` and ``reversed`` (single tokens), on digits.
 
 The offset maps are in :mod:`gateway.scan.offsets`, the decoding views in :mod:`gateway.scan.decode`.
 Every step is linear in the text: runs of
@@ -29,6 +33,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from gateway.scan import spellings
 from gateway.scan.confusables import SKELETON
 from gateway.scan.decode import (
     MAX_DECODED_BYTES,
@@ -211,11 +216,28 @@ def _digits(text: str) -> tuple[str, OffsetMap] | None:
     return apply_edits(text, cuts) if cuts else None
 
 
+_SPELLINGS = (
+    ("atdot", spellings.at_dot),
+    ("numwords", spellings.number_words),
+    ("glued", spellings.glued),
+    ("leet", spellings.leet),
+    ("spaced", spellings.spaced),
+)
+# Views whose every change leaves the words around it as they were, or makes a structured value (an
+# address, a number, a key) out of them: the pattern recognizers alone read them.
+_SHALLOW = frozenset({"digits", "atdot", "numwords", "glued", "rot13", "reversed"})
+# Views whose changes may spell words (a decoded or leetspeak or letter-spaced name): a change there
+# is deep where it lies among letters alone (``spellings.wordy``), shallow elsewhere.
+_WORDY = frozenset({"entities", "leet", "spaced"})
+
+
 @dataclass(frozen=True, slots=True)
 class View:
     """One normalised text; ``to_original`` maps a span of it back to the original text."""
 
-    name: str  # "raw", "clean", "nfkc", "skeleton", "digits", "base64", "hex", "percent", "json"
+    # "raw", "clean", "nfkc", "skeleton", "digits", "base64", "hex", "percent", "json", and the
+    # spellings: "entities", "atdot", "numwords", "glued", "leet", "spaced", "rot13", "reversed"
+    name: str
     text: str
     _map: OffsetMap | None = field(default=None, repr=False, compare=False)  # None: the identity
     # The text this view was built from (raw for ``clean``, skeleton for ``digits``...) and the map
@@ -262,8 +284,15 @@ class View:
         * ``deep``: the rest (a look-alike word, a decoded blob, an invisible character gone),
           where any word may read differently."""
         changed = self.changed_from_base()
-        if self.name == "digits":
+        if self.name in _SHALLOW:
             return [], [], changed
+        if self.name in _WORDY:
+            words = [spellings.wordy(self.text, s, e) for s, e in changed]
+            return (
+                [span for span, w in zip(changed, words, strict=True) if w],
+                [],
+                [span for span, w in zip(changed, words, strict=True) if not w],
+            )
         if self.name not in ("nfkc", "skeleton") or self.base is None:
             return changed, [], []
         deep: list[tuple[int, int]] = []
@@ -366,7 +395,19 @@ def views(
     clean = stage("clean", (text, None), _clean(text))
     nfkc = stage("nfkc", clean, _nfkc(clean[0]))
     skeleton = stage("skeleton", nfkc, _skeleton(nfkc[0]))
-    stage("digits", skeleton, _digits(skeleton[0]))
+    joined = _digits(skeleton[0])
+    stage("digits", skeleton, joined)
+    # Evasive spellings (gateway.scan.spellings): HTML entities decoded from clean, like the other
+    # decodings; the rest read the skeleton (a look-alike letter in a spelt address is still read),
+    # ROT13 and reversal also the tokens of the digits view, where a spaced IBAN is one token.
+    stage("entities", clean, spellings.entities(clean[0]))
+    for name, spell in _SPELLINGS:
+        stage(name, skeleton, spell(skeleton[0]))
+    tokens = spellings.tokens(skeleton[0])
+    if joined is not None:  # the digits view's own tokens, placed on the skeleton
+        tokens += [joined[1].span(a, b) for a, b in spellings.tokens(joined[0])]
+    stage("rot13", skeleton, spellings.rot13(skeleton[0], tokens))
+    stage("reversed", skeleton, spellings.reversed_tokens(skeleton[0], tokens))
     runs = candidates(clean[0])
     for kind in ("base64", "hex", "percent"):
         stage(kind, clean, decoded(clean[0], kind, budget, runs))

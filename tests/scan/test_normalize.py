@@ -17,6 +17,7 @@ from gateway.scan.normalize import NormalizationLimit, View, views
 B64_SSN = base64.b64encode(b"my ssn is 123-45-6789").decode()
 B64_B64_SSN = base64.b64encode(B64_SSN.encode()).decode()
 HEX_EMAIL = b"john@example.com".hex()
+SPELLINGS = ("entities", "atdot", "numwords", "glued", "leet", "spaced", "rot13", "reversed")
 
 
 def view(text: str, name: str) -> View:
@@ -44,7 +45,9 @@ def check_map(original: str, v: View) -> None:
             assert (s, e) == (min(c[0] for c in covers[a:b]), max(c[1] for c in covers[a:b]))
         else:  # an empty span sits where the next character came from, or after the last one
             assert s == e == (covers[a][0] if a < n else covers[-1][1] if n else 0)
-    if v.name not in ("json", "percent"):  # whose covers (an escape, a %xx) are no JSON or token alone
+    # Not for json and percent, whose covers (an escape, a %xx) are no JSON or token alone, nor for the
+    # spellings, which read a character out of its context (" at " is "@" only inside an address).
+    if v.name not in ("json", "percent", *SPELLINGS):
         for i, (s, e) in enumerate(covers):  # the cover alone must produce the character: not too narrow
             assert any(v.text[i] in w.text for w in views(original[s:e])), (v.name, i, original[s:e])
     with pytest.raises(ValueError):
