@@ -238,7 +238,7 @@ class PiiDetector:
         # presidio registers its country recognizers for their own language (es, it, pl, sv, fi, de);
         # prompts arrive in English or mixed, so they are registered for the one language we analyse.
         return [
-            NamedEntityRecognizer(self._names),
+            NamedEntityRecognizer(self._names, lambda w: self._places.place(w) is not None),
             PlaceRecognizer(self._places, self._known_word),
             PostcodeRecognizer(self._places),
             OrganizationRecognizer(self._names, self._places),

@@ -99,6 +99,8 @@ def test_any_block_with_a_postcode_line_is_found(
         ("id;name;segment\n4821;Rashad Herring;enterprise", "Rashad Herring"),
         ("Please forward the revised contract to Faulhaber before noon.", "Faulhaber"),
         ("Sæbjartur asked whether the invoice can be split.", "Sæbjartur"),
+        ("Draft a letter confirming that Giorgos Athanasiadis will start on Monday.", "Giorgos Athanasiadis"),
+        ("Credits. Design: Agapeto Corsentino. Testing: Aemilio Traverso.", "Agapeto Corsentino"),
     ],
 )
 def test_names_from_where_they_stand(detector: PiiDetector, text: str, name: str) -> None:
@@ -113,6 +115,8 @@ def test_names_from_where_they_stand(detector: PiiDetector, text: str, name: str
         "Haskell features a type system with type inference and lazy evaluation.",
         "Type classes first appeared in the Haskell programming language.",
         "Erlang is a general-purpose, concurrent, functional programming language.",
+        "Design: Material Components",
+        "I visited Agios Nikolaos last year.",
     ],
 )
 def test_roles_log_lines_and_software_are_not_people(detector: PiiDetector, text: str) -> None:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Callable
 
 from presidio_analyzer import RecognizerResult
 from presidio_analyzer.nlp_engine import NlpArtifacts
@@ -52,7 +53,7 @@ city county state republic kingdom province district region valley beach bay coa
 _NOT_PERSON_END = frozenset(_NOT_PERSON_END_TEXT.split())
 _SURNAME_SHAPE = re.compile(
     r"(?:ov|ova|ev|eva|ovich|ovna|evich|evna|sky|ski|ska|skaya|skiy|wicz|vić|vič|ić|ič|enko|chuk|dze|"
-    r"shvili|yan|oglu|oğlu|escu|poulos|opoulos|akis|idis|sson|dóttir|dottir|ová|ová|ecki|icki|owski|"
+    r"shvili|yan|oglu|oğlu|escu|poulos|opoulos|akis|idis|adis|oglou|akos|opoulou|sson|dóttir|dottir|ová|ová|ecki|icki|owski|"
     r"ewski|ak|czyk|iak|uk|ko|ovsky|berg|stein|mann|sen|son|ez|ini|elli|etti|ucci|otti|ali|ani|oku|ura|"
     r"moto|mura|kawa|yama|ta|da)$"
 )
@@ -76,6 +77,12 @@ _HANDOFF_CUE = re.compile(
     r"remind|thank|invite|assign|ping|call)\w*\s+(?:(?:it|this|that|them|these|the\s+\w+(?:\s+\w+)?|"
     r"a\s+\w+(?:\s+\w+)?)\s+)?(?:to\s+|over\s+to\s+)?$"
 )
+# A role in credits, tickets and sign-offs, before a name: "Design: Agapeto Corsentino", "Assignee: ...".
+_ROLE_LABEL = re.compile(
+    r"(?i)\b(?:design(?:ed)?|test(?:ing|ed)?|written|illustrat\w*|photo\w*|edit(?:or|ed|ing)|produc\w*|"
+    r"translat\w*|review(?:er|ed)?|author|credits?|lead|owner|assignee|reporter|approver|requester)"
+    r"(?:\s+by)?\s*:\s*$"
+)
 # A verb or possessive after a single capitalised word that makes it a person ("Walker said", "Asya's kid").
 _PERSON_AFTER = re.compile(
     r"(?i)(?:'s?\s+(?:kid|son|daughter|wife|husband|mother|mom|mum|father|dad|brother|sister|friend|partner|"
@@ -98,8 +105,10 @@ _LINE_LABEL_HEAD = re.compile(r"(?im)^[ \t>]*(?:name|full\s+name|contact|from|to
 class NamedEntityRecognizer(OwnRecognizer):
     """Emits PERSON from names + NER, and the NER's ORGANIZATION, LOCATION and NRP."""
 
-    def __init__(self, names: NameLists) -> None:
+    def __init__(self, names: NameLists, is_place: Callable[[str], bool] | None = None) -> None:
+        """``is_place(casefolded)``: a place the gazetteer knows, never taken for a stranger's name."""
         self.names = names
+        self.is_place = is_place
         super().__init__(supported_entities=list(NER_ENTITIES), name="NamedEntityRecognizer")
 
     def analyze(
@@ -251,6 +260,14 @@ class NamedEntityRecognizer(OwnRecognizer):
             and handed
         ):
             score = 0.5  # a word no list knows, handed something: a surname the lists lack
+        elif self._stranger(
+            text,
+            words,
+            labels,
+            (initial_position or line_start(doc, start))
+            and not context_before(text, char_start, _ROLE_LABEL, 30),
+        ):
+            score = 0.5
         elif dialogue:
             score = 0.7 if known else 0.5
         elif alone_on_line:
@@ -270,6 +287,22 @@ class NamedEntityRecognizer(OwnRecognizer):
         if words[0].is_upper and len(words[0]) > 3 and not (run.title or strong_cue):
             score -= 0.2  # ALL-CAPS runs are headings and place names more often than people
         return start, end, score
+
+    def _stranger(self, text: str, words: list[Token], labels: set[str], initial: bool) -> bool:
+        """Two or three capitalised words inside a sentence that no list knows: not names, not
+        everyday words, not a place.  The small NER calls such names places ("confirming that Natashia
+        Burks will start": LOCATION); a name from outside the lists is more often a person there."""
+        if not 2 <= len(words) <= 3 or initial or not labels <= {"LOCATION"}:
+            return False
+        names = self.names
+        for w in words:
+            low = w.lower_
+            if low in names.common or low in names.places or names.is_dictionary_word(low) or len(low) < 3:
+                return False
+            if self.is_place is not None and self.is_place(low):
+                return False
+        whole = text[words[0].idx : words[-1].idx + len(words[-1])].casefold()
+        return self.is_place is None or not self.is_place(whole)
 
     def _title_like(self, span: Span) -> bool:
         names = self.names
