@@ -37,6 +37,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from gateway.audit.tables import audit_records
 from gateway.policy.classes import DATA_CLASSES, classes_of
 from gateway.scan.findings import Kind
+from gateway.scan.opaque import ENTITY as SUSPICIOUS_ENCODING
 
 INCOMPLETE = "incomplete"
 STATUSES = ("ok", "error", INCOMPLETE)
@@ -114,6 +115,8 @@ def kind_of(entity: str, secrets: frozenset[str] | None = None) -> Kind:
         return "marker"
     if entity in _MEDIA:
         return "unscannable"
+    if entity == SUSPICIOUS_ENCODING:
+        return "suspicious_encoding"
     if entity in (secrets if secrets is not None else _secret_entities()):
         return "secret"
     return "pii"
@@ -129,7 +132,8 @@ def _known_entities() -> tuple[frozenset[str], frozenset[str]]:
     from gateway.scan.pii import ENTITIES
 
     secrets = _secret_entities()
-    return secrets, frozenset(ENTITIES) | secrets | _MARKERS | _MEDIA | {"SCAN_FAILED", "SOURCE_CODE"}
+    others = {"SCAN_FAILED", "SOURCE_CODE", SUSPICIOUS_ENCODING}
+    return secrets, frozenset(ENTITIES) | secrets | _MARKERS | _MEDIA | others
 
 
 def _has_entity(entity: str) -> ColumnElement[bool]:

@@ -64,6 +64,7 @@ _KIND_CLASSES: Mapping[Kind, tuple[str, ...]] = {
     "marker": ("confidential", "company_ip"),
     "term": ("company_terms", "company_ip"),
     "fingerprint": ("protected_documents", "company_ip"),
+    "suspicious_encoding": ("suspicious_encoding",),
     "unscannable": ("unscannable",),
     "scan_failed": ("scan_failed",),
 }
@@ -86,6 +87,8 @@ DATA_CLASSES: Mapping[str, str] = {
     "company_terms": "hits of the organisation's term lists and patterns (TERM:*)",
     "protected_documents": "passages of registered documents (FINGERPRINT:*)",
     "company_ip": "source_code, confidential, company_terms and protected_documents",
+    "suspicious_encoding": "base64 or hex blobs of 96+ bytes the gateway cannot turn into text "
+    "(SUSPICIOUS_ENCODING): encrypted, or compressed in a format it does not open",
     "unscannable": "images, audio and files the gateway cannot read",
     "token_ids": "prompts given as token-id arrays (TOKEN_IDS): unreadable, refused unless allowed",
     "scan_failed": "detection failed or timed out",

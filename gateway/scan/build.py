@@ -16,6 +16,7 @@ def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
     the compiled rules) is frozen out of the garbage collector's reach: those ~200,000 objects live
     as long as the process, yet every full collection walked them all, a 0.1-0.15 s pause in
     whichever request was scanning, about once every 70 prompts scanned."""
+    from gateway.scan.opaque import EncodingDetector
     from gateway.scan.pii import PiiDetector
     from gateway.scan.recognizers.code import SourceCodeDetector
     from gateway.scan.recognizers.markers import ConfidentialityMarkerDetector
@@ -31,7 +32,13 @@ def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
             ) from None
     pii = PiiDetector(model_path=scan.spacy_model_path, model_hashes=hashes)
     secrets = SecretDetector()
-    detectors: list[Detector] = [pii, secrets, SourceCodeDetector(), ConfidentialityMarkerDetector()]
+    detectors: list[Detector] = [
+        pii,
+        secrets,
+        SourceCodeDetector(),
+        ConfidentialityMarkerDetector(),
+        EncodingDetector(),
+    ]
     seam: list[Detector] = [seam_detector(pii, secrets)]
     detectors.extend(_organisation_detectors(scan, source))
     engine = ScanEngine(

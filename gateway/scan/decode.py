@@ -1,7 +1,9 @@
 """The decoding views of :mod:`gateway.scan.normalize`: encoded runs and JSON string values.
 
 * ``base64``, ``hex``, ``percent``: each encoded run replaced by its decoding, which maps to all of
-  the run (a wrapped base64 block decodes joined; base64 of base64 is decoded in place).
+  the run (a wrapped base64 block decodes joined; base64 of base64 is decoded in place).  A base64
+  or hex run whose bytes are a gzip, zlib, raw deflate, bzip2 or xz stream decodes to the text the
+  stream holds (:func:`opened`), read no further than the budget has bytes left.
 * ``json``: the string values of JSON documents, unescaped, one per line, each escape mapped to
   exactly its characters.
 
@@ -14,10 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bz2
+import codecs
 import json
+import lzma
 import re
+import zlib
 from collections.abc import Iterator
 from types import MappingProxyType
+from typing import Protocol
 
 from gateway.scan.offsets import Edits, MapBuilder, OffsetMap, apply_edits
 
@@ -52,13 +59,28 @@ class Budget:
         self.max_runs, self.max_bytes = max_runs, max_bytes
         self.spent_runs = self.spent_bytes = 0
 
+    @property
+    def room(self) -> int:
+        """Bytes of output left: a compressed stream is read no further than one byte past it."""
+        return max(0, self.max_bytes - self.spent_bytes)
+
     def charge(self, decoded: str) -> None:
         self.spent_runs += 1
         self.spent_bytes += len(decoded.encode("utf-8", "surrogatepass"))
         if self.spent_runs > self.max_runs or self.spent_bytes > self.max_bytes:
-            raise NormalizationLimit(
-                f"more than {self.max_runs} encoded runs or {self.max_bytes} decoded bytes in one text"
-            )
+            raise self.overrun()
+
+    def attempt(self, runs: int) -> None:
+        """Opening a compressed stream costs work before its first byte of output (bzip2 decodes a
+        whole block of up to 900 kB first): each attempt counts as ``runs`` runs, whatever it holds."""
+        self.spent_runs += runs
+        if self.spent_runs > self.max_runs:
+            raise self.overrun()
+
+    def overrun(self) -> NormalizationLimit:
+        return NormalizationLimit(
+            f"more than {self.max_runs} encoded runs or {self.max_bytes} decoded bytes in one text"
+        )
 
 
 def candidates(text: str) -> list[_Lines]:
@@ -110,11 +132,12 @@ def _wrapped(text: str, runs: _Lines) -> list[_Lines]:
     return blocks
 
 
-def _utf8(raw: bytes, *, blob: bool) -> str | None:
+def _utf8(raw: bytes, *, blob: bool, whole: bool = True) -> str | None:
     """The text, or None for binary: invalid UTF-8; a blank blob or one over 5% control characters;
-    any control character in a %xx run."""
+    any control character in a %xx run.  ``whole=False``: ``raw`` is the start of a longer output,
+    which may end inside a character (dropped)."""
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8") if whole else codecs.getincrementaldecoder("utf-8")().decode(raw)
     except UnicodeDecodeError:
         return None
     if blob:
@@ -122,7 +145,8 @@ def _utf8(raw: bytes, *, blob: bool) -> str | None:
     return None if _CONTROL.search(text) else text
 
 
-def _b64(run: str) -> str | None:
+def b64_bytes(run: str) -> bytes | None:
+    """The bytes a base64 run (standard or urlsafe alphabet, padding optional) encodes, or None."""
     body = run.rstrip("=")
     urlsafe = "-" in body or "_" in body
     if len(body) % 4 == 1 or (urlsafe and ("+" in body or "/" in body)):
@@ -131,30 +155,175 @@ def _b64(run: str) -> str | None:
         return None
     padded = body + "=" * (-len(body) % 4)
     try:
-        raw = base64.b64decode(padded, altchars=b"-_" if urlsafe else None, validate=True)
+        return base64.b64decode(padded, altchars=b"-_" if urlsafe else None, validate=True)
     except (binascii.Error, ValueError):
         return None
-    return _utf8(raw, blob=True)
 
 
-def _decodings(text: str, kind: str, runs: list[_Lines]) -> Iterator[tuple[int, int, str | None]]:
+def is_text(raw: bytes, *, whole: bool = True) -> bool:
+    """Whether decoded bytes read as text as they are (see :func:`_utf8`); ``whole=False``: they may
+    end inside a character (a run cut short)."""
+    return _utf8(raw, blob=True, whole=whole) is not None
+
+
+def _text(raw: bytes | None, budget: Budget) -> str | None:
+    """What a decoded run reads as: its bytes as text, or the text of the stream they compress."""
+    if raw is None:
+        return None
+    text = _utf8(raw, blob=True)
+    return text if text is not None else opened(raw, budget)
+
+
+# --- compressed blobs: a stream is read a bounded piece at a time, its output never past what the
+# budget has left (plus one byte, to know it went past), so a text bomb is a budget overrun like
+# any other, after reading no more than the budget.  Its first _PROBE bytes decide: not text (a
+# bomb of zeros, an archive, a compressed image), and nothing more is read; opening it costs runs
+# (_ATTEMPT), not bytes: it is no decoding.
+MAX_LAYERS = 2  # gzip of gzip; no deeper
+_PROBE = 512  # output bytes read before deciding whether a stream holds text
+_CHUNK = 1 << 16  # output bytes per read after that: a corrupt tail loses at most this much
+# xz -9 needs 65 MiB (a 64 MiB dictionary); a crafted header may ask for 1.5 GiB, refused past 72 MiB.
+# The dictionary is allocated, not touched: only what is written (within the budget) is resident.
+_XZ_MEMORY = 72 << 20
+_GZIP, _BZIP2, _XZ = b"\x1f\x8b\x08", b"BZh", b"\xfd7zXZ\x00"
+# Runs an attempt to open a stream costs (raw deflate, tried on every binary run, costs microseconds
+# and is read only as far as the probe): a bzip2 bomb takes ~2 ms to open, gzip and xz ones ~0.05 ms.
+_ATTEMPT = MappingProxyType({"zlib": 1, "xz": 1, "bz2": 8, "deflate": 0})
+_MAGIC = MappingProxyType({"zlib": _GZIP, "bz2": _BZIP2, "xz": _XZ})  # what starts another member
+_CORRUPT = (zlib.error, OSError, EOFError, lzma.LZMAError)
+
+
+def _format(raw: bytes) -> str | None:
+    """How ``raw`` is compressed, by its header: ``zlib`` (zlib or gzip, which zlib reads both),
+    ``bz2``, ``xz``, or ``deflate`` (no header: raw deflate, accepted only if its end marker is
+    where ``raw`` ends).  None: too short to be any."""
+    if raw.startswith(_GZIP) or (
+        len(raw) > 2 and raw[0] & 0x8F == 0x08 and int.from_bytes(raw[:2]) % 31 == 0
+    ):
+        return "zlib"  # zlib's header: method 8 with a window of at most 32 KiB, and a check
+    if raw.startswith(_BZIP2) and raw[3:4] in (b"1", b"2", b"3", b"4", b"5", b"6", b"7", b"8", b"9"):
+        return "bz2"
+    if raw.startswith(_XZ):
+        return "xz"
+    return "deflate" if len(raw) > 1 else None
+
+
+class _Codec(Protocol):
+    """What zlib's, bz2's and lzma's decompressors share."""
+
+    @property
+    def eof(self) -> bool: ...
+
+    @property
+    def unused_data(self) -> bytes: ...
+
+    def decompress(self, data: bytes, max_length: int, /) -> bytes: ...
+
+
+class _Stream:
+    """One compressed stream (several, for concatenated gzip, bzip2 or xz members) read a bounded
+    piece at a time."""
+
+    __slots__ = ("_codec", "_format", "_input", "ended", "stalled", "trailing")
+
+    def __init__(self, raw: bytes, fmt: str) -> None:
+        self._format, self._input = fmt, raw
+        self._codec = self._new()
+        self.ended = False  # the stream reached its end marker
+        self.stalled = False  # the input ran out before that: a truncated stream
+        self.trailing = b""  # input after the end that is not another member
+
+    def _new(self) -> _Codec:
+        if self._format == "bz2":
+            return bz2.BZ2Decompressor()
+        if self._format == "xz":
+            return lzma.LZMADecompressor(lzma.FORMAT_XZ, memlimit=_XZ_MEMORY)
+        return zlib.decompressobj(47 if self._format == "zlib" else -15)  # 47: zlib or gzip header
+
+    @property
+    def done(self) -> bool:
+        return self.ended or self.stalled
+
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` more bytes of output; fewer only when the stream is done.  Raises one of
+        :data:`_CORRUPT` on data the codec cannot read."""
+        out = b""
+        while len(out) < size and not self.done:
+            codec, before = self._codec, self._input
+            got = codec.decompress(before, size - len(out))
+            # zlib hands back the input it did not read; bz2 and lzma keep it (and pending output)
+            tail = getattr(codec, "unconsumed_tail", None)
+            self._input = tail if isinstance(tail, bytes) else b""
+            out += got
+            if codec.eof:
+                rest = codec.unused_data
+                if self._format != "deflate" and rest.startswith(_MAGIC[self._format]):
+                    self._input, self._codec = rest, self._new()
+                else:
+                    self.ended, self.trailing = True, rest
+            elif not got and self._input == before:
+                self.stalled = True
+        return out
+
+
+def opened(raw: bytes, budget: Budget, layers: int = MAX_LAYERS, *, whole: bool = True) -> str | None:
+    """The text ``raw`` decompresses to, or None: not a stream, corrupt from the start, or holding
+    something other than text.  A stream whose text goes past the budget's bytes raises
+    :class:`NormalizationLimit` (read no further than that); a stream corrupt or cut short after
+    its start reads as the text before that.  ``whole=False``: only whether it holds text matters,
+    so a stream with a header is read no further than its first :data:`_PROBE` bytes."""
+    fmt = _format(raw)
+    if fmt is None:
+        return None
+    budget.attempt(_ATTEMPT[fmt])
+    stream, room, out = _Stream(raw, fmt), budget.room, b""
+    try:
+        out = stream.read(min(_PROBE, room + 1))
+        if layers > 1 and _format(out) in ("zlib", "bz2", "xz"):  # a stream inside a stream
+            inner = out + stream.read(room + 1 - len(out))
+            if len(inner) > room:
+                raise budget.overrun()
+            return opened(inner, budget, layers - 1, whole=whole)
+        if (probe := _utf8(out, blob=True, whole=False)) is None:
+            return None
+        if not whole and fmt != "deflate":
+            return probe
+        while len(out) <= room and not stream.done:
+            out += stream.read(min(_CHUNK, room + 1 - len(out)))
+    except _CORRUPT:
+        if fmt == "deflate":
+            return None
+    if len(out) > room:
+        raise budget.overrun()
+    if fmt == "deflate" and not stream.ended:
+        return None  # headerless: any bytes may start a deflate stream, few reach its end marker
+    if stream.trailing.strip(b"\0"):
+        # Not the stream's own bytes (zero padding is): a wrapped block's short last line read with
+        # it ("...\nDecode"), which then decodes line by line, or bytes the stream does not explain.
+        return None
+    return _utf8(out, blob=True, whole=stream.ended)
+
+
+def _decodings(
+    text: str, kind: str, budget: Budget, runs: list[_Lines]
+) -> Iterator[tuple[int, int, str | None]]:
     for lines in runs:
         if kind == "base64":  # a wrapped block decodes joined, mapping to all its lines; else by line
-            joined = _b64("".join(text[a:b] for a, b in lines))
+            joined = _text(b64_bytes("".join(text[a:b] for a, b in lines)), budget)
             if joined is not None or len(lines) == 1:
                 yield lines[0][0], lines[-1][1], joined
             else:
-                yield from ((a, b, _b64(text[a:b])) for a, b in lines)
+                yield from ((a, b, _text(b64_bytes(text[a:b]), budget)) for a, b in lines)
             continue
         for a, b in lines:
             if not text[a:b].isalpha():  # hex of text is at least half digits
                 for m in _HEX_RUN.finditer(text, a, b):
-                    yield m.start(), m.end(), _utf8(bytes.fromhex(m[1]), blob=True)
+                    yield m.start(), m.end(), _text(bytes.fromhex(m[1]), budget)
 
 
 def _blob_edits(text: str, kind: str, budget: Budget, depth: int, runs: list[_Lines]) -> Edits:
     edits: Edits = []
-    for a, b, decoded in _decodings(text, kind, runs):
+    for a, b, decoded in _decodings(text, kind, budget, runs):
         if decoded is not None:
             budget.charge(decoded)
             if depth < MAX_DEPTH:  # base64 of base64: decode inner runs in place, same mapping

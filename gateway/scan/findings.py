@@ -13,7 +13,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
-Kind = Literal["pii", "secret", "code", "marker", "term", "fingerprint", "unscannable", "scan_failed"]
+Kind = Literal[
+    "pii",
+    "secret",
+    "code",
+    "marker",
+    "term",
+    "fingerprint",
+    "suspicious_encoding",
+    "unscannable",
+    "scan_failed",
+]
 KINDS: tuple[Kind, ...] = (
     "pii",
     "secret",
@@ -21,6 +31,7 @@ KINDS: tuple[Kind, ...] = (
     "marker",
     "term",
     "fingerprint",
+    "suspicious_encoding",
     "unscannable",
     "scan_failed",
 )
