@@ -194,13 +194,14 @@ def report(outcomes: list[Outcome], show: int) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--half", choices=["dev", "test"], default="dev")
+    parser.add_argument("--file", type=Path, help="another corpus file (more tuning data from another seed)")
     parser.add_argument("--limit", type=int)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--show", type=int, default=0, help="print the first N leaked values (dev only)")
     args = parser.parse_args(argv)
     if args.show and args.half == "test":
         parser.error("--show is for the dev half: the test half's leaks are not for tuning on")
-    lines = (HELDOUT / f"{args.half}.jsonl").read_text(encoding="utf-8").splitlines()
+    lines = (args.file or HELDOUT / f"{args.half}.jsonl").read_text(encoding="utf-8").splitlines()
     records = [json.loads(line) for line in lines[: args.limit]]
     started = time.monotonic()
     with gateway() as gw:

@@ -388,13 +388,28 @@ def _compact(token: str) -> str:
 _GROUPED = re.compile(r"[0-9A-Z]{1,6}(?:[ -][0-9A-Z]{1,6})+")
 
 
+# Vendor prefixes of keys (``recognizers/secrets_rules.py`` knows the whole formats): a token that
+# turns into one of these is a key spelt to hide it.
+_KEY_PREFIXES = (
+    "AKIA", "ASIA", "AIza", "SG.", "ghp_", "gho_", "ghs_", "ghu_", "ghr_", "github_pat_", "sk-", "sk_live_",
+    "sk_test_", "rk_live_", "xoxb-", "xoxp-", "xoxa-", "xapp-", "glpat-", "hf_", "npm_", "pypi-", "SK",
+)  # fmt: skip
+
+
+def _prefixed_key(value: str) -> bool:
+    return value.startswith(_KEY_PREFIXES) and _KEY_SHAPE.fullmatch(value) is not None
+
+
 def _rot13_reveals(token: str, turned: str) -> bool:
     if "@" in token:
         return _tld(turned) in _TLDS and _tld(token) not in _TLDS
     if _IBAN_SHAPE.fullmatch(turned):
         return turned[:2] in _IBAN_COUNTRIES  # "CY07..." is "PL07...": the checksum tells which
-    # A key under a vendor prefix: a separator in its first 12 characters ("fx_yvir_", "tuc_").
-    return _KEY_SHAPE.fullmatch(token) is not None and re.search(r"[_-]", token[:12]) is not None
+    # A key under a vendor prefix: a separator in its first 12 characters ("fx_yvir_", "tuc_"), or a
+    # prefix that needs none ("NXVN..." is "AKIA...").
+    return (_KEY_SHAPE.fullmatch(token) is not None and re.search(r"[_-]", token[:12]) is not None) or (
+        _prefixed_key(turned) and not _prefixed_key(token)
+    )
 
 
 def _reversal_reveals(token: str, back: str) -> bool:
@@ -409,7 +424,7 @@ def _reversal_reveals(token: str, back: str) -> bool:
         _KEY_SHAPE.fullmatch(token) is not None
         and "/" not in token
         and re.search(r"[_-]|[A-Z]{2}$", token[-12:]) is not None
-    )
+    ) or (_prefixed_key(back) and not _prefixed_key(token))
 
 
 def _tld(address: str) -> str:
