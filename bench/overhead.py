@@ -185,7 +185,8 @@ class BenchGateway:
             f"server: {{port: {port}}}\n"
             f"database_url: {db_url}\n"
             f"scan: {{enabled: {'true' if args.scan else 'false'}}}\n"
-            f"policies: ['{Path(__file__).resolve().parents[1] / 'policies' / 'default.yaml'}']\n"
+            # Each checkout's own default policy: an older one may not know a newer data class.
+            f"policies: ['{(tree or Path(__file__).resolve().parents[1]) / 'policies' / 'default.yaml'}']\n"
             "destinations:\n"
             f"  bench: {{type: openai, base_url: 'http://127.0.0.1:{up_port}/v1', api_key_env: BENCH_KEY,"
             " jurisdiction: US, models: ['gpt-*']}\n" + extra

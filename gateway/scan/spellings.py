@@ -215,6 +215,12 @@ def leet(text: str) -> Spelled | None:
         if chunk is not None:
             words = [w.span() for w in _ALNUM.finditer(text, a, chunk[1])]
             done = chunk[1]
+            # "costa0@example.org" is a name and a number, as many addresses are: an address is leet
+            # only with a digit inside a word of it or in its ending ("m41lb0x.0rg").
+            if not any(_is_leet(text[lo:hi], False) for lo, hi in words) and not _has_digit(
+                text[chunk[0] : chunk[1]].rsplit(".", 1)[-1]
+            ):
+                continue
         for lo, hi in [(a, b)] if chunk is None else words:
             word = text[lo:hi]
             if _is_leet(word, chunk is not None):
