@@ -142,7 +142,12 @@ def main() -> None:
     unlimited = "limits: {per_key_rate: null, per_key_active: 1024}\n"
     gateways = [BenchGateway.start("new", None, tmp / "new", up_port, args, unlimited)]
     if args.baseline:
-        gateways.append(BenchGateway.start("old", Path(args.baseline).resolve(), tmp / "old", up_port, args))
+        old = Path(args.baseline).resolve()
+        # A baseline from before admission control (issue 17) has no ``limits`` section to switch off.
+        knows_limits = "class LimitsSettings" in (old / "gateway" / "settings.py").read_text(encoding="utf-8")
+        gateways.append(
+            BenchGateway.start("old", old, tmp / "old", up_port, args, unlimited if knows_limits else "")
+        )
     try:
         wait_up(f"http://127.0.0.1:{up_port}/", upstream)
         for gw in gateways:
