@@ -17,7 +17,8 @@ findings carry them):
 * evasive spellings, each rewritten plainly (:mod:`gateway.scan.spellings`): ``entities`` (HTML
   character references, on clean), ``atdot`` (``john (at) example (dot) com``), ``numwords``
   (``four one one one ...``), ``glued`` (``acct_4111111111111111_end``), ``leet`` (``m41lb0x``),
-  ``spaced`` (``j o h n``), on skeleton; ``rot13`` and ``reversed`` (single tokens), on digits.
+  ``spaced`` (``j o h n``), ``backwards`` (a name written backwards), on skeleton; ``rot13`` and
+  ``reversed`` (single tokens), on digits.
 
 The offset maps are in :mod:`gateway.scan.offsets`, the decoding views in :mod:`gateway.scan.decode`.
 Every step is linear in the text: runs of
@@ -222,13 +223,14 @@ _SPELLINGS = (
     ("glued", spellings.glued),
     ("leet", spellings.leet),
     ("spaced", spellings.spaced),
+    ("backwards", spellings.backwards_names),
 )
 # Views whose every change leaves the words around it as they were, or makes a structured value (an
 # address, a number, a key) out of them: the pattern recognizers alone read them.
 _SHALLOW = frozenset({"digits", "atdot", "numwords", "glued", "rot13", "reversed"})
 # Views whose changes may spell words (a decoded or leetspeak or letter-spaced name): a change there
 # is deep where it lies among letters alone (``spellings.wordy``), shallow elsewhere.
-_WORDY = frozenset({"entities", "leet", "spaced"})
+_WORDY = frozenset({"entities", "leet", "spaced", "backwards"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,7 +238,8 @@ class View:
     """One normalised text; ``to_original`` maps a span of it back to the original text."""
 
     # "raw", "clean", "nfkc", "skeleton", "digits", "base64", "hex", "percent", "json", and the
-    # spellings: "entities", "atdot", "numwords", "glued", "leet", "spaced", "rot13", "reversed"
+    # spellings: "entities", "atdot", "numwords", "glued", "leet", "spaced", "backwards", "rot13",
+    # "reversed"
     name: str
     text: str
     _map: OffsetMap | None = field(default=None, repr=False, compare=False)  # None: the identity

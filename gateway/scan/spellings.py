@@ -22,6 +22,7 @@ from gateway.scan.offsets import MapBuilder, OffsetMap
 
 __all__ = [
     "at_dot",
+    "backwards_names",
     "entities",
     "glued",
     "leet",
@@ -273,6 +274,40 @@ def _address_chunk(text: str, a: int, b: int) -> tuple[int, int] | None:
 # single spaces go; two or more are a word break; in a run of letters alone (a name), a capital after
 # a small letter starts a new word ("C h a s e D e S m e t": "Chase De Smet").
 _SPACED = re.compile("(?<!\\S)[^\\W_@.'\u2019+-](?: {1,3}[\\w@.'\u2019+-]){4,}(?=[.,;:!?)\"']*(?:\\s|\\Z))")
+
+
+# --- backwards: a name written backwards ("aveabaQ ehzneK" is "Kenzhe Qabaeva"): two to four words in a
+# row that each end in a capital after small letters, read back as one run.  One such word alone is
+# an identifier as often ("getX"); words that end in a capital are rare in prose, so the cheap test
+# is one regex search.
+_BACKWARDS_HINT = re.compile(r"[a-z][A-Z](?![^\W\d_])")
+_LETTERS = re.compile(r"[^\W\d_]+")
+
+
+def backwards_names(text: str) -> Spelled | None:
+    if _BACKWARDS_HINT.search(text) is None:
+        return None
+    builder, changed = MapBuilder(text), False
+    run: list[tuple[int, int]] = []
+    for m in [*_LETTERS.finditer(text), None]:
+        word = "" if m is None else m.group()
+        backwards = len(word) >= 3 and word[-1].isupper() and word[:-1].islower()
+        joined = m is not None and run and text[run[-1][1] : m.start()] == " "
+        if backwards and (joined or not run) and len(run) < 4:
+            run.append(m.span())  # type: ignore[union-attr]  # backwards implies a match
+            continue
+        if len(run) >= 2 and not _beside_word(text, run[0][0], run[-1][1]):
+            builder.replace(run[0][0], run[-1][1], text[run[0][0] : run[-1][1]][::-1])
+            changed = True
+        run = [m.span()] if backwards and m is not None else []
+    return builder.finish() if changed else None
+
+
+def _beside_word(text: str, start: int, end: int) -> bool:
+    """Whether ``text[start:end]`` is glued to more of a token (an identifier, a path)."""
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    return before.isalnum() or before in "_'.@/\\-" or after.isalnum() or after in "_'@/\\-"
 
 
 _SPACED_HINT = re.compile(r" \S \S \S ")  # inside any run of five: a literal first, searched in C

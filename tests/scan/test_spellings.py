@@ -64,6 +64,7 @@ CASES = [
     ("ROT13: FT.eofB4mYe8nz-V9ZrVekweG.wnxoMU8rBdd3Rn-08pszR\nok", "rot13",
      "SG.rbsO4zLr8am-I9MeIrxjrT.jakbZH8eOqq3Ea-08cfmE", "FT.eofB4mYe8nz-V9ZrVekweG.wnxoMU8rBdd3Rn-08pszR"),
     ("Backwards: moc.elpmaxe@nhoj . thanks", "reversed", "john@example.com", "moc.elpmaxe@nhoj"),
+    ("Read this backwards: aveabaQ ehzneK . ok", "backwards", "Kenzhe Qabaeva", "aveabaQ ehzneK"),
     ("Backwards: 1111-1111-1111-1114 . thanks", "reversed", "4111-1111-1111-1111", "1111-1111-1111-1114"),
     ("Backwards: GDGO2NPVKNBRO5QKAIKA . thanks", "reversed", "AKIAKQ5ORBNKVPN2OGDG", "GDGO2NPVKNBRO5QKAIKA"),
     ("back: 5372 4709 0308 6809 9906 8309 19UH . ok", "reversed", "HU91 9038 6099 9086 8030 9074 2735",
@@ -104,6 +105,7 @@ CLEAN = [
     "Version 3.14.1 shipped on 2024-01-02; order 12345678 is late.",
     "kid: 29ab911f0e6f388f\nalg: RS256\nx5t: SP_oaGOOyYGXvVPA2e1n2zrN6tQ=",
     "https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
+    "Call getX and setY, or getX setY directly; the iPhone and eBay apps.",
 ]
 
 

@@ -85,11 +85,12 @@ _ANCHORS = re.compile(
 _NUMBER_NAME_NUMBER = re.compile(
     rf"(?<![\w.,:/-]){_NUM}[ ]+(?:{_CAP}[\w'\u2019.-]*[ ]+){{1,4}}{_NUM}(?![\w/-]|[.:,]\d)"
 )
-# After an address cue: "lives at 9816 214 Pavlou Drandaki", "is on Pod Floriánem 1677" (two or
-# more capitalised words with a number before or after them, up to the end of the clause).
+# After an address cue: "lives at 9816 214 Pavlou Drandaki", "is on Pod Floriánem 1677", "moved to
+# Bulevardi 1340" (capitalised words with a number before or after them, up to the end of the clause;
+# not everyday words: "is on Windows 11").
 _CUED_NUMBER_NAME = re.compile(
-    rf"(?P<address>(?:{_NUM}[ ]+){{1,2}}(?P<words>{_CAP}[\w'\u2019.-]*(?:[ ]{_CAP}[\w'\u2019.-]*){{1,3}})"
-    rf"|(?P<words2>{_CAP}[\w'\u2019-]*(?:[ ]{_CAP}[\w'\u2019-]*){{1,3}})[ ]+{_NUM})"
+    rf"(?P<address>(?:{_NUM}[ ]+){{1,2}}(?P<words>{_CAP}[\w'\u2019.-]*(?:[ ]{_CAP}[\w'\u2019.-]*){{0,3}})"
+    rf"|(?P<words2>{_CAP}[\w'\u2019-]*(?:[ ]{_CAP}[\w'\u2019-]*){{0,3}})[ ]+{_NUM})"
     r"(?=[ ]*(?:$|[\n,;!?)]|\.(?:[ ]|$)))",
     re.MULTILINE,
 )

@@ -126,7 +126,7 @@ class AddressBlockRecognizer(OwnRecognizer):
             return None
         words = (match.group("after") or match.group("before") or "").split()
         if not words:
-            return "bare" if in_row and len(code) >= 4 else None
+            return "bare" if in_row else None
         if words[0][:1].islower():
             return None
         if self.ordinary is not None and all(self.ordinary(w.casefold().strip(".()")) for w in words):

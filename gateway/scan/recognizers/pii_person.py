@@ -77,6 +77,12 @@ _HANDOFF_CUE = re.compile(
     r"remind|thank|invite|assign|ping|call)\w*\s+(?:(?:it|this|that|them|these|the\s+\w+(?:\s+\w+)?|"
     r"a\s+\w+(?:\s+\w+)?)\s+)?(?:to\s+|over\s+to\s+)?$"
 )
+# Somebody who did something to a ticket or a document: "opened by Nouh Meredink" (the small NER
+# calls an unfamiliar name there a firm as often as a place).
+_AGENT_CUE = re.compile(
+    r"(?i)\b(?:opened|created|reported|raised|filed|submitted|assigned|requested|approved|reviewed|"
+    r"signed|escalated|closed|updated|edited|written)\s+(?:to|by)\s*:?\s*$"
+)
 # A role in credits, tickets and sign-offs, before a name: "Design: Agapeto Corsentino", "Assignee: ...".
 _ROLE_LABEL = re.compile(
     r"(?i)\b(?:design(?:ed)?|test(?:ing|ed)?|written|illustrat\w*|photo\w*|edit(?:or|ed|ing)|produc\w*|"
@@ -292,7 +298,12 @@ class NamedEntityRecognizer(OwnRecognizer):
         """Two or three capitalised words inside a sentence that no list knows: not names, not
         everyday words, not a place.  The small NER calls such names places ("confirming that Natashia
         Burks will start": LOCATION); a name from outside the lists is more often a person there."""
-        if not 2 <= len(words) <= 3 or initial or not labels <= {"LOCATION"}:
+        agent = context_before(text, words[0].idx, _AGENT_CUE, 30)
+        if (
+            not 2 <= len(words) <= 3
+            or initial
+            or not labels <= ({"LOCATION", "ORGANIZATION"} if agent else {"LOCATION"})
+        ):
             return False
         names = self.names
         for w in words:
