@@ -197,3 +197,28 @@ def test_pathological_input_is_bounded(detector: SourceCodeDetector) -> None:
     for text in texts:
         detector.detect(text)
     assert time.perf_counter() - started < 5.0  # ~0.3 s here; a quadratic blow-up takes minutes
+
+
+DOCSTRING_METHOD = '''Review this method (taken out of its class):
+    def raw_input(self, prompt=""):
+        """Write a prompt and read a line.
+
+        The returned line does not include the trailing newline.
+        When the user enters the EOF key sequence, EOFError is raised.
+        """
+        return input(prompt)'''
+
+
+@pytest.mark.parametrize(
+    "text", [DOCSTRING_METHOD, DOCSTRING_METHOD.replace("        return input(prompt)", "")]
+)
+def test_a_function_that_is_mostly_docstring_is_code(detector: SourceCodeDetector, text: str) -> None:
+    hits = detector.detect(text)
+    assert hits and hits[0].score >= 0.5
+    covered = text[hits[0].start : hits[0].end]
+    assert covered.lstrip().startswith("def raw_input") and "EOFError is raised." in covered
+
+
+def test_a_colon_line_over_indented_prose_is_not_code(detector: SourceCodeDetector) -> None:
+    text = "Notes from the meeting:\n    We agreed to ship on Friday.\n    Anna will write the summary."
+    assert detector.detect(text) == []

@@ -322,7 +322,14 @@ class SourceCodeDetector:
                 else:
                     break
                 j += 1
-            block_score = _block_score(classes[first : last + 1], fenced=False)
+            body = _indented_body(lines, lo + k, lo + n) if classes[k][1] >= 0.9 else 0
+            if body >= 2:
+                # A header (``def f(x):``, ``class C:``) over an indented body that is mostly a
+                # docstring or comments: a function taken out of its file is code however it reads.
+                last = max(last, k + body)
+                block_score = max(0.7, _block_score(classes[first : last + 1], fenced=False) or 0.0)
+            else:
+                block_score = _block_score(classes[first : last + 1], fenced=False)
             if block_score is None and first == last:
                 block_score = _single_line(classes[k][1])
             if block_score is not None:
@@ -458,3 +465,25 @@ def _block_score(classes: list[Line], *, fenced: bool) -> float | None:
     if n_code == 0 or mass < 1.1 or density < 0.4:
         return None
     return min(0.97, 0.45 + 0.1 * mass * density)
+
+
+_MAX_BODY = 200  # lines of an indented body read after a header
+
+
+def _indented_body(lines: list[str], header: int, end: int) -> int:
+    """How many lines after ``lines[header]`` (a line ending in ``:``) belong to its indented body:
+    blank lines, and lines indented deeper than the header, up to the last of those; 0 when the
+    header does not end in a colon or fewer than two non-blank lines follow it indented."""
+    head = lines[header].rstrip()
+    if not head.endswith(":"):
+        return 0
+    indent = len(head) - len(head.lstrip())
+    last, filled = 0, 0
+    for j in range(header + 1, min(end, header + 1 + _MAX_BODY)):
+        line = lines[j].rstrip("\r\n")
+        if not line.strip():
+            continue
+        if len(line) - len(line.lstrip()) <= indent:
+            break
+        last, filled = j - header, filled + 1
+    return last if filled >= 2 else 0
