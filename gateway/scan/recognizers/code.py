@@ -323,6 +323,7 @@ class SourceCodeDetector:
                     break
                 j += 1
             body = _indented_body(lines, lo + k, lo + n) if classes[k][1] >= 0.9 else 0
+            block_score: float | None
             if body >= 2:
                 # A header (``def f(x):``, ``class C:``) over an indented body that is mostly a
                 # docstring or comments: a function taken out of its file is code however it reads.
