@@ -116,6 +116,7 @@ def test_names_from_where_they_stand(detector: PiiDetector, text: str, name: str
         "Type classes first appeared in the Haskell programming language.",
         "Erlang is a general-purpose, concurrent, functional programming language.",
         "Design: Material Components",
+        "Summarise the pros and cons of MySQL versus Kubernetes for a small team.",
         "I visited Agios Nikolaos last year.",
     ],
 )

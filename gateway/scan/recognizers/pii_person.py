@@ -143,8 +143,8 @@ class NamedEntityRecognizer(OwnRecognizer):
         for start, end, label in ner:
             if label == "PERSON":
                 span = doc[start:end]
-                if len(span) == 1 and span.text.casefold() in SOFTWARE:
-                    continue  # "the Haskell programming language"
+                if all(t.lower_ in SOFTWARE or not t.text[:1].isupper() for t in span):
+                    continue  # "the Haskell programming language", "MySQL versus Kubernetes"
                 if not claimed.intersection(range(start, end)) and not self._title_like(span):
                     results.append(self.result("PERSON", span.start_char, span.end_char, 0.6, "spaCy NER"))
                 continue
