@@ -50,7 +50,9 @@ _YEAR = re.compile(r"(?:19|20)\d\d")
 _FIELD_SEPARATORS = re.compile(r'"\s*[,;]\s*"|[;\t|]')
 _QUOTES = " \t\"'>*-•"
 _MAX_CELL = 80
-_REACH = 3  # cells before a postcode cell that may belong to its block
+# Cells either side of a postcode cell that may belong to its block (before it: its lines; after it:
+# the rest of its row); a bound, so that a text of many postcode lines costs linear time.
+_REACH = 3
 
 
 def _cells(text: str) -> Iterator[tuple[int, int, int]]:
@@ -97,7 +99,7 @@ class AddressBlockRecognizer(OwnRecognizer):
             # Beside a postcode of everyday words, a street needs a word that is none ("12 Open tests").
             found = [
                 j
-                for j in range(max(0, i - _REACH), len(cells))
+                for j in range(max(0, i - _REACH), min(len(cells), i + _REACH + 1))
                 if j != i
                 and (shapes[j] or (shapes[j] is not None and kind != "plain"))
                 and (cells[j][0] == row or (j < i and row - cells[j][0] <= _REACH))
