@@ -21,6 +21,7 @@ def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
     from gateway.scan.recognizers.code import SourceCodeDetector
     from gateway.scan.recognizers.markers import ConfidentialityMarkerDetector
     from gateway.scan.recognizers.secrets import SecretDetector
+    from gateway.scan.spelled_numbers import SpelledNumberDetector
 
     hashes = None
     if scan.spacy_model_hashes:
@@ -38,6 +39,7 @@ def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
         SourceCodeDetector(),
         ConfidentialityMarkerDetector(),
         EncodingDetector(),
+        SpelledNumberDetector(),
     ]
     seam: list[Detector] = [seam_detector(pii, secrets)]
     detectors.extend(_organisation_detectors(scan, source))

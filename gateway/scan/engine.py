@@ -209,8 +209,9 @@ class ScanEngine:
                         changes = [
                             None if v.name == "raw" else (v.changed_from_base() or None) for v in scanned
                         ]
+                    blind = getattr(detector, "skip_views", _NO_VIEWS)
                     per_view = [
-                        _focused(detector, v.text, changed)
+                        [] if v.name in blind else _focused(detector, v.text, changed)
                         for v, changed in zip(scanned, changes, strict=True)
                     ]
                 else:

@@ -38,6 +38,7 @@ from gateway.scan.decode import (
     opened,
 )
 from gateway.scan.findings import Hit
+from gateway.scan.only_views import OnlyViews
 
 ENTITY = "SUSPICIOUS_ENCODING"
 # Decoded bytes from which an unreadable blob is reported: past every common digest (SHA-512, 64
@@ -223,28 +224,16 @@ def _cut_text(run: str, start: int, end: int, size: int) -> bool:
     return False
 
 
-class _Views:
-    """The views a detector reads, as a ``skip_views`` that skips every other: the spellings views
-    (rot13, reversed, leet...) turn a random blob into another and a readable one into noise, and
-    ``digits`` glues digit groups into runs nobody wrote.  These keep blobs as they were written,
-    or show them whole (invisibles, look-alikes, JSON escapes, %xx, HTML entities undone), or
-    show what decoding left encoded (a blob nested in another)."""
-
-    __slots__ = ("_read",)
-
-    def __init__(self, *read: str) -> None:
-        self._read = frozenset(read)
-
-    def __contains__(self, name: object) -> bool:
-        return name not in self._read
-
-
 class EncodingDetector:
     """Reports unreadable encoded blobs (:func:`opaque`) as ``SUSPICIOUS_ENCODING`` hits."""
 
     name = "encoding"
     entity = ENTITY
-    skip_views = _Views("raw", "clean", "nfkc", "skeleton", "base64", "hex", "percent", "json", "entities")
+    # The spellings views (rot13, reversed, leet...) turn a random blob into another and a readable one
+    # into noise, and ``digits`` glues digit groups into runs nobody wrote.  These keep blobs as they
+    # were written, or show them whole (invisibles, look-alikes, JSON escapes, %xx, HTML entities
+    # undone), or show what decoding left encoded (a blob nested in another).
+    skip_views = OnlyViews("raw", "clean", "nfkc", "skeleton", "base64", "hex", "percent", "json", "entities")
 
     def detect(self, text: str) -> list[Hit]:
         return [Hit("suspicious_encoding", ENTITY, a, b, _SCORE, self.name) for a, b in opaque(text)]

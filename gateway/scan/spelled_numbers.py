@@ -1,0 +1,42 @@
+"""Numbers read out digit by digit ("zero five eight six six three five eight eight eight"), reported
+whatever they are.
+
+The ``numwords`` view (:func:`gateway.scan.spellings.number_words`) turns seven or more digit words
+in a row back into digits, and the pattern recognizers read it: a card number or an IBAN is found
+as such.  A phone number with a national 0, an account or a customer number is not: a bare digit run
+says too little to be called a phone number anywhere else.  But nobody spells an ordinary number out
+word by word; doing so is a way to get it past a pattern.  So every number the view spelt back is a
+finding here (``SPELLED_NUMBER``, personal data as any PII type a policy does not name), and a
+digit run the text already had in digits is not, nor is a card number (its own recognizer reads it
+in the same view).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from gateway.scan.findings import Hit
+from gateway.scan.only_views import OnlyViews
+from gateway.scan.spellings import luhn
+
+ENTITY = "SPELLED_NUMBER"
+_SCORE = 0.6
+_DIGITS = re.compile(r"\+?[0-9]{7,}")
+
+
+class SpelledNumberDetector:
+    name = "spelled_number"
+    skip_views = OnlyViews("numwords")
+
+    def detect(self, text: str) -> list[Hit]:
+        return []  # a view with no change to point at (the engine's fallback) shows nothing spelt
+
+    def detect_focused(self, text: str, changed: Sequence[tuple[int, int]]) -> list[Hit]:
+        hits = []
+        for m in _DIGITS.finditer(text):
+            if luhn(m.group()):
+                continue  # a card number: the card recognizer reads it in the same view
+            if any(a < m.end() and m.start() < b for a, b in changed):
+                hits.append(Hit("pii", ENTITY, m.start(), m.end(), _SCORE, self.name))
+        return hits

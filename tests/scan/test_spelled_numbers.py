@@ -1,0 +1,48 @@
+"""Numbers read out digit by digit are findings whatever they are; numbers written in digits, and
+counting, are not."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gateway.scan.engine import ScanEngine
+from gateway.scan.spelled_numbers import ENTITY, SpelledNumberDetector
+
+WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+
+
+def spelled(engine: ScanEngine, text: str) -> list[str]:
+    return [text[f.hit.start : f.hit.end] for f in engine.scan_text(text) if f.hit.entity == ENTITY]
+
+
+@pytest.fixture(scope="module")
+def engine() -> ScanEngine:
+    return ScanEngine([SpelledNumberDetector()])
+
+
+@settings(max_examples=50, deadline=None)
+@given(digits=st.lists(st.integers(0, 9), min_size=7, max_size=15), sep=st.sampled_from([" ", ", ", "-"]))
+def test_any_number_read_out_is_found_whole(digits: list[int], sep: str) -> None:
+    engine = ScanEngine([SpelledNumberDetector()])
+    said = sep.join(WORDS[d] for d in digits)
+    text = f"The reference, in words: {said}. Put it in the record."
+    found = spelled(engine, text)
+    number = "".join(map(str, digits))
+    card = len(number) >= 13 and SpelledNumberDetector().detect_focused(number, [(0, len(number))]) == []
+    assert found == ([] if card else [said])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Order 05866358888 shipped; call 0800 835 533.",
+        "One, two, three, four: count with me.",
+        "one two three four five six",  # six words: counting, not a number
+        # a card: its own finding
+        "In words: four one one one one one one one one one one one one one one one",
+    ],
+)
+def test_digits_counting_and_cards_are_not_spelled_numbers(engine: ScanEngine, text: str) -> None:
+    assert spelled(engine, text) == []
