@@ -1,11 +1,12 @@
-"""Numbers read out digit by digit ("zero five eight six six three five eight eight eight"), reported
-whatever they are.
+"""Numbers read out digit by digit ("zero five eight six six three five eight eight eight") or written
+as HTML character references (``&#48;&#53;&#56;...``), reported whatever they are.
 
 The ``numwords`` view (:func:`gateway.scan.spellings.number_words`) turns seven or more digit words
 in a row back into digits, and the pattern recognizers read it: a card number or an IBAN is found
 as such.  A phone number with a national 0, an account or a customer number is not: a bare digit run
 says too little to be called a phone number anywhere else.  But nobody spells an ordinary number out
-word by word; doing so is a way to get it past a pattern.  So every number the view spelt back is a
+word by word, or a digit at a time as ``&#NN;``; doing so is a way to get it past a pattern (the
+``entities`` view decodes those).  So every number the view spelt back is a
 finding here (``SPELLED_NUMBER``, personal data as any PII type a policy does not name), and a
 digit run the text already had in digits is not, nor is a card number (its own recognizer reads it
 in the same view).
@@ -27,7 +28,7 @@ _DIGITS = re.compile(r"\+?[0-9]{7,}")
 
 class SpelledNumberDetector:
     name = "spelled_number"
-    skip_views = OnlyViews("numwords")
+    skip_views = OnlyViews("numwords", "entities")
 
     def detect(self, text: str) -> list[Hit]:
         return []  # a view with no change to point at (the engine's fallback) shows nothing spelt

@@ -34,6 +34,13 @@ def test_any_number_read_out_is_found_whole(digits: list[int], sep: str) -> None
     assert found == ([] if card else [said])
 
 
+def test_a_number_written_as_character_references_is_found(engine: ScanEngine) -> None:
+    coded = "".join(f"&#{ord(c)};" for c in "0586635888")
+    text = f"<p>{coded}</p> store it"
+    assert spelled(engine, text) == [coded]
+    assert spelled(engine, "<p>&#65;&#66;&#67; &amp; 12345678</p>") == []
+
+
 @pytest.mark.parametrize(
     "text",
     [
