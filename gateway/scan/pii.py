@@ -62,6 +62,7 @@ from gateway.scan.pii_vocab import ModelEpochs
 from gateway.scan.recognizers.pii_address import StreetAddressRecognizer
 from gateway.scan.recognizers.pii_address_block import AddressBlockRecognizer
 from gateway.scan.recognizers.pii_chat import ChatSpeakerRecognizer
+from gateway.scan.recognizers.pii_columns import NameColumnRecognizer
 from gateway.scan.recognizers.pii_dob import DateOfBirthRecognizer
 from gateway.scan.recognizers.pii_email import OfflineEmailRecognizer
 from gateway.scan.recognizers.pii_eu_ids import BeNationalNumberRecognizer, FrNirRecognizer, NlBsnRecognizer
@@ -250,6 +251,7 @@ class PiiDetector:
             StreetAddressRecognizer(self._names.is_dictionary_word),
             AddressBlockRecognizer(self._ordinary_not_place),
             ChatSpeakerRecognizer(self._names.is_dictionary_word),
+            NameColumnRecognizer(lambda w: w in self._names.common or self._names.is_dictionary_word(w)),
             DateOfBirthRecognizer(),
             CardNumberRecognizer(),
             IbanRecognizer(),

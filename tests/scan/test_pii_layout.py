@@ -146,3 +146,26 @@ def test_field_separators_split_tokens(detector: PiiDetector) -> None:
     tokens = [t.text for t in detector._model.current().tokenizer("4821;Rashad|Herring")]
     assert tokens == ["4821", ";", "Rashad", "|", "Herring"]
     assert string.punctuation  # the tokenizer keeps its other rules: see test_pii_nlp
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        (
+            "id;name;segment\n2054;Seleso di Boscarato;enterprise\n2055;anna berg;smb",
+            ["Seleso di Boscarato", "anna berg"],
+        ),
+        ("ticket\tassignee\tstatus\n4411\tVellamo Tiilikainen\topen", ["Vellamo Tiilikainen"]),
+    ],
+)
+def test_values_under_a_name_column_are_people(detector: PiiDetector, text: str, names: list[str]) -> None:
+    for name in names:
+        assert covered(detector, text, name, {"PERSON"}), name
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["name,qty,price\napples,3,1.20\npears,2,0.90", "product|owner|status\nDashboard|Platform Team|open"],
+)
+def test_everyday_values_under_a_name_column_are_not_people(detector: PiiDetector, text: str) -> None:
+    assert not [h for h in detector.detect(text) if h.entity == "PERSON"]

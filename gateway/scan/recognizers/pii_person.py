@@ -252,7 +252,7 @@ class NamedEntityRecognizer(OwnRecognizer):
             single
             and cue
             and (first in names.last or _SURNAME_SHAPE.search(first))
-            and (not labels or (labels == {"LOCATION"} and handed))
+            and (not labels or (labels <= {"LOCATION", "ORGANIZATION"} and handed))
             and not lone_place
         ):
             score = 0.5
@@ -281,7 +281,9 @@ class NamedEntityRecognizer(OwnRecognizer):
         elif (
             verb_after
             and not lone_place
-            and labels <= {"LOCATION"}  # the small NER calls unfamiliar first names places
+            # The small NER calls unfamiliar first names places, and firms; a known name that asks
+            # or says something is a person.
+            and (labels <= {"LOCATION"} or (labels <= {"LOCATION", "ORGANIZATION"} and known))
             and (not labels or first not in names.places)
             and (known or not names.is_dictionary_word(first))
         ):
@@ -298,12 +300,12 @@ class NamedEntityRecognizer(OwnRecognizer):
         """Two or three capitalised words inside a sentence that no list knows: not names, not
         everyday words, not a place.  The small NER calls such names places ("confirming that Natashia
         Burks will start": LOCATION); a name from outside the lists is more often a person there."""
-        agent = context_before(text, words[0].idx, _AGENT_CUE, 30)
-        if (
-            not 2 <= len(words) <= 3
-            or initial
-            or not labels <= ({"LOCATION", "ORGANIZATION"} if agent else {"LOCATION"})
-        ):
+        last = words[-1]
+        agent = context_before(text, words[0].idx, _AGENT_CUE, 30) or context_after(
+            text, last.idx + len(last), _PERSON_AFTER, 40
+        )
+        firm_ok = {"LOCATION", "ORGANIZATION"} if agent else {"LOCATION"}
+        if not 2 <= len(words) <= 3 or initial or not labels <= firm_ok:
             return False
         names = self.names
         for w in words:
