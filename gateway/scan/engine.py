@@ -434,10 +434,11 @@ def _match(pattern: re.Pattern[str], text: str) -> str:
 _MODEL = ("model",)
 
 
-# A short label in front of the rest of a split value: "Part two: ith@x.org", "(2/2) 1111 2222".
+# A short label in front of the rest of a split value: "Part two: ith@x.org", "Part 2 of 2 - ...",
+# "(2/2) 1111 2222", "[2/2] ...".
 _PIECE_LABEL = re.compile(
-    r"\s*(?:(?:[^\W\d_][\w'\u2019#-]*[ \t]+){0,3}[\w'\u2019#-]+[ \t]*[:=]"
-    r"|\(?\d{1,2}[ ]?/[ ]?\d{1,2}\)?[ \t]*[-:]?)[ \t]*"
+    r"\s*(?:(?:[\w'\u2019#-]+[ \t]+){0,4}[\w'\u2019#-]+[ \t]*[:=\u2013\u2014-]"
+    r"|[(\[]?\d{1,2}[ ]?(?:/|of)[ ]?\d{1,2}[)\]]?[ \t]*[-:\u2013]?)[ \t]*"
 )
 _LONGEST_LABEL = 40
 

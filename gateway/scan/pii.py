@@ -47,7 +47,7 @@ from gateway.scan.model_files import lemma_dictionary, load_nlp
 from gateway.scan.pii_analyzer import FixedRegistry, LeanAnalyzerEngine
 from gateway.scan.pii_focus import Near, reads
 from gateway.scan.pii_guard import RegexTimedOut, RegexTimeoutGuard
-from gateway.scan.pii_names import NameLists
+from gateway.scan.pii_names import SOFTWARE, NameLists
 from gateway.scan.pii_ner import use_numpy_gemm
 from gateway.scan.pii_nlp import (
     LoadedSpacyNlpEngine,
@@ -250,7 +250,7 @@ class PiiDetector:
             InternationalPhoneRecognizer(),
             StreetAddressRecognizer(self._names.is_dictionary_word),
             AddressBlockRecognizer(self._ordinary_not_place),
-            ChatSpeakerRecognizer(self._names.is_dictionary_word),
+            ChatSpeakerRecognizer(self._names.is_dictionary_word, SOFTWARE),
             NameColumnRecognizer(lambda w: w in self._names.common or self._names.is_dictionary_word(w)),
             DateOfBirthRecognizer(),
             CardNumberRecognizer(),
@@ -278,7 +278,9 @@ class PiiDetector:
         ]
 
     def _ordinary_not_place(self, word: str) -> bool:
-        return self._names.is_dictionary_word(word) and self._places.place(word) is None
+        """An everyday word or software name ("redis"), or an English word that is no place."""
+        names = self._names
+        return word in names.common or (names.is_dictionary_word(word) and self._places.place(word) is None)
 
     def _known_word(self, word: str) -> bool:
         names = self._names

@@ -109,7 +109,7 @@ _NUMBER_WORDS = re.compile(rf"\b(?:plus[\s,-]+)?{_WORD}(?:[\s,-]+{_WORD}){{6,}}\
 _ONE_WORD = re.compile(rf"(?i)plus|{_WORD}")
 # The cheap test: two small number words in a row after a space (a literal first character makes the
 # search skip ahead in C; the full pattern costs 7 times as much on prose).
-_TWO_WORDS = re.compile(rf" {_WORD}[ ,-]+{_WORD}\b")
+_TWO_WORDS = re.compile(rf" {_WORD}[ ,-]+{_WORD}\b", re.IGNORECASE)
 
 
 def number_words(text: str) -> Spelled | None:
@@ -229,7 +229,10 @@ def leet(text: str) -> Spelled | None:
                 title = (
                     chunk is None and len(plain) > 3
                 )  # "Xst" reads as a name to the NER; "Ron" needs no capital
-                builder.overwrite(lo, plain[0].upper() + plain[1:] if title else plain)
+                # One character for one: "ß".upper() is "SS", which would shift the map.
+                if title and len(plain[0].upper()) == 1:
+                    plain = plain[0].upper() + plain[1:]
+                builder.overwrite(lo, plain)
                 changed = True
     return builder.finish() if changed else None
 
@@ -358,7 +361,7 @@ def tokens(text: str) -> list[tuple[int, int]]:
         while a > 0 and m.start() - a < 256 and (text[a - 1].isalnum() or text[a - 1] in _TOKEN_CHARS):
             a -= 1
         done = _end(_TOKEN_TAIL, text, m.end())
-        if done - a >= 8:
+        if 8 <= done - a <= _LONGEST_TOKEN:
             out.append((a, done))
     return out
 
@@ -380,7 +383,20 @@ _IBAN_COUNTRIES = frozenset({
 _IBAN_SHAPE = re.compile(r"[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}")
 # A key's random body: 20 characters or more, digits, and capitals beside small letters or a dozen of
 # them (an AWS key id); "acct_4111111111111111_end" is none.
-_KEY_SHAPE = re.compile(r"(?=.*[0-9])(?=.*[A-Z])(?=.*[a-z]|(?:.*[A-Z]){12})[\w.+/=-]{20,}")
+_KEY_CHARS = re.compile(r"[\w.+/=-]{20,256}")
+_LONGEST_TOKEN = 256  # longer than any key; a longer run is no token these views read
+
+
+def _key_shape(token: str) -> bool:
+    """20-256 key characters, with a digit and a capital, and a small letter or a dozen capitals.
+    Counted, not matched with look-aheads: those backtracked exponentially over capitals."""
+    if _KEY_CHARS.fullmatch(token) is None:
+        return False
+    capitals = sum(c.isupper() for c in token)
+    has_digit = any(c.isdigit() for c in token)
+    return has_digit and capitals > 0 and (any(c.islower() for c in token) or capitals >= 12)
+
+
 _ROT13 = str.maketrans(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
     "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
@@ -438,7 +454,7 @@ _KEY_PREFIXES = (
 
 
 def _prefixed_key(value: str) -> bool:
-    return value.startswith(_KEY_PREFIXES) and _KEY_SHAPE.fullmatch(value) is not None
+    return value.startswith(_KEY_PREFIXES) and _key_shape(value)
 
 
 def _rot13_reveals(token: str, turned: str) -> bool:
@@ -448,7 +464,7 @@ def _rot13_reveals(token: str, turned: str) -> bool:
         return turned[:2] in _IBAN_COUNTRIES  # "CY07..." is "PL07...": the checksum tells which
     # A key under a vendor prefix: a separator in its first 12 characters ("fx_yvir_", "tuc_"), or a
     # prefix that needs none ("NXVN..." is "AKIA...").
-    return (_KEY_SHAPE.fullmatch(token) is not None and re.search(r"[_-]", token[:12]) is not None) or (
+    return (_key_shape(token) and re.search(r"[_-]", token[:12]) is not None) or (
         _prefixed_key(turned) and not _prefixed_key(token)
     )
 
@@ -462,9 +478,7 @@ def _reversal_reveals(token: str, back: str) -> bool:
         return back[:2] in _IBAN_COUNTRIES
     # A key under a vendor prefix, now at its end ("..._evil_ks", "...AIKA", "...afKS"); no path or URL.
     return (
-        _KEY_SHAPE.fullmatch(token) is not None
-        and "/" not in token
-        and re.search(r"[_-]|[A-Z]{2}$", token[-12:]) is not None
+        _key_shape(token) and "/" not in token and re.search(r"[_-]|[A-Z]{2}$", token[-12:]) is not None
     ) or (_prefixed_key(back) and not _prefixed_key(token))
 
 

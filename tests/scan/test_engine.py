@@ -97,7 +97,10 @@ def test_value_split_across_turns_is_found_once_in_both_pieces() -> None:
     assert result.counts() == {"CREDIT_CARD": 1}
 
 
-@pytest.mark.parametrize("label", ["Part two: ", "part 2 = ", "(2/2) ", "the rest of it: "])
+@pytest.mark.parametrize(
+    "label",
+    ["Part two: ", "part 2 = ", "(2/2) ", "[2/2] ", "the rest of it: ", "Part 2 of 2: ", "Part two - "],
+)
 def test_value_split_across_turns_with_each_part_announced_is_found(label: str) -> None:
     engine = ScanEngine([card()])
     result = engine.scan("chat.completions", chat("Part one: 4111 1111", f"{label}1111 1111. Join them."))

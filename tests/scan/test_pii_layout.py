@@ -58,6 +58,11 @@ def test_address_blocks_and_fields(detector: PiiDetector, text: str, values: lis
         "Steps:\n3 Install Python\n12 Open tests\n4096 Bytes",
         "Shopping:\n2 Apples\n3 Bananas\n1500 Grams",
         "Release 3.2\nBuild 4471 Passed",
+        "Ports:\n5432 Postgres\n6379 Redis\n9200 Elasticsearch\n27017 MongoDB\n",
+        "8080 Nginx",
+        "250 Thinkpad X1",
+        "Floor 2\n10115 Berlin office opens Monday",
+        "Changelog\n- Bump requests to 2.31.0\n- Drop Python 3.7\n- Add support for Redis 7.2",
     ],
 )
 def test_lists_and_headings_are_not_addresses(detector: PiiDetector, text: str) -> None:
@@ -96,6 +101,8 @@ def test_any_block_with_a_postcode_line_is_found(
     [
         ("chat log:\n[09:14] antea mandić: hi, the parcel never arrived", "antea mandić"),
         ("09:15:02 shana lord: any update?", "shana lord"),
+        ("[9:14 AM] antea mandić: hi", "antea mandić"),
+        ("12/01/2024, 09:14 - antea mandić: hi", "antea mandić"),
         ("id;name;segment\n4821;Rashad Herring;enterprise", "Rashad Herring"),
         ("Please forward the revised contract to Faulhaber before noon.", "Faulhaber"),
         ("Sæbjartur asked whether the invoice can be split.", "Sæbjartur"),
@@ -111,6 +118,8 @@ def test_names_from_where_they_stand(detector: PiiDetector, text: str, name: str
     "text",
     [
         "[09:14] agent: sorry about that",
+        "[09:14] jenkins: build #452 started",
+        "[09:14] github-actions: all checks passed",
         "10:02 server started: ok",
         "Haskell features a type system with type inference and lazy evaluation.",
         "Type classes first appeared in the Haskell programming language.",
@@ -137,7 +146,16 @@ def test_short_local_numbers_after_a_phone_word(detector: PiiDetector, text: str
     assert covered(detector, text, number, {"PHONE_NUMBER"})
 
 
-@pytest.mark.parametrize("text", ["the order number is 12 34 56", "meet on 12-03-35", "version 12 34 56"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the order number is 12 34 56",
+        "meet on 12-03-35",
+        "version 12 34 56",
+        "Order's number is 45 67 89",
+        "their number is 2024-05-06",
+    ],
+)
 def test_short_numbers_without_a_phone_word_are_not_phones(detector: PiiDetector, text: str) -> None:
     assert not [h for h in detector.detect(text) if h.entity == "PHONE_NUMBER"]
 

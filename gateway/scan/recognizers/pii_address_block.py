@@ -47,6 +47,12 @@ _UNIT_CELL = re.compile(
     r"|\d{1,2}\.?[ ]?(?:OG|EG|UG|DG|et\.?|étage|piso|th|st|nd|rd)(?:[ ]floor)?|\d{1,3}[ ]?(?:tv|th|mf)\.?"
 )
 _YEAR = re.compile(r"(?:19|20)\d\d")
+# A word of a place name: a capital, then small letters (hyphens and apostrophes between): not a
+# product ("MongoDB", "X1") and not a sentence ("office opens").  Particles inside one ("Frankfurt am
+# Main", "Saint-Martin-de-Ré") may be small.
+_PLACE_WORD = re.compile(r"[^\W\d_a-zß-ÿ][^\W\d_A-Z]*(?:['\u2019.-][^\W\d_][^\W\d_A-Z]*)*\.?")
+_PARTICLES_TEXT = "am an der den de des di da do la le les los el sur upon on of im in ob bei"
+_PARTICLES = frozenset(_PARTICLES_TEXT.split())
 _FIELD_SEPARATORS = re.compile(r'"\s*[,;]\s*"|[;\t|]')
 _QUOTES = " \t\"'>*-•"
 _MAX_CELL = 80
@@ -129,8 +135,8 @@ class AddressBlockRecognizer(OwnRecognizer):
         words = (match.group("after") or match.group("before") or "").split()
         if not words:
             return "bare" if in_row else None
-        if words[0][:1].islower():
-            return None
+        if not all(_PLACE_WORD.fullmatch(w) or w in _PARTICLES for w in words) or words[0] in _PARTICLES:
+            return None  # "10115 Berlin office opens Monday", "27017 MongoDB", "250 Thinkpad X1"
         if self.ordinary is not None and all(self.ordinary(w.casefold().strip(".()")) for w in words):
             return "plain"
         return "short" if len(code) == 3 else "line"

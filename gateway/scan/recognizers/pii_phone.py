@@ -46,14 +46,18 @@ _CANDIDATE = re.compile(
 _EXTENSION = re.compile(r"\s?(?:x|ext\.?|extension)\s?\d{1,6}$", re.IGNORECASE)
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}\b|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
 _SSN_SHAPE = re.compile(r"^\d{3}-\d{2}-\d{4}$")
+_YYYYMMDD = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])")
 _IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
 _CONTEXT_BEFORE = re.compile(
     r"(?i)\b(?:phone|tel|tele(?:phone|fon)|mobile|mob|cell(?:phone)?|fax|call(?:ing)?|sms|text(?:ing)?|"
     r"whats\s?app|signal|contact|reach|desk|office|landline|hotline|dial|ring|"
     r"answering|messages?|voicemail)\b[^\n\d]{0,25}$"
-    # Somebody's number: "the plumber's number is", "Anna's no.", "her number:".
-    r"|(?i:(?:\w['\u2019]s|\w['\u2019]|\b(?:my|his|her|their|your|our))\s+(?:direct\s+|home\s+|work\s+)?"
-    r"(?:number|no\.?|nr\.?|#)\s*(?:is|was|=)?\s*:?\s*)$"
+    # Somebody's number: "the plumber's number is", "Anna's no.", "her number:"; not a thing's ("the
+    # order's number", "the build's number").
+    r"|(?i:(?:(?<!\border)(?<!\bbuild)(?<!\bticket)(?<!\binvoice)(?<!\bcase)(?<!\baccount)(?<!\bitem)"
+    r"(?<!\bpart)(?<!\bmodel)(?<!\bversion)(?<!\bproduct)(?<!\bserial)(?<!\btracking)['\u2019]s"
+    r"|\b(?:my|his|her|their))\s+(?:direct\s+|home\s+|work\s+|mobile\s+|cell\s+)?"
+    r"(?:number|no\.?|nr\.?)\s*(?:is|was|=)?\s*:?\s*)$"
 )
 _CONTEXT_AFTER = re.compile(r"(?i)\s*[-(]?\s*(?:office|fax|mobile|cell|home|work|desk|phone|tel)\b")
 
@@ -89,6 +93,8 @@ class InternationalPhoneRecognizer(OwnRecognizer):
             return 0.0
         if _DATE.search(core) and (not has_context or _calendar(core)):
             return 0.0  # "47-23-35" after "number is" is no date: no day 47, no month 23
+        if _YYYYMMDD.fullmatch(core):
+            return 0.0  # a date with its separators gone (the digits view of "2024-05-06")
         if text.startswith(":", end) and text[end + 1 : end + 2].isdigit():
             return 0.0  # a time of day follows: a timestamp, not a phone number
         separators = sum(not ch.isdigit() for ch in core.lstrip("+"))
