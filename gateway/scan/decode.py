@@ -77,6 +77,13 @@ class Budget:
         if self.spent_runs > self.max_runs:
             raise self.overrun()
 
+    def discard(self, size: int) -> None:
+        """Bytes decompressed and then thrown away (a stream that turned out not to be one) cost as
+        much work as kept ones: a text of many such streams stays bounded by the same budget."""
+        self.spent_bytes += size
+        if self.spent_bytes > self.max_bytes:
+            raise self.overrun()
+
     def overrun(self) -> NormalizationLimit:
         return NormalizationLimit(
             f"more than {self.max_runs} encoded runs or {self.max_bytes} decoded bytes in one text"
@@ -292,14 +299,17 @@ def opened(raw: bytes, budget: Budget, layers: int = MAX_LAYERS, *, whole: bool 
             out += stream.read(min(_CHUNK, room + 1 - len(out)))
     except _CORRUPT:
         if fmt == "deflate":
+            budget.discard(len(out))
             return None
     if len(out) > room:
         raise budget.overrun()
     if fmt == "deflate" and not stream.ended:
+        budget.discard(len(out))
         return None  # headerless: any bytes may start a deflate stream, few reach its end marker
     if stream.trailing.strip(b"\0"):
         # Not the stream's own bytes (zero padding is): a wrapped block's short last line read with
         # it ("...\nDecode"), which then decodes line by line, or bytes the stream does not explain.
+        budget.discard(len(out))
         return None
     return _utf8(out, blob=True, whole=stream.ended)
 

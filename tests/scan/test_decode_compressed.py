@@ -190,3 +190,19 @@ def test_a_bomb_in_a_request_fails_the_scan_closed() -> None:
     finally:
         scanner.close()
     assert result.failed
+
+
+def test_streams_thrown_away_are_charged_to_the_budget() -> None:
+    """Raw deflate without its end marker decompresses and is then not used: the bytes it cost count,
+    so many such runs in one text end in a budget overrun (the scan fails closed), not in unbounded work."""
+    import base64
+    import zlib
+
+    from gateway.scan.decode import NormalizationLimit
+    from gateway.scan.normalize import views
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    cut = (packer.compress(b"a" * 2**20) + packer.flush())[:-8]
+    blob = base64.b64encode(cut).decode()
+    with pytest.raises(NormalizationLimit):
+        views(" ".join([blob] * 20))
