@@ -51,7 +51,10 @@ _YEAR = re.compile(r"(?:19|20)\d\d")
 # product ("MongoDB", "X1") and not a sentence ("office opens").  Particles inside one ("Frankfurt am
 # Main", "Saint-Martin-de-Ré") may be small.
 _PLACE_WORD = re.compile(r"[^\W\d_a-zß-ÿ][^\W\d_A-Z]*(?:['\u2019.-][^\W\d_][^\W\d_A-Z]*)*\.?")
-_PARTICLES_TEXT = "am an der den de des di da do la le les los el sur upon on of im in ob bei"
+_PARTICLES_TEXT = (
+    "am an der den de des di da do la le les los el sur sous lès upon on of im in ob bei i y e et und "
+    "na nad pod dos das del della"
+)
 _PARTICLES = frozenset(_PARTICLES_TEXT.split())
 _FIELD_SEPARATORS = re.compile(r'"\s*[,;]\s*"|[;\t|]')
 _QUOTES = " \t\"'>*-•"
@@ -130,14 +133,17 @@ class AddressBlockRecognizer(OwnRecognizer):
         if match is None:
             return None
         code = match.group("code") or match.group("code2") or ""
-        if _YEAR.fullmatch(code) or not any(ch.isdigit() for ch in code):
+        if not any(ch.isdigit() for ch in code):
             return None
+        year = _YEAR.fullmatch(code) is not None  # "1981 Mistelbach" under a street; "2024 Roadmap" alone
         words = (match.group("after") or match.group("before") or "").split()
         if not words:
-            return "bare" if in_row else None
+            return "bare" if in_row and not year else None
         if not all(_PLACE_WORD.fullmatch(w) or w in _PARTICLES for w in words) or words[0] in _PARTICLES:
             return None  # "10115 Berlin office opens Monday", "27017 MongoDB", "250 Thinkpad X1"
-        if self.ordinary is not None and all(self.ordinary(w.casefold().strip(".()")) for w in words):
+        if year or (
+            self.ordinary is not None and all(self.ordinary(w.casefold().strip(".()")) for w in words)
+        ):
             return "plain"
         return "short" if len(code) == 3 else "line"
 
