@@ -24,8 +24,10 @@ from spacy.language import Language
 
 from gateway.heap import give_back
 
-# ~700 bytes a lexeme: at most ~14 MiB of learnt words before the model is reloaded (about 0.2 s).
-DEFAULT_LIMIT = 20_000
+# ~700 bytes a lexeme: at most ~7 MiB of learnt words before the model is reloaded (about 0.2 s).
+# At 20,000 the saw-tooth of learning and reloading was ~16 MiB in the gateway, so RSS half an hour in
+# ended 3.6% or 8.3% above minute 5 depending on where in a tooth each fell (bench/RESULTS.md).
+DEFAULT_LIMIT = 10_000
 
 
 class ModelEpochs:
