@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, get_args
 
 Kind = Literal[
     "pii",
@@ -24,17 +24,7 @@ Kind = Literal[
     "unscannable",
     "scan_failed",
 ]
-KINDS: tuple[Kind, ...] = (
-    "pii",
-    "secret",
-    "code",
-    "marker",
-    "term",
-    "fingerprint",
-    "suspicious_encoding",
-    "unscannable",
-    "scan_failed",
-)
+KINDS: tuple[Kind, ...] = get_args(Kind)  # the same names, in the same order, for iteration
 
 
 @dataclass(frozen=True, slots=True)
