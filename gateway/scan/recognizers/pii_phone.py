@@ -84,6 +84,8 @@ class InternationalPhoneRecognizer(OwnRecognizer):
     def score(text: str, start: int, end: int, candidate: str) -> float:
         core = _EXTENSION.sub("", candidate)
         digits = sum(ch.isdigit() for ch in core)
+        if not 6 <= digits <= 15:
+            return 0.0  # most candidates are short digit groups: out before the context searches
         has_context = context_before(text, start, _CONTEXT_BEFORE, 40) or context_after(
             text, end, _CONTEXT_AFTER
         )
