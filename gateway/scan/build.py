@@ -21,7 +21,9 @@ def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
     from gateway.scan.recognizers.code import SourceCodeDetector
     from gateway.scan.recognizers.markers import ConfidentialityMarkerDetector
     from gateway.scan.recognizers.secrets import SecretDetector
-    from gateway.scan.spelled_numbers import SpelledNumberDetector
+    from gateway.scan.recognizers.secrets_bare import BareKeyDetector
+    from gateway.scan.spelled_numbers import GluedNumberDetector, SpelledNumberDetector
+    from gateway.scan.spelt_names import SpeltNameDetector
 
     hashes = None
     if scan.spacy_model_hashes:
@@ -36,10 +38,13 @@ def build_engine(scan: ScanSettings, *, source: str = "<config>") -> ScanEngine:
     detectors: list[Detector] = [
         pii,
         secrets,
+        BareKeyDetector(),
         SourceCodeDetector(),
         ConfidentialityMarkerDetector(),
         EncodingDetector(),
         SpelledNumberDetector(),
+        GluedNumberDetector(),
+        SpeltNameDetector(pii.names),
     ]
     seam: list[Detector] = [seam_detector(pii, secrets)]
     detectors.extend(_organisation_detectors(scan, source))

@@ -298,6 +298,11 @@ class PiiDetector:
         return self._places.nrp_word(word)
 
     @property
+    def names(self) -> NameLists:
+        """The name lists, for detectors that read names outside the analyser."""
+        return self._names
+
+    @property
     def entities(self) -> tuple[str, ...]:
         return ENTITIES
 

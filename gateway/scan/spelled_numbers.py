@@ -10,6 +10,11 @@ word by word, or a digit at a time as ``&#NN;``; doing so is a way to get it pas
 finding here (``SPELLED_NUMBER``, personal data as any PII type a policy does not name), and a
 digit run the text already had in digits is not, nor is a card number (its own recognizer reads it
 in the same view).
+
+The same holds for a number of 8 to 15 digits glued into a word (``acct_38173112Z``,
+``ID9940703368255_2``; the ``glued`` view sets it apart): no pattern reads past a word boundary,
+and a phone or account number written so is hidden.  (What machines glue to words, a hex literal,
+a date, a Unix time, the view leaves alone: :func:`gateway.scan.spellings.glued`.)
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from gateway.scan.spellings import luhn
 ENTITY = "SPELLED_NUMBER"
 _SCORE = 0.6
 _DIGITS = re.compile(r"\+?[0-9]{7,}")
+_GLUED = re.compile(r"(?<![0-9])\+?[0-9]{8,15}(?![0-9])")
 
 
 class SpelledNumberDetector:
@@ -39,5 +45,25 @@ class SpelledNumberDetector:
             if luhn(m.group()):
                 continue  # a card number: the card recognizer reads it in the same view
             if any(a < m.end() and m.start() < b for a, b in changed):
+                hits.append(Hit("pii", ENTITY, m.start(), m.end(), _SCORE, self.name))
+        return hits
+
+
+class GluedNumberDetector:
+    """``SPELLED_NUMBER`` for the numbers the ``glued`` view set apart from a word."""
+
+    name = "glued_number"
+    skip_views = OnlyViews("glued")
+
+    def detect(self, text: str) -> list[Hit]:
+        return []
+
+    def detect_focused(self, text: str, changed: Sequence[tuple[int, int]]) -> list[Hit]:
+        hits = []
+        for m in _GLUED.finditer(text):
+            digits = m.group().lstrip("+")
+            if digits[0] in "23456" and luhn(digits):
+                continue  # a card number: the card recognizer reads it in the same view
+            if any(a <= m.end() and b >= m.start() for a, b in changed):  # set apart: a change beside it
                 hits.append(Hit("pii", ENTITY, m.start(), m.end(), _SCORE, self.name))
         return hits

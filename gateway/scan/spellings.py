@@ -148,8 +148,9 @@ def luhn(digits: str) -> bool:
 
 # --- glued: a long number written into a word (``acct_4111111111111111_end``, ``ID4111...abc``), which
 # no pattern reads past a word boundary: the number set apart by a space on each glued side.  Glued
-# in, a phone number has lost its "+" as surely as one read out: 9-15 digits get it back.
-_LONG_NUMBER = re.compile(r"[0-9][0-9]{8,}")  # a leading single class: the search skips ahead in C
+# in, a phone number has lost its "+" as surely as one read out: up to 15 digits get it back.  From 8
+# digits: a local number without its area code is 8 ("acct_38173112Z").
+_LONG_NUMBER = re.compile(r"[0-9][0-9]{7,}")  # a leading single class: the search skips ahead in C
 _GLUE = re.compile(r"[^\W\d]|_")
 _HEX_WORD = re.compile(r"[0-9a-fA-F]{24,}")  # a digest is 32 hex digits or more; a glued value less
 
@@ -164,17 +165,31 @@ def glued(text: str) -> Spelled | None:
             continue
         left = a > 0 and _GLUE.match(text, a - 1) is not None
         right = b < len(text) and _GLUE.match(text, b) is not None
-        if not (left or right) or _in_hex_word(text, a, b):
+        if not (left or right) or _in_hex_word(text, a, b) or _machine_number(text, a, b):
             continue
         if left:  # the glue character keeps its place, followed by the space: one-to-one but for it
             builder.replace(a - 1, a, " " if text[a - 1] == "_" else text[a - 1] + " ")
         digits = m.group()
-        if len(digits) <= 15 and digits[0] != "0" and not luhn(digits):
+        if 9 <= len(digits) <= 15 and digits[0] != "0" and not luhn(digits):
             builder.replace(a, a + 1, "+" + digits[0])  # read as dialled from abroad, as number words are
         if right:
             builder.replace(b, b + 1, " " if text[b] == "_" else " " + text[b])
         changed = True
     return builder.finish() if changed else None
+
+
+# YYYYMMDD, with hhmm or hhmmss after it; a day of this century or the last.
+_DATE = re.compile(
+    r"(?:19|20)[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])(?:(?:[01][0-9]|2[0-3])[0-5][0-9](?:[0-5][0-9])?)?"
+)
+
+
+def _machine_number(text: str, a: int, b: int) -> bool:
+    """What machines glue to words: a hex literal (``0x12345678``), a date or a date and time
+    (``backup_20231205``), a Unix time in seconds or milliseconds (``log_1701234567``)."""
+    if text.endswith(("0x", "0X"), 0, a) or _DATE.fullmatch(text, a, b) is not None:
+        return True
+    return b - a in (10, 13) and text[a] == "1"
 
 
 def _in_hex_word(text: str, a: int, b: int) -> bool:
@@ -294,7 +309,10 @@ def backwards_names(text: str) -> Spelled | None:
     run: list[tuple[int, int]] = []
     for m in [*_LETTERS.finditer(text), None]:
         word = "" if m is None else m.group()
-        backwards = len(word) >= 3 and word[-1].isupper() and word[:-1].islower()
+        # A particle ("eD", "naV") only inside a run: alone, two letters are an abbreviation.
+        backwards = (
+            (len(word) >= 3 or (len(word) == 2 and bool(run))) and word[-1].isupper() and word[:-1].islower()
+        )
         joined = m is not None and run and text[run[-1][1] : m.start()] == " "
         if backwards and (joined or not run) and len(run) < 4:
             run.append(m.span())  # type: ignore[union-attr]  # backwards implies a match

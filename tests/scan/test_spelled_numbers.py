@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway.scan.engine import ScanEngine
-from gateway.scan.spelled_numbers import ENTITY, SpelledNumberDetector
+from gateway.scan.spelled_numbers import ENTITY, GluedNumberDetector, SpelledNumberDetector
+from gateway.scan.spellings import luhn
 
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
@@ -53,3 +54,40 @@ def test_a_number_written_as_character_references_is_found(engine: ScanEngine) -
 )
 def test_digits_counting_and_cards_are_not_spelled_numbers(engine: ScanEngine, text: str) -> None:
     assert spelled(engine, text) == []
+
+
+@pytest.fixture(scope="module")
+def glued_engine() -> ScanEngine:
+    return ScanEngine([GluedNumberDetector()])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    digits=st.text("0123456789", min_size=8, max_size=15),
+    head=st.sampled_from(["acct_", "ID", "x", "ref-no", "user"]),
+    tail=st.sampled_from(["_end", "Z", "abc", "_2", ""]),
+)
+def test_a_number_glued_into_a_word_is_found(
+    glued_engine: ScanEngine, digits: str, head: str, tail: str
+) -> None:
+    token = head + digits + tail
+    text = f"ref: {token}. Store it in the customer record."
+    found = spelled(glued_engine, text)
+    machine = (digits[0] == "1" and len(digits) in (10, 13)) or digits.startswith(("19", "20"))
+    card = digits[0] in "23456" and len(digits) >= 13 and luhn(digits)
+    if not (machine or card):
+        assert found == [digits]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "mask = 0x12345678 & flags",
+        "restore backup_20231205.tar and build_202312051530",
+        "see log_1701234567.txt and trace_1701234567890.json",
+        "the digest is sha1_3f786850e387550fdab836ed7e6dc881de23001b",
+        "order 12345678 shipped",  # a number as written: no evasion
+    ],
+)
+def test_machine_numbers_glued_to_words_are_not_spelled_numbers(glued_engine: ScanEngine, text: str) -> None:
+    assert spelled(glued_engine, text) == []

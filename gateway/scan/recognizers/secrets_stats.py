@@ -127,3 +127,33 @@ def entropy_token(token: str, strong_context: bool) -> bool:
     if wordlike_share(core) > 0.5 or camel_share(core, 4) > 0.7 or class_changes(alnum) < 0.3:
         return False
     return shannon_entropy(core) >= (3.5 if len(core) < 32 else 3.8)
+
+
+# Encodings of files and compressed data (PNG, JPEG, GIF, PDF, zip, gzip, WebP/RIFF, a DER sequence):
+# base64 of a file, not a key.
+# "AAAA" starts the base64 of an SSH public key's length-prefixed type.
+_FILE_MAGIC = ("iVBOR", "/9j/", "R0lGOD", "JVBER", "UEsDB", "H4sI", "UklGR", "MII", "eyJ", "AAAA")
+_DIGEST_NAMES = ("sha", "md5", "blake", "xxh", "crc")  # "sha512-..." in a lock file is a digest
+
+
+def bare_key(token: str) -> bool:
+    """Whether a 32+ character token is a key with no word to say so.
+
+    The bars sit under random base64 (of seeded random tokens with both cases and two digits,
+    2.8% of 32-character ones, 2.0% of 40 and 0.5% of 64 fail them) and over camelCase
+    identifiers, paths and words, which change class far less often.  Hex is a digest's
+    alphabet and needs a word (see :func:`entropy_token`).
+    """
+    core = token.rstrip("=")
+    if len(core) < 32 or core.startswith(_FILE_MAGIC) or core.lower().startswith(_DIGEST_NAMES):
+        return False
+    if is_hex(core) or not (any(c.isupper() for c in core) and any(c.islower() for c in core)):
+        return False
+    if sum(c.isdigit() for c in core) < 2:
+        return False  # letters alone
+    if sum(len(seg) >= 3 and seg.isalpha() and seg.islower() for seg in core.split("/")) >= 2:
+        return False  # a path: words between the slashes (a key's "/" falls anywhere)
+    alnum = re.sub(r"[^A-Za-z0-9]", "", core)
+    if class_changes(alnum) < 0.4 or wordlike_share(core) > 0.3:
+        return False
+    return shannon_entropy(core) >= (4.05 if len(core) < 40 else 4.35)
