@@ -28,7 +28,8 @@ from gateway.scan.spellings import luhn
 
 ENTITY = "SPELLED_NUMBER"
 _SCORE = 0.6
-_DIGITS = re.compile(r"\+?[0-9]{7,}")
+# Seven digits or more, in groups or not ("+45 673 702 629" in character references).
+_DIGITS = re.compile(r"\+?[0-9](?:[ .\-]?[0-9]){6,}")
 _GLUED = re.compile(r"(?<![0-9])\+?[0-9]{8,15}(?![0-9])")
 
 
@@ -42,7 +43,7 @@ class SpelledNumberDetector:
     def detect_focused(self, text: str, changed: Sequence[tuple[int, int]]) -> list[Hit]:
         hits = []
         for m in _DIGITS.finditer(text):
-            if luhn(m.group()):
+            if _card(m.group()):
                 continue  # a card number: the card recognizer reads it in the same view
             if any(a < m.end() and m.start() < b for a, b in changed):
                 hits.append(Hit("pii", ENTITY, m.start(), m.end(), _SCORE, self.name))
@@ -61,9 +62,14 @@ class GluedNumberDetector:
     def detect_focused(self, text: str, changed: Sequence[tuple[int, int]]) -> list[Hit]:
         hits = []
         for m in _GLUED.finditer(text):
-            digits = m.group().lstrip("+")
-            if digits[0] in "23456" and luhn(digits):
+            if _card(m.group()):
                 continue  # a card number: the card recognizer reads it in the same view
             if any(a <= m.end() and b >= m.start() for a, b in changed):  # set apart: a change beside it
                 hits.append(Hit("pii", ENTITY, m.start(), m.end(), _SCORE, self.name))
         return hits
+
+
+def _card(number: str) -> bool:
+    """A card number: the Luhn check, and a first digit that card schemes use (2 to 6)."""
+    digits = re.sub(r"[^0-9]", "", number)
+    return digits[:1] in ("2", "3", "4", "5", "6") and luhn(digits)

@@ -217,7 +217,8 @@ _ESCAPED = re.compile(r"(?:&#|0|\\|%)\Z")  # "&#x4e;", "0x1f", "\\u00e9", "%4e" 
 def leet(text: str) -> Spelled | None:
     if not _has_digit(text):
         return None
-    builder, changed, done = MapBuilder(text), False, 0
+    builder, done = MapBuilder(text), 0
+    read: list[tuple[int, int, bool]] = []  # (start, end, a word outside an address)
     for m in _LEET_HINT.finditer(text):
         if m.start() < done:
             continue  # in a word (or an address) already read
@@ -238,18 +239,43 @@ def leet(text: str) -> Spelled | None:
             ):
                 continue
         for lo, hi in [(a, b)] if chunk is None else words:
-            word = text[lo:hi]
-            if _is_leet(word, chunk is not None):
-                plain = word.translate(_LEET)
-                title = (
-                    chunk is None and len(plain) > 3
-                )  # "Xst" reads as a name to the NER; "Ron" needs no capital
-                # One character for one: "ß".upper() is "SS", which would shift the map.
-                if title and len(plain[0].upper()) == 1:
-                    plain = plain[0].upper() + plain[1:]
-                builder.overwrite(lo, plain)
-                changed = True
-    return builder.finish() if changed else None
+            if _is_leet(text[lo:hi], chunk is not None):
+                read.append((lo, hi, chunk is None))
+    if not read:
+        return None
+    for lo, hi, title in sorted({*read, *_leet_neighbours(text, read)}):
+        builder.overwrite(lo, _unleet(text[lo:hi], title))
+    return builder.finish()
+
+
+def _unleet(word: str, title: bool) -> str:
+    plain = word.translate(_LEET)
+    # "Xst" reads as a name to the NER; "Ron" needs no capital.  One character for one: "ß".upper()
+    # is "SS", which would shift the map.
+    if title and len(plain) > 3 and len(plain[0].upper()) == 1:
+        plain = plain[0].upper() + plain[1:]
+    return plain
+
+
+def _leet_neighbours(text: str, read: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
+    """Words one space from a leet word (not an address) that are leet by their digits alone, with
+    digits at one end only ("54m ul4nd", "m4c471 p4571"): alone, that shape is a model or a part
+    number ("A100", "m315"); beside a leet word, it is the rest of the name."""
+    out = []
+    for lo, hi, word_not_address in read:
+        if not word_not_address:
+            continue
+        for m in (_PREVIOUS_WORD.search(text, max(0, lo - 65), lo), _NEXT_WORD.match(text, hi)):
+            if m is None:
+                continue
+            word = m.group(1)
+            if _has_digit(word) and word.translate(_LEET).isalpha() and not any(c in "2689" for c in word):
+                out.append((m.start(1), m.end(1), True))
+    return out
+
+
+_PREVIOUS_WORD = re.compile(r"(?<![^\W_])([^\W_]{2,64}) \Z")
+_NEXT_WORD = re.compile(r" ([^\W_]{2,64})(?![^\W_])")
 
 
 def _end(run: re.Pattern[str], text: str, pos: int) -> int:
