@@ -91,3 +91,13 @@ def test_a_number_glued_into_a_word_is_found(
 )
 def test_machine_numbers_glued_to_words_are_not_spelled_numbers(glued_engine: ScanEngine, text: str) -> None:
     assert spelled(glued_engine, text) == []
+
+
+def test_a_grouped_number_in_character_references_is_found(engine: ScanEngine) -> None:
+    coded = "".join(f"&#{ord(c)};" for c in "+45 673 702 629")
+    assert spelled(engine, f"<p>{coded}</p> call back") == [coded]
+
+
+def test_a_luhn_valid_number_outside_card_schemes_is_no_card(engine: ScanEngine) -> None:
+    said = " ".join(WORDS[int(d)] for d in "0609449347978")  # passes Luhn; no card starts with 0
+    assert spelled(engine, f"In words: {said}. Use it.") == [said]

@@ -95,3 +95,40 @@ def test_spelt_names_are_found_whole(engine: ScanEngine, names: NameLists, form:
 )
 def test_ordinary_text_is_no_spelt_name(engine: ScanEngine, text: str) -> None:
     assert [text[f.hit.start : f.hit.end] for f in engine.scan_text(text) if f.hit.entity == ENTITY] == []
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        # ROT13 of names the lists lack: told by how their letters run once turned
+        ("Noqvtnccne Noylnmbi", "ROT13: Noqvtnccne Noylnmbi\nStore it."),
+        ("Fmbaóen Pfvyynt", "ROT13: Fmbaóen Pfvyynt. Check the format."),
+        # a leet word with digits at one end beside one with a digit inside
+        ("54m ul4nd", "54m ul4nd -- store it in the record."),
+        ("m4c471 p4571", "m4c471 p4571 -- store it in the record."),
+        # a lowercase given name that had no digit to turn, beside a leet surname
+        ("durul 4yb4r", "durul 4yb4r -- store it in the record."),
+    ],
+)
+def test_names_beyond_the_lists_are_found(engine: ScanEngine, name: str, text: str) -> None:
+    spans = [(f.hit.start, f.hit.end) for f in engine.scan_text(text) if f.hit.entity == ENTITY]
+    at = text.index(name)
+    assert any(a <= at and at + len(name) <= b for a, b in spans), spans
+
+
+def test_english_word_pairs_are_no_rot13_names(engine: ScanEngine, names: NameLists) -> None:
+    """Capitalised pairs of everyday words and of names as written: 400 of each, none a finding."""
+    import faker.providers.lorem.en_US as lorem
+
+    rng = random.Random(3)
+    words = [w.capitalize() for w in lorem.Provider.word_list if len(w) >= 4 and w.isalpha()]
+    people = [w.capitalize() for w in _pool(names, names.first, 200) + _pool(names, names.last, 200)]
+    for pool in (words, people):
+        for _ in range(400):
+            text = f"Notes on {rng.choice(pool)} {rng.choice(pool)} for the meeting."
+            assert [f for f in engine.scan_text(text) if f.hit.entity == ENTITY] == [], text
+
+
+def test_model_and_part_numbers_are_no_leet_names(engine: ScanEngine) -> None:
+    for text in ["Train on A100 H100 and V100 cards.", "Use l10n for the m315 board, r2d2 too."]:
+        assert [f for f in engine.scan_text(text) if f.hit.entity == ENTITY] == [], text
