@@ -94,8 +94,12 @@ _PERSON_AFTER = re.compile(
     r"(?i)(?:'s?\s+(?:kid|son|daughter|wife|husband|mother|mom|mum|father|dad|brother|sister|friend|partner|"
     r"boss|colleague|family|parents|children|baby|phone|email|address|birthday)\b|,?\s+(?:is|was|has|had|"
     r"said|says|told|asked|spent|began|lives|lived|works|worked|wrote|writes|thinks|thought|wants|wanted|"
-    r"replied|answered|smiled|laughed|feels|felt|will\s+be|would|joined|left|called|emailed|texted)\b)"
+    r"replied|answered|smiled|laughed|feels|felt|will\s+be|would|joined|left|called|emailed|texted|"
+    r"will\s+(?:start|join|report|replace)|starts|is\s+joining|has\s+joined)\b)"
 )
+# Of those, what people do with words: a firm "said" or "asked" in the news, but a single word
+# nobody knows that asks whether an invoice can be split is somebody writing in.
+_SPEECH_AFTER = re.compile(r"(?i),?\s+(?:asked|told|replied|answered|emailed|texted|wrote|wants|wanted)\b")
 # Cues strong enough to take lower-case words as a name ("my name is vitoria"); "I'm" is not ("I'm glad").
 _NAME_CUE = re.compile(
     r"(?i)\b(?:my\s+name\s+is|name\s*(?:is|:)|names?\s*[:=]|call\s+me|calls\s+me|known\s+as|goes\s+by|"
@@ -260,12 +264,22 @@ class NamedEntityRecognizer(OwnRecognizer):
             single
             and not known
             and not initial_position
-            and labels <= {"LOCATION"}
+            and labels <= {"LOCATION", "ORGANIZATION"}
             and first not in names.places
             and not names.is_dictionary_word(first)
             and handed
         ):
             score = 0.5  # a word no list knows, handed something: a surname the lists lack
+        elif (
+            single
+            and not known
+            and labels <= {"LOCATION", "ORGANIZATION"}
+            and first not in names.places
+            and not names.is_dictionary_word(first)
+            and not _unlikely_organisation(first, names=names)
+            and context_after(text, doc[end - 1].idx + len(doc[end - 1]), _SPEECH_AFTER, 20)
+        ):
+            score = 0.5  # a word no list knows that asks or writes: a given name the lists lack
         elif self._stranger(
             text,
             words,
@@ -301,19 +315,27 @@ class NamedEntityRecognizer(OwnRecognizer):
         everyday words, not a place.  The small NER calls such names places ("confirming that Natashia
         Burks will start": LOCATION); a name from outside the lists is more often a person there."""
         last = words[-1]
-        agent = context_before(text, words[0].idx, _AGENT_CUE, 30) or context_after(
-            text, last.idx + len(last), _PERSON_AFTER, 40
+        agent = (
+            context_before(text, words[0].idx, _AGENT_CUE, 30)
+            or context_before(text, words[0].idx, _ROLE_LABEL, 30)
+            or context_before(text, words[0].idx, _HANDOFF_CUE, 50)
+            or context_after(text, last.idx + len(last), _PERSON_AFTER, 40)
         )
         firm_ok = {"LOCATION", "ORGANIZATION"} if agent else {"LOCATION"}
         if not 2 <= len(words) <= 3 or initial or not labels <= firm_ok:
             return False
         names = self.names
+        # One word may be a dictionary word by its stem alone ("Burks": "burk" + "s"), not more.
+        stemmed = 0
         for w in words:
             low = w.lower_
-            if low in names.common or low in names.places or names.is_dictionary_word(low) or len(low) < 3:
+            if low in names.common or low in names.places or low in names.dictionary or len(low) < 3:
                 return False
             if self.is_place is not None and self.is_place(low):
                 return False
+            stemmed += names.is_dictionary_word(low)
+        if stemmed > 1 or stemmed == len(words):
+            return False
         whole = text[words[0].idx : words[-1].idx + len(words[-1])].casefold()
         return self.is_place is None or not self.is_place(whole)
 
