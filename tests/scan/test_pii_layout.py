@@ -108,6 +108,12 @@ def test_any_block_with_a_postcode_line_is_found(
         ("Sæbjartur asked whether the invoice can be split.", "Sæbjartur"),
         ("Draft a letter confirming that Giorgos Athanasiadis will start on Monday.", "Giorgos Athanasiadis"),
         ("Credits. Design: Agapeto Corsentino. Testing: Aemilio Traverso.", "Agapeto Corsentino"),
+        # names no list knows that the small NER calls a firm or a place
+        ("Draft a letter confirming that Natashia Burks will start as Senior Buyer.", "Natashia Burks"),
+        ("Draft a letter confirming that Nakke Lerche will start as Field Engineer.", "Nakke Lerche"),
+        ("Add a credits line. Design: Nakke Lerche. Testing: Toka Ebbesen.", "Nakke Lerche"),
+        ("Please forward the revised contract to Lerche before noon.", "Lerche"),
+        ("Vodotrav asked whether the invoice can be split over two months.", "Vodotrav"),
     ],
 )
 def test_names_from_where_they_stand(detector: PiiDetector, text: str, name: str) -> None:
@@ -127,6 +133,9 @@ def test_names_from_where_they_stand(detector: PiiDetector, text: str, name: str
         "Design: Material Components",
         "Summarise the pros and cons of MySQL versus Kubernetes for a small team.",
         "I visited Agios Nikolaos last year.",
+        # one word before a plural verb is no person
+        "Tuples are containers for a fixed number of Erlang data types.",
+        "Atoms are used within a program to denote distinguished values.",
     ],
 )
 def test_roles_log_lines_and_software_are_not_people(detector: PiiDetector, text: str) -> None:

@@ -51,6 +51,8 @@ street st road rd avenue ave lane drive boulevard way square park bridge river l
 city county state republic kingdom province district region valley beach bay coast
 """
 _NOT_PERSON_END = frozenset(_NOT_PERSON_END_TEXT.split())
+# Verbs that agree with a plural subject: a single word before one is no person.
+_PLURAL_VERBS = frozenset({"are", "were", "have", "do", "don't", "aren't", "weren't"})
 _SURNAME_SHAPE = re.compile(
     r"(?:ov|ova|ev|eva|ovich|ovna|evich|evna|sky|ski|ska|skaya|skiy|wicz|vić|vič|ić|ič|enko|chuk|dze|"
     r"shvili|yan|oglu|oğlu|escu|poulos|opoulos|akis|idis|adis|oglou|akos|opoulou|sson|dóttir|dottir|ová|ová|ecki|icki|owski|"
@@ -149,6 +151,8 @@ class NamedEntityRecognizer(OwnRecognizer):
                 span = doc[start:end]
                 if all(t.lower_ in SOFTWARE or not t.text[:1].isupper() for t in span):
                     continue  # "the Haskell programming language", "MySQL versus Kubernetes"
+                if end - start == 1 and end < len(doc) and doc[end].lower_ in _PLURAL_VERBS:
+                    continue  # "Tuples are containers": one person is not "are"
                 if not claimed.intersection(range(start, end)) and not self._title_like(span):
                     results.append(self.result("PERSON", span.start_char, span.end_char, 0.6, "spaCy NER"))
                 continue
@@ -175,6 +179,8 @@ class NamedEntityRecognizer(OwnRecognizer):
             return None
         if words[-1].lower_.rstrip(".") in _NOT_PERSON_END and not run.title:
             return None
+        if len(words) == 1 and not run.title and run.end < len(doc) and doc[run.end].lower_ in _PLURAL_VERBS:
+            return None  # "Tuples are containers": one person is not "are"
         start, end = run.start, run.end
         first = words[0].lower_
         initial_position = sentence_initial(doc, run.start)
