@@ -68,9 +68,7 @@ def resolve(
     for r in kept:
         if r.entity in _WEAK and any(_overlaps(r, s) for s in strong):
             continue
-        if r.entity in _CONTAINED and any(
-            c is not r and c.entity != r.entity and c.start <= r.start and r.end <= c.end for c in containers
-        ):
+        if r.entity in _CONTAINED and any(_contains(c, r) for c in containers):
             continue
         if _shadowed(r, kept):
             continue
@@ -117,6 +115,15 @@ def _shadowed(r: _Result, kept: Sequence[_Result]) -> bool:
             c.detector == "OrganizationRecognizer" for c in overlapping
         )
     return False
+
+
+def _contains(c: _Result, r: _Result) -> bool:
+    """``c`` holds ``r`` and overrules it: a wider span, or the same span scored at least as high (the
+    addressee line of an address block, scored low, does not hide the name that a person's finding
+    scored higher)."""
+    if c is r or c.entity == r.entity or not (c.start <= r.start and r.end <= c.end):
+        return False
+    return (c.end - c.start) > (r.end - r.start) or c.score >= r.score
 
 
 def _overlaps(a: _Result, b: _Result) -> bool:

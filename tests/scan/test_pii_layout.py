@@ -44,6 +44,24 @@ ADDRESS = {"STREET_ADDRESS"}
         ("Is this complete?\n40428 Nivala", ["40428 Nivala"]),
         ('Split these:\n"Rua Nery Delgado 1217","6940","Odivelas"', ["Rua Nery Delgado 1217", "6940"]),
         ("id;street;zip\n7;Hetteikkö 964;38259", ["Hetteikkö 964", "38259"]),
+        # a Dutch postcode's letters, a floor, a country in small letters, the addressee line
+        (
+            "Format this label:\nJade Mclane\nLaaghuissingel 1358\n2. OG\n1590 NH Zuidermeer\nMali",
+            ["Jade Mclane", "2. OG", "1590 NH Zuidermeer"],
+        ),
+        ("Label:\nDagmár Bank\n69 Åkandehaven\nSuite 163\nDK-8120 Oksbøl", ["Dagmár Bank"]),
+        (
+            "Label:\nRebeca Ibanez\nCalle Mayor, 1000\nFlat 6A\n94298 Tarragona spain",
+            ["94298 Tarragona spain"],
+        ),
+        # a three-digit code or one that reads as a year, alone, where the text speaks of an address
+        ("Is this line of the address complete?\n508 Fáskrúðsfjörður", ["508 Fáskrúðsfjörður"]),
+        ("Is this line of the address complete?\n1981 Mistelbach", ["1981 Mistelbach"]),
+        # street words of more languages
+        ("The workshop has moved to 34 Viru väljak maantee.", ["34 Viru väljak maantee"]),
+        ("The workshop has moved to vul. Viddalena 247.", ["vul. Viddalena 247"]),
+        ("The workshop has moved to Vajanského nábrežie 1024.", ["Vajanského nábrežie 1024"]),
+        ("The workshop has moved to Calle del Cinco de Marzo, 488.", ["Calle del Cinco de Marzo, 488"]),
     ],
 )
 def test_address_blocks_and_fields(detector: PiiDetector, text: str, values: list[str]) -> None:
@@ -63,10 +81,17 @@ def test_address_blocks_and_fields(detector: PiiDetector, text: str, values: lis
         "250 Thinkpad X1",
         "Floor 2\n10115 Berlin office opens Monday",
         "Changelog\n- Bump requests to 2.31.0\n- Drop Python 3.7\n- Add support for Redis 7.2",
+        "History:\n1981 Founded\n1995 Listed",  # years, not postcodes, with no address talk
+        "Cost is 5 USD per. 3 units",
     ],
 )
 def test_lists_and_headings_are_not_addresses(detector: PiiDetector, text: str) -> None:
     assert not [h for h in detector.detect(text) if h.entity == "STREET_ADDRESS"]
+
+
+def test_the_addressee_line_stays_a_person(detector: PiiDetector) -> None:
+    text = "Label:\nRebeca Ibanez\nCalle Mayor, 1000\nFlat 6A\n94298 Tarragona"
+    assert covered(detector, text, "Rebeca Ibanez", {"PERSON"})
 
 
 # Names no dictionary holds, as most street and town names are (one that is an everyday word, beside a

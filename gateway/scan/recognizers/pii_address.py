@@ -47,19 +47,27 @@ _STREET_TYPES = (
     r"landing|light|locks?|lodge|mall|manors?|meadows?|mills?|motorway|mount|mountains?|neck|"
     r"orchard|oval|overpass|pass|passage|pines?|plains?|ports?|prairie|ranch|rapids?|rest|river|shoals?|"
     r"shores?|skyway|springs?|spurs?|station|stream|summit|trace|track|tunnel|turnpike|underpass|unions?|"
-    r"valleys?|viaduct|ville|wells?|wynd|chase|rise|end|yard"
+    r"valleys?|viaduct|ville|wells?|wynd|chase|rise|end|yard|"
+    r"maantee|tänav|põik|puiestee|väljak|nábrežie|námestie|nábřeží|třída|k[oöó]shesi|dangyly|oramy"
 )
 _STREET_PREFIXES = (
     r"rue|avenue|av\.|avda\.?|avenida|boulevard|bd\.?|chemin|impasse|allée|place|quai|via|viale|piazza|"
     r"piazzale|corso|largo|vicolo|calle|c/|carrer|plaza|paseo|camino|carretera|rua|travessa|largo|"
     r"ul\.|ulica|ulice|al\.|aleja|os\.|osiedle|str\.|strada|bulevardul|calea|trg|ulitsa|prospekt|"
-    r"λ\.|οδός|leoforos"
+    r"λ\.|οδός|leoforos|"
+    # Ukrainian, Russian and Kazakh in Latin letters; Mexican street kinds
+    r"vul\.|vulytsia|vulytsya|vulitsa|prosp\.|provulok|bulvar|bulv\.|ploshcha|pereulok|"
+    r"shosse|proezd|naberezhna|naberezhnaya|alleya|k[oöó]shesi|dangyly|oramy|calzada|callej[oó]n|"
+    r"privada|cerrada|prolongaci[oó]n|andador|circuito|retorno"
 )
 _STREET_SUFFIXES = (
     r"stra(?:ss|ß)e|str\.|weg|gasse|platz|allee|damm|ufer|steig|laan|straat|gracht|dijk|plein|kade|"
     r"singel|steeg|katu|tie|kuja|polku|väylä|rinne|gatan|vägen|väg|gata|gränd|gade|vej|veien|"
     r"vegen|gate|veg|braut|stræde|stígur|vegur|gata|utca|út|tér|u\.|körút|cesta|ulica|ulice|náměstí|"
-    r"sokak|sokağ\u0131|caddesi|bulvar\u0131|straße|strasse|terrasse|straeti|brücke"
+    r"sokak|sokağ\u0131|caddesi|bulvar\u0131|straße|strasse|terrasse|straeti|brücke|"
+    # Estonian, Slovak, Czech, Kazakh and Russian street words that follow the name as words of their own
+    r"maantee|tänav|põik|puiestee|väljak|nábrežie|námestie|nábřeží|třída|k[oöó]shesi|dangyly|"
+    r"oramy|ulitsa|pereulok|shosse|naberezhnaya"
 )
 _STREET_WORD = re.compile(rf"(?i)^(?:{_STREET_TYPES})\.?$")
 
@@ -73,7 +81,7 @@ _ANCHORS = re.compile(
                      (?:[ ](?:N|S|E|W|NE|NW|SE|SW)\b\.?)?)
     | (?P<number_prefix>(?<![\w.,-]){_NUM}[ ]+(?:{_STREET_PREFIXES})[ ]+{_NAME_WORD}
                         (?:[ ]+{_NAME_WORD}){{0,4}}(?:[ ]+{_NUM})?)
-    | (?P<prefix>(?<!\w)(?:{_STREET_PREFIXES})[ ]+(?:{_NAME_WORD}[ ]+){{0,5}}?{_NUM})
+    | (?P<prefix>(?<!\w)(?:{_STREET_PREFIXES})[ ]+(?:{_NAME_WORD},?[ ]+){{0,5}}?{_NUM})
     | (?P<suffix>(?<!\w){SUFFIX_AHEAD}(?:{_NAME_WORD}[ ]+)?{_W}*(?:{_STREET_SUFFIXES})[ ]+{_NUM}\.?)
     | (?P<box>(?<!\w)(?:p\.?[ ]?o\.?[ ]?box|post[ ]?box|postbus|postfach|boîte[ ]postale|bp|
               psc[ ]\d{{1,5}},?[ ]box|unit[ ]\d{{1,5}}[ ]box|box)[ ]\d{{1,6}}\b)

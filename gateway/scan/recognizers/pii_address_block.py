@@ -28,8 +28,9 @@ from presidio_analyzer.nlp_engine import NlpArtifacts
 
 from gateway.scan.recognizers.pii_base import OwnRecognizer
 
+# The Dutch "1590 NH" first: read as "1590" and the place "NH Zuidermeer", the letters are no place word.
 _CODE = (
-    r"(?:[A-Z]{1,3}-)?(?:\d{3,6}(?:-\d{3,4})?|\d{3}[ ]\d{2}|\d{2}-\d{3}|\d{4}[ ]?[A-Z]{2}"
+    r"(?:[A-Z]{1,3}-)?(?:\d{4}[ ]?[A-Z]{2}(?![^\W\d_])|\d{3,6}(?:-\d{3,4})?|\d{3}[ ]\d{2}|\d{2}-\d{3}"
     r"|[A-Z]\d[A-Z][ ]?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z\d]{2})"
 )
 _WORD = r"[^\W\d_][\w'\u2019.()-]*"
@@ -47,6 +48,7 @@ _UNIT_CELL = re.compile(
     r"|\d{1,2}\.?[ ]?(?:OG|EG|UG|DG|et\.?|étage|piso|th|st|nd|rd)(?:[ ]floor)?|\d{1,3}[ ]?(?:tv|th|mf)\.?"
 )
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_ADDRESS_CUE = re.compile(r"(?i)address|post(?:al)?[ ]?code|zip|street|shipping|deliver|mailing|postcode")
 # A word of a place name: a capital, then small letters (hyphens and apostrophes between): not a
 # product ("MongoDB", "X1") and not a sentence ("office opens").  Particles inside one ("Frankfurt am
 # Main", "Saint-Martin-de-Ré") may be small.
@@ -62,6 +64,7 @@ _MAX_CELL = 80
 # Cells either side of a postcode cell that may belong to its block (before it: its lines; after it:
 # the rest of its row); a bound, so that a text of many postcode lines costs linear time.
 _REACH = 3
+_ADDRESSEE_SCORE = 0.5
 
 
 def _cells(text: str) -> Iterator[tuple[int, int, int]]:
@@ -101,10 +104,18 @@ class AddressBlockRecognizer(OwnRecognizer):
             per_row[row] = per_row.get(row, 0) + 1
         shapes = [self._street_or_unit(text[start:end]) for _, start, end in cells]
         spans: dict[tuple[int, int], float] = {}
+        cue: bool | None = None  # an address word anywhere in the text; looked for on first need
         for i, (row, start, end) in enumerate(cells):
             kind = self._postcode(text[start:end], in_row=per_row[row] > 1)
             if kind is None:
                 continue
+            if kind in ("short", "year") and per_row[row] == 1:
+                # "508 Fáskrúðsfjörður", "1981 Mistelbach" alone on a line: a postcode line where the
+                # text talks of addresses, a count or a year elsewhere.
+                if cue is None:
+                    cue = _ADDRESS_CUE.search(text) is not None
+                if cue:
+                    kind = "line"
             # Beside a postcode of everyday words, a street needs a word that is none ("12 Open tests").
             found = [
                 j
@@ -116,9 +127,14 @@ class AddressBlockRecognizer(OwnRecognizer):
             if not found and kind != "line":
                 continue
             score = 0.75 if found else 0.55
-            for j in (i, *found):
+            block = (i, *found)
+            addressee = self._addressee(text, cells, per_row, min(block)) if found else None
+            for j in block:
                 key = (cells[j][1], cells[j][2])
                 spans[key] = max(score, spans.get(key, 0.0))
+            if addressee is not None:  # under what finds the name as a person's
+                key = (cells[addressee][1], cells[addressee][2])
+                spans[key] = max(_ADDRESSEE_SCORE, spans.get(key, 0.0))
         return [
             self.result("STREET_ADDRESS", start, end, score, "address block")
             for (start, end), score in spans.items()
@@ -139,13 +155,42 @@ class AddressBlockRecognizer(OwnRecognizer):
         words = (match.group("after") or match.group("before") or "").split()
         if not words:
             return "bare" if in_row and not year else None
-        if not all(_PLACE_WORD.fullmatch(w) or w in _PARTICLES for w in words) or words[0] in _PARTICLES:
+        if not all(self._place_word(w, i) for i, w in enumerate(words)):
             return None  # "10115 Berlin office opens Monday", "27017 MongoDB", "250 Thinkpad X1"
-        if year or (
-            self.ordinary is not None and all(self.ordinary(w.casefold().strip(".()")) for w in words)
-        ):
+        if self.ordinary is not None and all(self.ordinary(w.casefold().strip(".()")) for w in words):
             return "plain"
+        if year:
+            return "year"
         return "short" if len(code) == 3 else "line"
+
+    def _place_word(self, word: str, at: int) -> bool:
+        """A word of a place name: capitalised, or in capitals ("SPAIN"), a particle inside it, or
+        after its first word a small word that is no everyday word (a country in small letters)."""
+        if _PLACE_WORD.fullmatch(word) or (word.isupper() and len(word) >= 2 and word.isalpha()):
+            return True
+        if not at or not word.isalpha():
+            return False
+        return word in _PARTICLES or (
+            word.islower() and self.ordinary is not None and not self.ordinary(word.casefold())
+        )
+
+    def _addressee(
+        self, text: str, cells: list[tuple[int, int, int]], per_row: dict[int, int], first: int
+    ) -> int | None:
+        """The cell of the line just above a block's first line when it names whom the post is for:
+        one to four capitalised words on a line of their own ("Jade Mclane", "Dagmár Bank")."""
+        if first == 0:
+            return None
+        row, start, end = cells[first - 1]
+        if row != cells[first][0] - 1 or per_row[row] != 1 or per_row[cells[first][0]] != 1:
+            return None
+        words = text[start:end].split()
+        if not 1 <= len(words) <= 4 or text[end : end + 1] == ":":
+            return None
+        if not all(_PLACE_WORD.fullmatch(w) or (i and w in _PARTICLES) for i, w in enumerate(words)):
+            return None
+        ordinary = self.ordinary
+        return None if ordinary is not None and all(ordinary(w.casefold()) for w in words) else first - 1
 
     def _street_or_unit(self, cell: str) -> bool | None:
         """None: neither a unit nor a house number beside words.  True: a unit, or that shape with a
