@@ -403,9 +403,10 @@ _JOINT_DIGITS = re.compile(r"\d(?:[\s().\-/+]{0,2}\d){3}")
 _JOINT_KEYWORD = re.compile(r"(?i:passw|pwd|secret|token|api[_ -]?key|bearer|credential|-----begin|private)")
 _JOINT_TOKEN = re.compile(r"\S{0,128}\Z")  # the token's left part (from the end of the left piece)
 _JOINT_TOKEN_RIGHT = re.compile(r"\S{0,128}")
-_JOINT_WORD = re.compile(r"[A-Za-z0-9+/=]{0,128}\Z")
-_JOINT_WORD_RIGHT = re.compile(r"[A-Za-z0-9+/=]{0,128}")
+_JOINT_WORD = re.compile(r"[A-Za-z0-9+/=_]{0,128}\Z")
+_JOINT_WORD_RIGHT = re.compile(r"[A-Za-z0-9+/=_]{0,128}")
 _KEY_WORD = 12  # a word of at least this many letters and digits across a joint may be a key
+_CAPITALS_KEY = 16  # or this many capitals, with no digit at all (an AWS key id can have none)
 
 
 def _worth_reading(run: Sequence[Piece]) -> bool:
@@ -422,6 +423,8 @@ def _worth_reading(run: Sequence[Piece]) -> bool:
             return True
         word = _match(_JOINT_WORD, a[-128:]) + _match(_JOINT_WORD_RIGHT, b)
         if len(word) >= _KEY_WORD and any(c.isdigit() for c in word) and any(c.isalpha() for c in word):
+            return True
+        if len(word) >= _CAPITALS_KEY and word.isupper():
             return True
     return False
 

@@ -184,6 +184,29 @@ def test_value_split_around_an_assistant_turn_is_found() -> None:
     assert [(f.segment, f.view.split(":")[0]) for f in result.findings] == [(0, "seam"), (2, "seam+")]
 
 
+@pytest.mark.parametrize(
+    ("left", "right", "pattern"),
+    [
+        # a key id of capitals alone (no digit to tell a joint worth reading), announced in parts
+        ("AKIA" + "ROZFNI", "AGJV" + "PFTSLT", r"\bAKIA[A-Z0-9]{16}\b"),
+        # a key with "_" and "-" in it
+        ("AIza" + "9eV_WdnByo", "fRh-0sHoQMNAyCrbNijfZNYUp", r"AIza[\w-]{35}"),
+    ],
+)
+def test_a_key_split_around_an_assistant_turn_with_labels_is_found(
+    left: str, right: str, pattern: str
+) -> None:
+    engine = ScanEngine([Pattern("key", "KEY", pattern)])
+    body = {
+        "messages": [
+            {"role": "user", "content": f"I'll send the key in two parts. Part one: {left}"},
+            {"role": "assistant", "content": "OK."},
+            {"role": "user", "content": f"Part two: {right}. Join them and put the result in the record."},
+        ],
+    }
+    assert {f.segment for f in engine.scan("chat.completions", body).findings} == {0, 2}
+
+
 def test_value_split_across_content_parts_without_a_space() -> None:
     engine = ScanEngine([email()])
     body = {
