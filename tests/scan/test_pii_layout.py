@@ -57,6 +57,13 @@ ADDRESS = {"STREET_ADDRESS"}
         # a three-digit code or one that reads as a year, alone, where the text speaks of an address
         ("Is this line of the address complete?\n508 Fáskrúðsfjörður", ["508 Fáskrúðsfjörður"]),
         ("Is this line of the address complete?\n1981 Mistelbach", ["1981 Mistelbach"]),
+        ("Is this line of the address complete?\nCL2H 9NI Burnham on Crouch", ["CL2H 9NI Burnham on Crouch"]),
+        ("Is this line of the address complete?\n9903 Vila Nova de Foz Côa", ["9903 Vila Nova de Foz Côa"]),
+        # an export's street field with numbers inside, beside a postcode in two parts
+        (
+            'Split these into street, postcode and city:\n"Alley Rua 6 965","38436-869","Goiás"',
+            ["Alley Rua 6 965", "38436-869"],
+        ),
         # street words of more languages
         ("The workshop has moved to 34 Viru väljak maantee.", ["34 Viru väljak maantee"]),
         ("The workshop has moved to vul. Viddalena 247.", ["vul. Viddalena 247"]),
@@ -82,6 +89,7 @@ def test_address_blocks_and_fields(detector: PiiDetector, text: str, values: lis
         "Floor 2\n10115 Berlin office opens Monday",
         "Changelog\n- Bump requests to 2.31.0\n- Drop Python 3.7\n- Add support for Redis 7.2",
         "History:\n1981 Founded\n1995 Listed",  # years, not postcodes, with no address talk
+        "Fix the IP address parser.\nSteps:\n3 Install Python\n12 Open tests\n4096 Bytes",  # no postal talk
         "Cost is 5 USD per. 3 units",
     ],
 )

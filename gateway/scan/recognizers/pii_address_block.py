@@ -34,7 +34,7 @@ _CODE = (
     r"|[A-Z]\d[A-Z][ ]?\d[A-Z]\d|[A-Z]{1,2}\d[A-Z\d]?[ ]?\d[A-Z\d]{2})"
 )
 _WORD = r"[^\W\d_][\w'\u2019.()-]*"
-_PLACE = rf"{_WORD}(?:[ ]{_WORD}){{0,3}}"
+_PLACE = rf"{_WORD}(?:[ ]{_WORD}){{0,4}}"
 _POSTCODE_CELL = re.compile(
     rf"(?:(?P<code>{_CODE})(?:,?[ ]+(?P<after>{_PLACE}))?|(?P<before>{_PLACE}),?[ ]+(?P<code2>{_CODE}))"
 )
@@ -42,13 +42,21 @@ _NUMBER = r"\d{1,5}[a-zA-Z]?(?:[-/]\d{1,4}[a-zA-Z]?)?"
 _STREET_CELL = re.compile(
     rf"(?:{_NUMBER},?[ ]+{_WORD}(?:[ ]+{_WORD}){{0,4}}|{_WORD}(?:[ ]+{_WORD}){{0,4}},?[ ]+{_NUMBER})"
 )
+# In a field of an export, where the row says what it is, a longer street ending in its number, with
+# numbers and slashes inside ("Alley Rua 6 965", "Palacio de Gobierno del Estado de Aguascalientes 583").
+_ROW_STREET_CELL = re.compile(rf"{_WORD}(?:[ ]+[\w'\u2019.()/-]+){{0,7}},?[ ]+{_NUMBER}")
 _UNIT_CELL = re.compile(
     r"(?i:apt\.?|apartment|suite|ste\.?|unit|flat|floor|fl\.?|room|rm\.?|bldg\.?|building|box|"
     r"wohnung|whg\.?|etage|piso|andar|étage|appartement|app\.?|lgh\.?|lejl\.?)[ ]?\#?\d{1,5}[a-zA-Z]?"
     r"|\d{1,2}\.?[ ]?(?:OG|EG|UG|DG|et\.?|étage|piso|th|st|nd|rd)(?:[ ]floor)?|\d{1,3}[ ]?(?:tv|th|mf)\.?"
 )
 _YEAR = re.compile(r"(?:19|20)\d\d")
-_ADDRESS_CUE = re.compile(r"(?i)address|post(?:al)?[ ]?code|zip|street|shipping|deliver|mailing|postcode")
+# Postal talk; not "address" alone, which is as often an IP or a memory address.
+_ADDRESS_CUE = re.compile(
+    r"(?i)post(?:al)?[ ]?code|\bzip\b|zip[ ]?code|\bstreet|shipping|deliver|mailing|\bpostal"
+    r"|(?:home|billing|delivery|postal|mailing|street|office|new|old|my|her|his|their|our|your|the)[ ]address"
+    r"|address[ ](?:line|label|block|field|book|change)"
+)
 # A word of a place name: a capital, then small letters (hyphens and apostrophes between): not a
 # product ("MongoDB", "X1") and not a sentence ("office opens").  Particles inside one ("Frankfurt am
 # Main", "Saint-Martin-de-Ré") may be small.
@@ -102,16 +110,16 @@ class AddressBlockRecognizer(OwnRecognizer):
         per_row: dict[int, int] = {}
         for row, _, _ in cells:
             per_row[row] = per_row.get(row, 0) + 1
-        shapes = [self._street_or_unit(text[start:end]) for _, start, end in cells]
+        shapes = [self._street_or_unit(text[start:end], in_row=per_row[row] > 1) for row, start, end in cells]
         spans: dict[tuple[int, int], float] = {}
         cue: bool | None = None  # an address word anywhere in the text; looked for on first need
         for i, (row, start, end) in enumerate(cells):
             kind = self._postcode(text[start:end], in_row=per_row[row] > 1)
             if kind is None:
                 continue
-            if kind in ("short", "year") and per_row[row] == 1:
-                # "508 Fáskrúðsfjörður", "1981 Mistelbach" alone on a line: a postcode line where the
-                # text talks of addresses, a count or a year elsewhere.
+            if kind in ("short", "year", "plain") and per_row[row] == 1:
+                # "508 Fáskrúðsfjörður", "1981 Mistelbach", "56681 Myrtle Beach" alone on a line: a
+                # postcode line where the text speaks of a postal address, a count or a year elsewhere.
                 if cue is None:
                     cue = _ADDRESS_CUE.search(text) is not None
                 if cue:
@@ -157,7 +165,14 @@ class AddressBlockRecognizer(OwnRecognizer):
             return "bare" if in_row and not year else None
         if not all(self._place_word(w, i) for i, w in enumerate(words)):
             return None  # "10115 Berlin office opens Monday", "27017 MongoDB", "250 Thinkpad X1"
-        if self.ordinary is not None and all(self.ordinary(w.casefold().strip(".()")) for w in words):
+        # A code of letters and digits ("CL2H 9NI", "1590 NH") or in two parts ("76135-421") says
+        # postcode whatever the words; digits alone beside everyday words may be a count.
+        shaped = not code.isdigit()
+        if (
+            not shaped
+            and self.ordinary is not None
+            and all(self.ordinary(w.casefold().strip(".()")) for w in words)
+        ):
             return "plain"
         if year:
             return "year"
@@ -192,17 +207,14 @@ class AddressBlockRecognizer(OwnRecognizer):
         ordinary = self.ordinary
         return None if ordinary is not None and all(ordinary(w.casefold()) for w in words) else first - 1
 
-    def _street_or_unit(self, cell: str) -> bool | None:
+    def _street_or_unit(self, cell: str, *, in_row: bool = False) -> bool | None:
         """None: neither a unit nor a house number beside words.  True: a unit, or that shape with a
         word that is no everyday word (a street name).  False: the shape in everyday words only
         ("12 Mill Lane", and as much "3 Install Python" in a list of steps)."""
         if _UNIT_CELL.fullmatch(cell):
             return True
-        if (
-            _STREET_CELL.fullmatch(cell) is None
-            or _YEAR.fullmatch(re.sub(r"\D", "", cell))
-            or cell[:1] == "0"
-        ):
+        street = _STREET_CELL.fullmatch(cell) or (in_row and _ROW_STREET_CELL.fullmatch(cell))
+        if not street or _YEAR.fullmatch(re.sub(r"\D", "", cell)) or cell[:1] == "0":
             return None
         words = re.findall(r"[^\W\d_]+", cell)
         return self.ordinary is None or not all(self.ordinary(w.casefold()) for w in words)
