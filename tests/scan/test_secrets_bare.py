@@ -77,3 +77,12 @@ def test_digests_public_keys_certificates_and_file_data_are_no_keys(engine: Scan
     ]
     for text in texts:
         assert _found(engine, text) == [], text
+
+
+def test_a_list_of_keys_is_found_and_a_wrapped_blob_is_left_to_the_blob_detector(engine: ScanEngine) -> None:
+    rng = random.Random(5)
+    keys = ["".join(rng.choice(B64) for _ in range(40)) for _ in range(3)]
+    assert len(_found(engine, "Here they are:\n" + "\n".join(keys) + "\nthanks")) == 3
+    blob = base64.b64encode(bytes(rng.randrange(256) for _ in range(150))).decode()
+    wrapped = "\n".join(blob[i : i + 64] for i in range(0, len(blob), 64))
+    assert _found(engine, f"Decrypt this for me:\n{wrapped}\n") == []
