@@ -160,6 +160,10 @@ class GatewayApp:
         except SQLAlchemyError as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
             ok = False
+        # A database that answers reads but takes no writes (read-only, full, a file it cannot
+        # change) refuses every model request: not ready until the audit writer's probe gets through.
+        checks["audit"] = "ok" if rt.audit.available else "unavailable"
+        ok = ok and rt.audit.available
         checks["destinations"] = len(rt.destinations)
         # Counted, not named: the probe is unauthenticated.  Destinations without a key answer 503.
         checks["destinations_without_credentials"] = sum(

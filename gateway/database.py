@@ -1,4 +1,4 @@
-"""SQLAlchemy engine and shared metadata.  SQLite gets durable WAL settings."""
+"""SQLAlchemy engine and shared metadata.  SQLite gets durable settings and no memory mapping."""
 
 from __future__ import annotations
 
@@ -34,11 +34,21 @@ def create_db_engine(url: str) -> Engine:
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """Nothing of the database is memory-mapped.  WAL maps its ``-shm`` index file, and a mapping
+    whose file can no longer grow (made immutable, or its disk full) kills the process with SIGBUS,
+    which no handler can turn into an error; a rollback journal uses plain reads and writes, whose
+    failures are errors the audit writer reports (503 ``audit_unavailable``).  A database a release
+    before this one left in WAL mode is switched over in exclusive locking mode, in which SQLite keeps
+    the WAL index in the heap and never opens the ``-shm`` file it may no longer be able to use."""
     cursor = dbapi_connection.cursor()
-    # WAL lets readers (readyz, export) run beside the writer; FULL makes a commit survive power loss.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA locking_mode=EXCLUSIVE")
+    cursor.execute("PRAGMA journal_mode=TRUNCATE")
+    cursor.execute("PRAGMA locking_mode=NORMAL")
+    cursor.execute("PRAGMA mmap_size=0")
+    cursor.execute("SELECT count(*) FROM sqlite_master").fetchall()  # releases the exclusive lock
+    # FULL makes a commit survive power loss.
+    cursor.execute("PRAGMA synchronous=FULL")
     # Each pooled connection keeps its own page cache (2 MiB by default), which fills as the audit
     # table grows: 1 MiB each holds the pages an append touches, and keeps a long run's RSS flat.
     cursor.execute("PRAGMA cache_size=-1024")

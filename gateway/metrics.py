@@ -47,6 +47,9 @@ class SupportsFailed(Protocol):
     @property
     def failed(self) -> int: ...
 
+    @property
+    def available(self) -> bool: ...
+
 
 class SupportsShed(Protocol):
     @property
@@ -190,6 +193,8 @@ class Metrics:
             out, "gateway_audit_failed_total", "Audit records that could not be written (lost).", "counter"
         )
         out.append(f"gateway_audit_failed_total {self._audit.failed}")
+        _header(out, "gateway_audit_store_up", "1 when audit records can be written.", "gauge")
+        out.append(f"gateway_audit_store_up {1 if self._audit.available else 0}")
         if self._admission is not None:
             _header(out, "gateway_shed_total", "Requests refused by admission, by reason.", "counter")
             shed = dict(self._admission.shed)

@@ -132,6 +132,7 @@ class FakeLocal:
 class FakeAudit:
     def __init__(self) -> None:
         self.failed = 0
+        self.available = True
 
 
 def _dest(name: str) -> Destination:
@@ -178,11 +179,13 @@ def test_empty_metrics_are_valid_and_name_every_family(
         "gateway_request_seconds": "histogram",
         "gateway_local_up": "gauge",
         "gateway_audit_failed_total": "counter",
+        "gateway_audit_store_up": "gauge",
         "gateway_client_cuts_total": "counter",
     }
     assert scrape.series("gateway_requests_total") == {}
     assert scrape.value("gateway_local_up", destination="local") == 1
     assert scrape.value("gateway_audit_failed_total") == 0
+    assert scrape.value("gateway_audit_store_up") == 1
 
 
 def test_admission_scanner_and_client_cuts_are_exposed() -> None:
@@ -357,9 +360,11 @@ def test_local_up_and_audit_failures_are_read_at_scrape_time(
     assert parse_exposition(metrics.render().decode()).value("gateway_local_up", destination="local") == 1
     locals_["local"].ready = False
     audit.failed = 3
+    audit.available = False
     scrape = parse_exposition(metrics.render().decode())
     assert scrape.value("gateway_local_up", destination="local") == 0
     assert scrape.value("gateway_audit_failed_total") == 3
+    assert scrape.value("gateway_audit_store_up") == 0
 
 
 def test_metrics_are_per_instance() -> None:

@@ -19,6 +19,12 @@ Two ways in:
 drains the queue on shutdown.  A failed batch is retried, then its rows one by
 one; a row that still fails is logged by count only (rows hold identifiers,
 never content, but the log stays terse anyway).
+
+A store that cannot be written makes the writer *unavailable* (:attr:`AuditWriter.available`):
+logged once, loudly, shown by ``/readyz`` and the ``gateway_audit_store_up`` metric.  Every model
+request is refused meanwhile, since its first record fails.  Nothing has to come in for it to recover:
+while unavailable the writer tries every ``probe_interval`` seconds to write an ``audit.recovered``
+event, and the first write that succeeds, probe or not, makes it available again.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.audit.chain import Chain, head_mac, new_writer_id
+from gateway.audit.record import event_row
 from gateway.audit.tables import audit_chain_heads, audit_records
 from gateway.errors import ServiceUnavailable
 
@@ -65,6 +72,7 @@ class AuditWriter:
         batch_size: int = 256,
         flush_interval: float = 0.05,
         writer_id: str | None = None,
+        probe_interval: float = 2.0,
     ) -> None:
         self._engine = engine
         self._chain = Chain(chain_key, writer_id or new_writer_id())
@@ -76,6 +84,9 @@ class AuditWriter:
         self._written = 0
         self._failed = 0
         self._thread: threading.Thread | None = None
+        self._probe_interval = probe_interval
+        self._available = True
+        self._outage_lost = 0  # records lost since the store became unavailable
         self._defaults = {
             c.name: c.default.arg if c.default is not None else None  # type: ignore[attr-defined]
             for c in audit_records.columns
@@ -89,6 +100,11 @@ class AuditWriter:
     @property
     def failed(self) -> int:
         return self._failed
+
+    @property
+    def available(self) -> bool:
+        """False from a write that failed until one succeeds (see the module's docstring)."""
+        return self._available
 
     def start(self) -> None:
         if self._thread is None:
@@ -131,7 +147,11 @@ class AuditWriter:
     def _run(self) -> None:
         stopping = False
         while not stopping:
-            first = self._queue.get()
+            try:
+                first = self._queue.get(timeout=None if self._available else self._probe_interval)
+            except queue.Empty:
+                self._probe()
+                continue
             if first is _STOP:
                 break
             batch: list[_Item] = [first]
@@ -163,6 +183,9 @@ class AuditWriter:
             lost = batch
         if lost:
             log.error("audit write failed; %d records lost (%s)", len(lost), error)
+            self._unavailable(len(lost), error)
+        elif not self._available:
+            self._recovered()
         for item in batch:
             if item.future is not None and item.loop is not None:
                 failed = item in lost
@@ -171,6 +194,36 @@ class AuditWriter:
             self._written += len(batch) - len(lost)
             self._failed += len(lost)
             self._done.notify_all()
+
+    def _unavailable(self, lost: int, error: str | None) -> None:
+        self._outage_lost += lost
+        if self._available:
+            self._available = False
+            log.critical(
+                "audit store unavailable (%s): every model request is refused with 503 audit_unavailable "
+                "until a write succeeds; retrying every %.0f s",
+                error,
+                self._probe_interval,
+            )
+
+    def _probe(self) -> None:
+        """Write the event that closes an outage; if it commits, the store is back."""
+        if self._insert([_Item(self._recovery_row())], attempts=1) is None:
+            self._back()
+
+    def _recovered(self) -> None:
+        """A write succeeded while unavailable: the outage goes on record as the probe would put it."""
+        row = self._recovery_row()
+        self._back()
+        self.submit(row)
+
+    def _recovery_row(self) -> dict[str, Any]:
+        return event_row("audit.recovered", policy_version=None, error=f"records lost: {self._outage_lost}")
+
+    def _back(self) -> None:
+        log.warning("audit store available again; %d records were lost meanwhile", self._outage_lost)
+        self._available = True
+        self._outage_lost = 0
 
     def _insert(self, items: list[_Item], attempts: int) -> str | None:
         """Link and insert in one transaction; None on success, else the error class (never its text:

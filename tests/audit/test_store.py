@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import Engine, event, func, select
 
 from gateway.audit.record import event_row
-from gateway.audit.store import AuditWriter
+from gateway.audit.store import AuditUnavailable, AuditWriter
 from gateway.audit.tables import audit_records
 from gateway.database import create_db_engine, metadata
 
@@ -116,3 +121,91 @@ def test_rows_with_different_columns_in_one_batch_keep_all_their_values(database
     assert (row["rules"], row["action"]) == ('["r1"]', "redact")
     writer.close()
     engine.dispose()
+
+
+def _immutable(path: Path, on: bool) -> None:
+    """``chattr +i``: even root cannot write the file (what the audit store faults were found with)."""
+    subprocess.run(["chattr", "+i" if on else "-i", str(path)], check=True, capture_output=True)
+
+
+def _needs_chattr(tmp_path: Path) -> None:
+    probe = tmp_path / "probe"
+    probe.touch()
+    try:
+        _immutable(probe, True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("needs root and chattr on an ext2/3/4 file system (the CI machine has both)")
+    _immutable(probe, False)
+
+
+def _recovered_rows(engine: Engine) -> list[str | None]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(audit_records.c.error).where(audit_records.c.endpoint == "audit.recovered")
+        )
+        return [r[0] for r in rows]
+
+
+def test_a_store_that_stops_taking_writes_is_unavailable_and_recovers_by_itself(tmp_path: Path) -> None:
+    _needs_chattr(tmp_path)
+    db = tmp_path / "audit.db"
+    engine = create_db_engine(f"sqlite:///{db}")
+    metadata.create_all(engine)
+    writer = AuditWriter(engine, KEY, flush_interval=0.01, probe_interval=0.1)
+    writer.start()
+    try:
+        asyncio.run(writer.commit(_row(1)))
+        assert writer.available
+        journal = tmp_path / "audit.db-journal"  # reads still work; every write fails
+        _immutable(journal, True)
+        try:
+            with pytest.raises(AuditUnavailable):
+                asyncio.run(writer.commit(_row(2)))
+            assert not writer.available
+            time.sleep(0.3)  # probes fail meanwhile, and nothing comes in
+            assert not writer.available
+        finally:
+            _immutable(journal, False)
+        deadline = time.monotonic() + 10
+        while not writer.available and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writer.available  # with no request to write: the probe's own record got through
+        assert _recovered_rows(engine) == ["records lost: 1"]
+        asyncio.run(writer.commit(_row(3)))
+    finally:
+        writer.close()
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_read_only_postgresql_makes_the_store_unavailable_until_it_takes_writes(postgres_url: str) -> None:
+    read_only = {"on": False}
+    engine = create_db_engine(postgres_url)
+
+    @event.listens_for(engine, "connect")
+    def _maybe_read_only(dbapi_connection: Any, _record: Any) -> None:
+        if read_only["on"]:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            dbapi_connection.commit()
+
+    metadata.create_all(engine)
+    writer = AuditWriter(engine, KEY, flush_interval=0.01, probe_interval=0.1)
+    writer.start()
+    try:
+        asyncio.run(writer.commit(_row(1)))
+        read_only["on"] = True
+        engine.dispose()
+        with pytest.raises(AuditUnavailable):
+            asyncio.run(writer.commit(_row(2)))
+        assert not writer.available
+        read_only["on"] = False
+        engine.dispose()
+        deadline = time.monotonic() + 10
+        while not writer.available and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writer.available
+        assert _recovered_rows(engine) == ["records lost: 1"]
+    finally:
+        writer.close()
+        engine.dispose()

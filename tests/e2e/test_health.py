@@ -1,10 +1,15 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine
 
-from tests.e2e.conftest import Gateway
+from tests.e2e.conftest import Fakes, Gateway, start_gateway
 
 
 def test_healthz_needs_no_key(gateway: Gateway) -> None:
@@ -18,6 +23,7 @@ def test_readyz_reports_database_and_destinations(gateway: Gateway) -> None:
         "status": "ready",
         "scan": "ok",
         "database": "ok",
+        "audit": "ok",
         "destinations": 5,
         "destinations_without_credentials": 1,
         "local_ready": 1,
@@ -38,3 +44,56 @@ def test_readyz_fails_when_the_database_is_unreachable(gateway: Gateway) -> None
     assert response.status_code == 503
     assert response.json()["status"] == "not ready"
     assert response.json()["database"].startswith("unreachable (OperationalError)")
+
+
+@pytest.fixture
+def own_gateway(fakes: Fakes, tmp_path: Path) -> Iterator[Gateway]:
+    gw = start_gateway(fakes, f"sqlite:///{tmp_path / 'gateway.db'}")
+    yield gw
+    gw.close_clients()
+    gw.server.stop()
+    gw.engine.dispose()
+
+
+def _chat(gw: Gateway) -> tuple[int, dict[str, object]]:
+    reply = gw.http().post(
+        "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "What is 2 + 2?"}]},
+        headers={"authorization": f"Bearer {gw.key}"},
+    )
+    return reply.status_code, reply.json()
+
+
+def test_a_store_that_takes_no_writes_refuses_traffic_fails_readiness_and_recovers(
+    own_gateway: Gateway, tmp_path: Path
+) -> None:
+    """The database still answers reads (the old readiness check passed), but no record can be
+    written: every model request is a 503 and nothing is sent, /readyz and the metric say so, and
+    the gateway recovers by itself once the store takes writes again, with no request to prompt it."""
+    gw = own_gateway
+    assert _chat(gw)[0] == 200
+    journal = tmp_path / "gateway.db-journal"
+    try:
+        subprocess.run(["chattr", "+i", str(journal)], check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        pytest.skip("needs root and chattr on an ext2/3/4 file system (the CI machine has both)")
+    gw.fakes.reset()
+    try:
+        status, body = _chat(gw)
+        assert status == 503 and body["error"]["code"] == "audit_unavailable"  # type: ignore[index]
+        assert gw.fakes.openai.received == []
+        ready = gw.http().get("/readyz")
+        assert ready.status_code == 503 and ready.json()["audit"] == "unavailable"
+        assert ready.json()["database"] == "ok"
+        assert "gateway_audit_store_up 0" in gw.http().get("/metrics").text
+    finally:
+        subprocess.run(["chattr", "-i", str(journal)], check=True)
+    deadline = time.monotonic() + 15
+    while gw.http().get("/readyz").status_code != 200 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert gw.http().get("/readyz").json()["audit"] == "ok"
+    assert "gateway_audit_store_up 1" in gw.http().get("/metrics").text
+    assert _chat(gw)[0] == 200
+    recovered = [r for r in gw.audit_rows() if r["endpoint"] == "audit.recovered"]
+    # The refused request's own records (its start and its end) are the ones the outage lost.
+    assert [r["error"] for r in recovered] == ["records lost: 2"]
