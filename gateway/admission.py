@@ -6,7 +6,8 @@ in the client's wire format, with ``Retry-After``:
 - 503 ``overloaded``: the process has ``limits.max_active`` model requests in flight (streams
   included), or the request bodies it holds would pass ``limits.max_body_bytes_in_flight``;
 - 503 ``shutting_down``: the process is draining (SIGTERM), with ``Connection: close``;
-- 429 ``auth_throttled``: an address past ``limits.auth_failures_per_second`` failed authentications
+- 429 ``auth_throttled``: an address, or a key id, past ``limits.auth_failures_per_second`` failed
+  authentications
   (audited once per ``THROTTLED_AUDIT_INTERVAL`` per address, counted always);
 - 429 ``rate_limit_exceeded``: one gateway key has ``limits.per_key_active`` requests in flight,
   holds a quarter of ``max_body_bytes_in_flight`` (a request of its own larger than that still
@@ -73,6 +74,7 @@ class Admission:
     # Failed authentications by client address (a token bucket each), and when a throttled address
     # was last put on the audit trail.
     _failures: OrderedDict[str, _Bucket] = field(default_factory=OrderedDict)
+    _key_failures: OrderedDict[str, _Bucket] = field(default_factory=OrderedDict)
     _noted: dict[str, float] = field(default_factory=dict)
 
     def admit(self, body_bytes: int) -> Ticket:
@@ -142,26 +144,36 @@ class Admission:
         bucket.body_bytes += ticket.body_bytes
         ticket.key_id = key_id
 
-    def auth_failed(self, address: str | None) -> RateLimited | None:
-        """Count a failed authentication from ``address``.  Past ``limits.auth_failures_per_second``
-        (burst ``auth_failures_burst``) it is answered 429 instead of 401: the error to raise."""
+    def auth_failed(self, address: str | None, key_id: str | None = None) -> RateLimited | None:
+        """Count a failed authentication from ``address``, and against the key id it tried.  Past
+        ``limits.auth_failures_per_second`` (burst ``auth_failures_burst``) for either, it is answered
+        429 instead of 401: the error to raise.  Only failures are counted, after the secret was
+        checked, so the right secret for a key id under attack still gets in."""
         now = self.clock()
-        name = address or "-"
-        bucket = self._failures.pop(name, None) or _Bucket(float(self.limits.auth_failures_burst), now)
-        self._failures[name] = bucket
-        if len(self._failures) > _ADDRESSES_KEPT:
-            self._failures.popitem(last=False)
-        rate = self.limits.auth_failures_per_second
-        bucket.refill(now, rate, self.limits.auth_failures_burst)
+        by_address = self._spend(self._failures, address or "-", now)
+        by_key = self._spend(self._key_failures, key_id, now) if key_id else None
+        empty = by_address if by_address is not None else by_key
+        if empty is None:
+            return None
+        self.shed["auth_throttled"] += 1
+        which = "address" if by_address is not None else "key"
+        return RateLimited(
+            f"Too many failed authentications from this {which}; try again later.",
+            code="auth_throttled",
+            headers={"retry-after": str(empty.wait(self.limits.auth_failures_per_second))},
+        )
+
+    def _spend(self, buckets: OrderedDict[str, _Bucket], name: str, now: float) -> _Bucket | None:
+        """Take a token from ``name``'s failure bucket; the bucket if it had none left."""
+        bucket = buckets.pop(name, None) or _Bucket(float(self.limits.auth_failures_burst), now)
+        buckets[name] = bucket
+        if len(buckets) > _ADDRESSES_KEPT:
+            buckets.popitem(last=False)
+        bucket.refill(now, self.limits.auth_failures_per_second, self.limits.auth_failures_burst)
         if bucket.tokens >= 1.0:
             bucket.tokens -= 1.0
             return None
-        self.shed["auth_throttled"] += 1
-        return RateLimited(
-            "Too many failed authentications from this address; try again later.",
-            code="auth_throttled",
-            headers={"retry-after": str(bucket.wait(rate))},
-        )
+        return bucket
 
     def audit_throttled(self, address: str | None) -> bool:
         """Whether a throttled refusal for ``address`` goes on the audit trail: the first in each

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import re
 import secrets
 import time
 from collections.abc import Mapping
@@ -146,6 +147,19 @@ class KeyStore:
         if not hmac.compare_digest(_digest(secret), digest) or principal is None:
             raise AuthenticationFailed("Invalid gateway key.")
         return principal
+
+
+_KEY_ID = re.compile(r"[0-9a-f]{16}")
+
+
+def tried_key_id(headers: Mapping[str, str]) -> str | None:
+    """The key id a request presented, when it has the shape ``create_key`` gives ids: an attempt on
+    a key goes on record under its id, and a made-up id can carry no text into the audit."""
+    presented = extract_key(headers)
+    if presented is None:
+        return None
+    key_id, _ = _split(presented)
+    return key_id if _KEY_ID.fullmatch(key_id) else None
 
 
 def _split(presented: str) -> tuple[str, str]:

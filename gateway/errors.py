@@ -93,6 +93,15 @@ class AuthenticationFailed(GatewayError):
     default_code = "invalid_api_key"
 
 
+class PermissionDenied(GatewayError):
+    """An authenticated key whose role may not do this (``server.model_traffic_roles``)."""
+
+    status = 403
+    openai_type = "permission_error"
+    anthropic_type = "permission_error"
+    default_code = "role_not_allowed"
+
+
 class NotFound(GatewayError):
     status = 404
     openai_type = "invalid_request_error"

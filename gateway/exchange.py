@@ -55,6 +55,7 @@ class Exchange:
     raw_body: bytes = b""
     body: dict[str, Any] | None = None
     principal: Principal | None = None
+    tried_key_id: str | None = None  # the key id of a failed authentication (never its secret)
     model: str | None = None
     model_checked: bool = False  # the model name passed its grammar and scan: the audit may store it
     stream: bool = False

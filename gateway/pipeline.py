@@ -34,9 +34,17 @@ from gateway import ingress
 from gateway.admission import Ticket
 from gateway.asgi import Message, Receive, Scope, Send, header_map, send_bytes
 from gateway.audit.record import audit_row
+from gateway.auth import tried_key_id
 from gateway.dialects import headers
 from gateway.dialects.base import check_model_scan, read_request
-from gateway.errors import AuthenticationFailed, GatewayError, InternalError, ShuttingDown, error_body
+from gateway.errors import (
+    AuthenticationFailed,
+    GatewayError,
+    InternalError,
+    PermissionDenied,
+    ShuttingDown,
+    error_body,
+)
 from gateway.exchange import Exchange, Principal
 from gateway.policy.stage import decide_exchange, enforce, policy_headers
 from gateway.relay import error_event, relay
@@ -85,6 +93,7 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         # the limit when it has none).
         ticket = rt.admission.admit(server.max_body_bytes if declared is None else declared)
         ex.principal = await _authenticate(rt, ex)
+        _may_send(rt, ex.principal)
         rt.admission.admit_key(ticket, ex.principal.key_id)
         headers.check(ex.headers)
         await ingress.read_body(ex, receive, server.max_body_bytes, server.body_timeout)
@@ -165,10 +174,22 @@ async def _authenticate(rt: Runtime, ex: Exchange) -> Principal:
     try:
         return await rt.keys.authenticate(ex.headers)
     except AuthenticationFailed:
-        throttled = rt.admission.auth_failed(ex.client_addr)
+        ex.tried_key_id = tried_key_id(ex.headers)
+        throttled = rt.admission.auth_failed(ex.client_addr, ex.tried_key_id)
         if throttled is not None:
             raise throttled from None
         raise
+
+
+def _may_send(rt: Runtime, principal: Principal) -> None:
+    """Only roles the configuration lets send model traffic may: by default users, not the auditors
+    who read the trail or the admins who manage keys (a stolen auditor key sends nothing)."""
+    allowed = rt.settings.file.server.model_traffic_roles
+    if principal.role not in allowed:
+        raise PermissionDenied(
+            f"A key with the role {principal.role!r} may not send model requests here; "
+            f"roles that may: {', '.join(allowed)} (server.model_traffic_roles)."
+        )
 
 
 async def _send_error(ex: Exchange, err: GatewayError, send: Send) -> None:

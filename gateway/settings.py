@@ -56,6 +56,8 @@ class ServerSettings(_Strict):
     # glibc malloc arenas for `gateway serve` (0: glibc's default, eight per core).  More arenas keep
     # more freed memory that other threads cannot reuse; see gateway.heap.
     malloc_arenas: int = Field(default=2, ge=0)
+    # Roles whose keys may send model requests; auditors read the trail and admins manage keys.
+    model_traffic_roles: tuple[Literal["user", "auditor", "admin"], ...] = ("user",)
 
 
 class LimitsSettings(_Strict):

@@ -151,3 +151,14 @@ def test_failed_authentications_past_the_bucket_are_429_and_audited_once_per_int
     assert adm.audit_throttled("10.0.0.1")
     assert adm.auth_failed("10.0.0.1") is None  # refilled
     assert adm.shed["auth_throttled"] == 1
+
+
+def test_failures_against_one_key_id_are_throttled_whatever_the_address() -> None:
+    adm, _ = _admission(auth_failures_per_second=1.0, auth_failures_burst=3)
+    # A guesser spread over many addresses: each address is fresh, the key id is not.
+    outcomes = [adm.auth_failed(f"10.0.1.{i}", "00112233aabbccdd") for i in range(4)]
+    assert outcomes[:3] == [None, None, None]
+    throttled = outcomes[3]
+    assert throttled is not None and throttled.code == "auth_throttled" and "key" in throttled.message
+    assert adm.auth_failed("10.0.1.9", "ffeeddccbbaa9988") is None  # another key id has its own bucket
+    assert adm.auth_failed("10.0.1.10") is None  # no key id tried: the address alone counts

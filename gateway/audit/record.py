@@ -62,7 +62,7 @@ def audit_row(ex: Exchange, key: bytes, phase: str = "end") -> dict[str, Any]:
         "time": ex.started_at,
         "user": _bounded("user", principal.user) if principal else None,
         "team": _bounded("team", principal.team) if principal else None,
-        "key_id": principal.key_id if principal else None,
+        "key_id": principal.key_id if principal else ex.tried_key_id,
         "client_addr": _bounded("client_addr", ex.client_addr),
         "method": ex.method if ex.method in _METHODS else "OTHER",
         # A refused path is recorded only as "unknown": a URL can carry anything, including personal data.

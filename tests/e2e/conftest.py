@@ -209,3 +209,14 @@ def _reset_fakes(fakes: Fakes, request: pytest.FixtureRequest) -> Iterator[None]
     yield
     if "gateway" in request.fixturenames:
         request.getfixturevalue("gateway").close_clients()
+
+
+@pytest.fixture
+def fresh_gateway(fakes: Fakes, tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway of the test's own (its own database and throttling state), for tests that change
+    either in ways the module's shared gateway must not see."""
+    gw = start_gateway(fakes, f"sqlite:///{tmp_path / 'gateway.db'}")
+    yield gw
+    gw.close_clients()
+    gw.server.stop()
+    gw.engine.dispose()

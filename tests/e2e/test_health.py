@@ -3,13 +3,12 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
 
-from tests.e2e.conftest import Fakes, Gateway, start_gateway
+from tests.e2e.conftest import Gateway
 
 
 def test_healthz_needs_no_key(gateway: Gateway) -> None:
@@ -46,15 +45,6 @@ def test_readyz_fails_when_the_database_is_unreachable(gateway: Gateway) -> None
     assert response.json()["database"].startswith("unreachable (OperationalError)")
 
 
-@pytest.fixture
-def own_gateway(fakes: Fakes, tmp_path: Path) -> Iterator[Gateway]:
-    gw = start_gateway(fakes, f"sqlite:///{tmp_path / 'gateway.db'}")
-    yield gw
-    gw.close_clients()
-    gw.server.stop()
-    gw.engine.dispose()
-
-
 def _chat(gw: Gateway) -> tuple[int, dict[str, object]]:
     reply = gw.http().post(
         "/v1/chat/completions",
@@ -65,12 +55,12 @@ def _chat(gw: Gateway) -> tuple[int, dict[str, object]]:
 
 
 def test_a_store_that_takes_no_writes_refuses_traffic_fails_readiness_and_recovers(
-    own_gateway: Gateway, tmp_path: Path
+    fresh_gateway: Gateway, tmp_path: Path
 ) -> None:
     """The database still answers reads (the old readiness check passed), but no record can be
     written: every model request is a 503 and nothing is sent, /readyz and the metric say so, and
     the gateway recovers by itself once the store takes writes again, with no request to prompt it."""
-    gw = own_gateway
+    gw = fresh_gateway
     assert _chat(gw)[0] == 200
     journal = tmp_path / "gateway.db-journal"
     try:
