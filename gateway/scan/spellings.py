@@ -184,10 +184,17 @@ _DATE = re.compile(
 )
 
 
+_PLACEHOLDER_HEAD = re.compile(r"<[A-Z][A-Z0-9_]*_\Z")  # gateway.transform.tokens: "<LABEL_1a2b3c4d>"
+
+
 def _machine_number(text: str, a: int, b: int) -> bool:
     """What machines glue to words: a hex literal (``0x12345678``), a date or a date and time
-    (``backup_20231205``), a Unix time in seconds or milliseconds (``log_1701234567``)."""
+    (``backup_20231205``), a Unix time in seconds or milliseconds (``log_1701234567``), and the
+    gateway's own placeholder, whose 8 hex digits may all be digits (``<EMAIL_ADDRESS_20622010>``,
+    sent back by the user to be restored)."""
     if text.endswith(("0x", "0X"), 0, a) or _DATE.fullmatch(text, a, b) is not None:
+        return True
+    if b - a == 8 and text.startswith(">", b) and _PLACEHOLDER_HEAD.search(text, max(0, a - 64), a):
         return True
     return b - a in (10, 13) and text[a] == "1"
 

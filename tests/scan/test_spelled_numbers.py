@@ -101,3 +101,9 @@ def test_a_grouped_number_in_character_references_is_found(engine: ScanEngine) -
 def test_a_luhn_valid_number_outside_card_schemes_is_no_card(engine: ScanEngine) -> None:
     said = " ".join(WORDS[int(d)] for d in "0609449347978")  # passes Luhn; no card starts with 0
     assert spelled(engine, f"In words: {said}. Use it.") == [said]
+
+
+def test_the_gateways_own_placeholder_is_no_glued_number(glued_engine: ScanEngine) -> None:
+    """Its 8 hex digits may all be digits; the user sends it back to have it restored."""
+    assert spelled(glued_engine, "Repeat <EMAIL_ADDRESS_20622010> please") == []
+    assert spelled(glued_engine, "ref: acct_20622010Z please") == ["20622010"]
