@@ -448,7 +448,7 @@ def _key_shape(token: str) -> bool:
     return has_digit and capitals > 0 and (any(c.islower() for c in token) or capitals >= 12)
 
 
-_ROT13 = str.maketrans(
+ROT13 = str.maketrans(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
     "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
 )
@@ -460,7 +460,7 @@ def rot13(text: str, spans: list[tuple[int, int]]) -> Spelled | None:
     builder, done = MapBuilder(text), 0
     for a, b in _ascending(spans):
         token = text[a:b]
-        turned = token.translate(_ROT13)
+        turned = token.translate(ROT13)
         if a >= done and (_rot13_reveals(token, turned) or _rot13_reveals(_compact(token), _compact(turned))):
             builder.overwrite(a, turned)
             done = b

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from gateway.scan.findings import Hit
 from gateway.scan.only_views import OnlyViews
 from gateway.scan.pii_names import NameLists
+from gateway.scan.spellings import ROT13
 
 ENTITY = "PERSON"
 _SCORE = 0.85
@@ -34,10 +35,6 @@ _CAPITALISED_RUN = re.compile(r"(?<![^\W\d_])[A-Z][^\W\d_]+(?: [A-Z][^\W\d_]+){1
 # 1.1 nats at the median and 0.4 or more for 96% of two-word names (1,100 names in 19 locales from
 # mimesis, Latin script); turning an English word pair gained at most 0.24, a name as written 0.16.
 _ROT13_GAIN = 0.4
-_ROT13 = str.maketrans(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
-    "NOPQRSTUVWXYZABCDEFGHIJKLMnopqrstuvwxyzabcdefghijklm",
-)
 
 
 class SpeltNameDetector:
@@ -57,7 +54,7 @@ class SpeltNameDetector:
             words = m.group().split(" ")
             if any(self._known(w.casefold()) for w in words):
                 continue  # real words or names as written: nothing was hidden
-            turned = [w.translate(_ROT13).casefold() for w in words]
+            turned = [w.translate(ROT13).casefold() for w in words]
             if any(self._ordinary(w) for w in turned):
                 continue
             gain = self._letters.mean(turned) - self._letters.mean([w.casefold() for w in words])
@@ -158,7 +155,7 @@ def _changed_runs(text: str, changed: Sequence[tuple[int, int]]) -> list[list[tu
     lo = max(0, min(a for a, _ in changed) - 64)
     hi = min(len(text), max(b for _, b in changed) + 64)
     spans = sorted(changed)
-    starts = [lo for lo, _ in spans]
+    starts = [a for a, _ in spans]
     runs: list[list[tuple[int, int]]] = []
     run: list[tuple[int, int]] = []
     for m in _WORD.finditer(text, lo, hi):
