@@ -42,6 +42,9 @@ from gateway.local import tiny_moe
 from gateway.local.engine import EmbeddedEngine
 from gateway.settings import DestinationSettings, EngineSettings
 
+# The gateway does not start without a secret of its own (outside development mode).
+BENCH_SECRET = "hex:" + "be" * 32
+
 PROMPT = "CONFIDENTIAL: summarise the board minutes on the Northwind merger in three bullet points."
 ENGINE = {"context_size": 4096, "parallel": 2, "threads": 1}
 
@@ -146,7 +149,7 @@ def main() -> None:
         "  offshore: {type: openai, base_url: 'http://127.0.0.1:9/v1', jurisdiction: US, models: ['gpt-*']}\n"
         f"  local: {{type: local, jurisdiction: LOCAL, engine: {json.dumps(ENGINE)}}}\n"
     )
-    env = {**os.environ, "GATEWAY_CONFIG": str(config)}
+    env = {**os.environ, "GATEWAY_CONFIG": str(config), "GATEWAY_SECRET": BENCH_SECRET}
     key = bench_key(env)
     log = open(tmp / "gateway.log", "wb")  # noqa: SIM115
     t0 = time.perf_counter()

@@ -53,6 +53,9 @@ import httpx
 from bench.fresh import fresh_prompt
 from bench.loadgen import Result, build_request, run_load
 
+# The gateway does not start without a secret of its own (outside development mode).
+BENCH_SECRET = "hex:" + "be" * 32
+
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PROMPT = ("The quarterly report covers revenue, churn and hiring plans for the next year. " * 13)[:1024]
 PII_PROMPT = (
@@ -196,7 +199,12 @@ class BenchGateway:
             f"  bench: {{type: openai, base_url: 'http://127.0.0.1:{up_port}/v1', api_key_env: BENCH_KEY,"
             " jurisdiction: US, models: ['gpt-*']}\n" + extra
         )
-        env = {**os.environ, "BENCH_KEY": "sk-bench", "GATEWAY_CONFIG": str(config)}
+        env = {
+            **os.environ,
+            "BENCH_KEY": "sk-bench",
+            "GATEWAY_CONFIG": str(config),
+            "GATEWAY_SECRET": BENCH_SECRET,
+        }
         if tree is not None:
             env["PYTHONPATH"] = str(tree)
         # ``python -m`` puts the working directory first on the path: run the other checkout from there.

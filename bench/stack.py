@@ -14,6 +14,9 @@ from pathlib import Path
 
 from bench.overhead import bench_key, free_port, wait_up
 
+# The gateway does not start without a secret of its own (outside development mode).
+BENCH_SECRET = "hex:" + "be" * 32
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -41,7 +44,12 @@ def gateway_stack(tmp: Path, *, extra: str = "", keys: int = 1) -> Iterator[Stac
         f"  bench: {{type: openai, base_url: 'http://127.0.0.1:{up_port}/v1', api_key_env: BENCH_KEY,"
         " jurisdiction: US, models: ['gpt-*']}\n" + extra
     )
-    env = {**os.environ, "BENCH_KEY": "sk-bench", "GATEWAY_CONFIG": str(config)}
+    env = {
+        **os.environ,
+        "BENCH_KEY": "sk-bench",
+        "GATEWAY_CONFIG": str(config),
+        "GATEWAY_SECRET": BENCH_SECRET,
+    }
     made = [bench_key(env) for _ in range(keys)]
     upstream = subprocess.Popen([sys.executable, "-m", "bench.fake_upstream", str(up_port)])
     log = open(tmp / "gateway.log", "wb")  # noqa: SIM115

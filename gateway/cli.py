@@ -1,5 +1,5 @@
 """Command line: ``gateway serve``, ``gateway scan``, ``gateway policy check|test``, ``gateway keys ...``,
-``gateway audit export|verify|prune``.
+``gateway audit export|verify|prune``, ``gateway secret export``.
 
 Every command takes ``--config PATH`` (default ``$GATEWAY_CONFIG`` or
 ``./gateway.yaml``, else built-in defaults).  A bad config exits with status 2.
@@ -20,7 +20,7 @@ from gateway.settings import ConfigError, Settings, load_settings
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
-    from gateway.policy.compile import Policy
+    from gateway.rules import Rules
 
 EXIT_CONFIG = 2
 EXIT_FOUND = 1
@@ -49,6 +49,22 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", parents=[common], help="run the proxy")
     serve.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default from config: 8080)")
+    serve.add_argument(
+        "--dev",
+        action="store_true",
+        help="development mode (server.dev_mode): start without a secret, keeping one in the database",
+    )
+
+    secret = commands.add_parser("secret", help="the server secret")
+    secret_commands = secret.add_subparsers(dest="secret_command", required=True)
+    export_secret = secret_commands.add_parser(
+        "export",
+        parents=[common],
+        help="move the secret a development-mode gateway kept in the database out to a new file",
+        description="Writes FILE (owner-only, never overwritten) with the secret unchanged, reads it back, "
+        "then deletes it from the database; point GATEWAY_SECRET_FILE at FILE. Stop the gateway first.",
+    )
+    export_secret.add_argument("--to", metavar="FILE", required=True, type=Path)
 
     scan = commands.add_parser(
         "scan",
@@ -143,10 +159,19 @@ def _audit_parser(
         "--data-class", metavar="NAME", help="an entity (EMAIL_ADDRESS) or data class (personal_data)"
     )
     export.add_argument("--status", help="ok, error, incomplete, or an HTTP status code")
-    audit_commands.add_parser(
+    verify = audit_commands.add_parser(
         "verify",
         parents=[common],
         help="check the hash chains; exit 0 when intact, 1 naming the first bad record",
+        description="With anchors (audit.anchor.file by default, or --anchors: anchor files, syslog "
+        "extracts, or heads printed by an earlier verify), also fails on a trail shorter than they say.",
+    )
+    verify.add_argument(
+        "--anchors",
+        metavar="FILE",
+        action="append",
+        type=Path,
+        help="chain heads kept outside the database (repeatable; default: audit.anchor.file)",
     )
     prune = audit_commands.add_parser(
         "prune",
@@ -165,7 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _policy(args)
         settings = load_settings(args.config)
         if args.command == "serve":
-            return _serve(settings, args.host, args.port)
+            return _serve(settings.in_dev_mode() if args.dev else settings, args.host, args.port)
+        if args.command == "secret":
+            return _secret_export(settings, args.to)
         if args.command == "keys":
             return _keys(settings, args)
         if args.command == "scan":
@@ -185,10 +212,11 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
 
     # Uvicorn reports a failed start-up as exit 3 with a traceback-like line; a bad policy is a
     # config mistake, so it gets the config exit status and one `file:line: message` per problem.
-    if _load_policy(settings.file.policies, settings) is None:
+    if _load_rules(settings.file.policies, settings) is None:
         return EXIT_CONFIG
     level = settings.file.log_level.upper()
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _check_secret(settings)  # no secret is a config error (exit 2), not a failed start-up
     # httpx logs every upstream URL at INFO; our own request line already says where each request went.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     limit_arenas(settings.server.malloc_arenas)  # before the scan threads and the model exist
@@ -204,6 +232,35 @@ def _serve(settings: Settings, host: str | None, port: int | None) -> int:
     server = GatewayServer(config, app.request_drain)
     server.run()
     return 0 if server.started else 1
+
+
+def _check_secret(settings: Settings) -> None:
+    from gateway.database import create_db_engine, migrate
+    from gateway.secret import resolve_secret
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        migrate(engine)
+        resolve_secret(settings, engine)
+    finally:
+        engine.dispose()
+
+
+def _secret_export(settings: Settings, to: Path) -> int:
+    from gateway.database import create_db_engine, migrate
+    from gateway.secret import SecretExportError, export_secret
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        migrate(engine)
+        export_secret(engine, to)
+    except (SecretExportError, OSError) as exc:
+        print(f"gateway: secret export: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.dispose()
+    print(f"moved the secret out of the database into {to} (owner-only); set GATEWAY_SECRET_FILE={to}")
+    return 0
 
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
@@ -237,16 +294,18 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
 def _audit(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.audit.chain import chain_key
     from gateway.database import create_db_engine, migrate
-    from gateway.secret import load_or_create_secret
+    from gateway.secret import resolve_secret
 
     engine = create_db_engine(settings.database_url)
     try:
         migrate(engine)
         if args.audit_command == "export":
             return _audit_export(engine, args)
-        key = chain_key(settings.secret or load_or_create_secret(engine))
+        key = chain_key(resolve_secret(settings, engine))
         if args.audit_command == "verify":
-            return _audit_verify(engine, key)
+            configured = settings.file.audit.anchor.file
+            paths = args.anchors or ([Path(configured)] if configured else [])
+            return _audit_verify(engine, key, paths)
         if args.audit_command == "prune":
             return _audit_prune(engine, key, args.older_than)
         return 1
@@ -254,15 +313,30 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
         engine.dispose()
 
 
-def _audit_verify(engine: Engine, key: bytes) -> int:
+def _audit_verify(engine: Engine, key: bytes, anchor_files: Sequence[Path]) -> int:
+    from gateway.audit.anchor import Anchor, read_anchors
     from gateway.audit.verify import verify_trail
 
-    report = verify_trail(engine, key)
+    anchors: list[Anchor] = []
+    for path in anchor_files:
+        try:
+            with path.open(encoding="utf-8", errors="replace") as lines:
+                anchors.extend(read_anchors(lines, str(path)))
+        except OSError as exc:
+            # Named anchors that cannot be read are not "no anchors": the check would pass vacuously.
+            print(f"gateway: cannot read anchors {path}: {exc.strerror}", file=sys.stderr)
+            return EXIT_CONFIG
+        except ValueError as exc:
+            print(f"gateway: {exc}", file=sys.stderr)
+            return EXIT_CONFIG
+    report = verify_trail(engine, key, anchors)
     if report.problem is not None:
         print(f"audit trail NOT intact: {report.problem}")
         print(f"({report.records} records verified before it)")
         return 1
     print(f"audit trail intact: {report.records} records in {report.chains} chains")
+    if anchor_files:
+        print(f"  and consistent with {report.anchors} anchors in {', '.join(map(str, anchor_files))}")
     for head in report.heads:
         # Worth keeping elsewhere: a later verify can be compared with them.
         print(f"  chain {head.writer}: head seq {head.seq} hash {head.last_hash}")
@@ -320,9 +394,10 @@ def _scan(settings: Settings, args: argparse.Namespace) -> int:
         print(f"gateway: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
         return EXIT_CONFIG
     # Policy and destination first: a mistake there is reported before seconds of engine loading.
-    policy = _load_policy(settings.file.policies, settings)
-    if policy is None:
+    rules = _load_rules(settings.file.policies, settings)
+    if rules is None:
         return EXIT_CONFIG
+    policy = rules.policy
     endpoint, body = as_request(raw, args.endpoint)
     body_model = body.get("model")
     model = args.model or (body_model if isinstance(body_model, str) else "")
@@ -343,7 +418,8 @@ def _scan(settings: Settings, args: argparse.Namespace) -> int:
             return EXIT_CONFIG
     local = table.local()
 
-    result = build_engine(settings.file.scan, source=settings.source).scan(endpoint, body)
+    engine = build_engine(settings.file.scan, source=settings.source).with_lists(rules.lists)
+    result = engine.scan(endpoint, body)
     facts = Facts(
         principal=Principal(args.user or "cli", args.team, args.role, "cli"),
         destination=target(dest),
@@ -367,12 +443,14 @@ def _scan(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_FOUND if result.findings else 0
 
 
-def _load_policy(paths: Sequence[str], settings: Settings | None) -> Policy | None:
-    """The policy of ``paths``, or None after printing every problem to stderr."""
+def _load_rules(paths: Sequence[str], settings: Settings | None) -> Rules | None:
+    """The policy of ``paths`` with the config's term lists and fingerprints (none without a config),
+    or None after printing every problem to stderr."""
     from gateway.policy.load import PolicyError, load_policy
+    from gateway.rules import Rules, load_rules
 
     try:
-        return load_policy(paths)
+        return load_rules(paths, settings.file.scan) if settings is not None else Rules(load_policy(paths))
     except PolicyError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
@@ -390,29 +468,33 @@ def _policy(args: argparse.Namespace) -> int:
     # `check FILE...` needs no config, so a broken config cannot stop a CI check of policy files.
     settings = None if args.files and args.policy_command == "check" else load_settings(args.config)
     paths: Sequence[str] = args.files or (settings.file.policies if settings is not None else ())
-    policy = _load_policy(paths, settings)
-    if policy is None:
+    rules = _load_rules(paths, settings)
+    if rules is None:
         return EXIT_FOUND
+    policy = rules.policy
     if args.policy_command == "check":
         for source, file in zip(policy.sources, policy.files, strict=True):
             print(f"{source}: ok, {len(file.rules)} rules")
+        for source in policy.covers:
+            print(f"{source}: ok (scanned with the policy, part of its version)")
         if not paths:
             print("no policy files configured: only the built-in guards apply")
         print(f"policy {policy.label}, version {policy.version}")
         return 0
     assert settings is not None
-    return _policy_test(policy, settings)
+    return _policy_test(rules, settings)
 
 
-def _policy_test(policy: Policy, settings: Settings) -> int:
+def _policy_test(rules: Rules, settings: Settings) -> int:
     from gateway.policy.examples import run_examples
     from gateway.scan.build import build_engine
 
+    policy = rules.policy
     if not any(file.examples for file in policy.files):
         print(f"no examples in {', '.join(policy.sources) or 'the configured policies'}")
         return 0
     engine = build_engine(settings.file.scan, source=settings.source)
-    results = run_examples(policy, engine.scan, settings.destinations)
+    results = run_examples(policy, engine.with_lists(rules.lists).scan, settings.destinations)
     several = len(policy.sources) > 1
     source = None
     for result in results:

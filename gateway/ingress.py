@@ -7,9 +7,11 @@ oversized upload never sits in memory whole.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from gateway.asgi import Receive
@@ -257,3 +259,33 @@ def _too_large(max_bytes: int) -> str:
 
 def _listing() -> str:
     return ", ".join(f"{e.method} {e.path}" for e in ENDPOINTS)
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def client_address(peer: str | None, forwarded: Sequence[bytes], proxies: Sequence[Network]) -> str | None:
+    """Who sent the request: the socket ``peer``, unless it is one of our ``proxies``; then the
+    rightmost ``X-Forwarded-For`` address (several headers read as one list) that is not one of
+    them.  Entries left of it are whatever the client wrote, and are never believed."""
+    if not _trusted(peer, proxies):
+        return peer
+    hops = [hop.strip() for value in forwarded for hop in value.decode("latin-1").split(",")]
+    address = peer
+    for hop in reversed(hops):
+        if not hop:
+            continue
+        address = hop[:100]
+        if not _trusted(hop, proxies):
+            break
+    return address
+
+
+def _trusted(address: str | None, proxies: Sequence[Network]) -> bool:
+    if address is None:
+        return False
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False  # not an address (a name, garbage): never a proxy of ours
+    return any(ip in network for network in proxies)

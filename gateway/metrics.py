@@ -50,6 +50,9 @@ class SupportsFailed(Protocol):
     @property
     def available(self) -> bool: ...
 
+    @property
+    def anchor_failures(self) -> int: ...
+
 
 class SupportsShed(Protocol):
     @property
@@ -195,6 +198,13 @@ class Metrics:
         out.append(f"gateway_audit_failed_total {self._audit.failed}")
         _header(out, "gateway_audit_store_up", "1 when audit records can be written.", "gauge")
         out.append(f"gateway_audit_store_up {1 if self._audit.available else 0}")
+        _header(
+            out,
+            "gateway_audit_anchor_failures_total",
+            "Chain heads that could not be copied outside the database (audit.anchor).",
+            "counter",
+        )
+        out.append(f"gateway_audit_anchor_failures_total {self._audit.anchor_failures}")
         if self._admission is not None:
             _header(out, "gateway_shed_total", "Requests refused by admission, by reason.", "counter")
             shed = dict(self._admission.shed)

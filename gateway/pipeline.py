@@ -102,16 +102,23 @@ async def handle(rt: Runtime, scope: Scope, receive: Receive, send: Send) -> Non
         ex.route = rt.destinations.route(endpoint, body["model"])
         # A turn that continues a stored one is scanned with the tail of the text it continues.
         context = await continued_context(ex, body, rt.vault)
+        # One rule set (policy, term lists, fingerprints) for the whole request, scan and decision
+        # alike, so a reload mid-request or mid-stream cannot split it in two.
+        rules = rt.policies.current
         if rt.scanner is not None:
             scan_started = time.perf_counter()
             ex.scan = await rt.scanner.scan(
-                endpoint.name, body, context, size=len(ex.raw_body), owner=ex.principal.key_id
+                endpoint.name,
+                body,
+                context,
+                size=len(ex.raw_body),
+                owner=ex.principal.key_id,
+                lists=rules.lists,
             )
             ex.scan_ms = round((time.perf_counter() - scan_started) * 1000.0, 3)
         check_model_scan(ex, rt.destinations.lists)
         tail = continued.tail_of(context, ex.scan)
-        # One policy object for the whole request, so a reload mid-stream cannot split it in two.
-        policy = rt.policies.current
+        policy = rules.policy
         ex.decision = await decide_exchange(ex, policy, rt.destinations, rt.sticky)
         await enforce(ex, ex.decision, rt.destinations, rt.sticky)
         done = await transform_request(ex, rt.secret, rt.surrogates, rt.vault)
@@ -300,10 +307,9 @@ async def _disconnected(receive: Receive) -> None:
 
 def _client_addr(scope: Scope, rt: Runtime) -> str | None:
     client = scope.get("client")
-    if rt.settings.server.trust_forwarded_for:
-        for name, value in scope["headers"]:
-            if name == b"x-forwarded-for":
-                # The rightmost entry is the one our own proxy appended; the ones before it are
-                # whatever the client chose to send.
-                return str(value.decode("latin-1").rsplit(",", 1)[-1].strip())[:100]
-    return str(client[0]) if client else None
+    peer = str(client[0]) if client else None
+    proxies = rt.settings.server.trusted_proxies
+    if not proxies:
+        return peer
+    forwarded = [value for name, value in scope["headers"] if name == b"x-forwarded-for"]
+    return ingress.client_address(peer, forwarded, proxies)

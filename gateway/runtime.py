@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.admission import Admission, Drain
+from gateway.audit.anchor import Anchoring
 from gateway.audit.chain import chain_key
 from gateway.audit.record import content_key, event_row
 from gateway.audit.store import AuditWriter
@@ -26,9 +28,10 @@ from gateway.local.sticky import StickyStore, build_sticky
 from gateway.metrics import Metrics
 from gateway.models_catalog import ModelCatalog
 from gateway.policy.store import PolicyEvent, PolicyStore
+from gateway.rules import Rules, load_rules, rule_files
 from gateway.scan.build import build_engine
 from gateway.scan.service import Scanner
-from gateway.secret import load_or_create_secret
+from gateway.secret import resolve_secret
 from gateway.settings import Settings
 from gateway.transform.surrogates import Surrogates
 from gateway.transform.vault import Vault, VaultUnavailable, build_vault
@@ -45,7 +48,7 @@ class Runtime:
     client: httpx.AsyncClient
     models: ModelCatalog
     scanner: Scanner | None
-    policies: PolicyStore
+    policies: PolicyStore[Rules]  # the policy with the term lists and fingerprints it decides with
     secret: bytes = field(repr=False)
     vault: Vault
     surrogates: Surrogates
@@ -62,23 +65,28 @@ class Runtime:
     @classmethod
     async def start(cls, settings: Settings, transport: httpx.AsyncBaseTransport | None = None) -> Runtime:
         # First: a bad policy stops the start-up before anything else is opened.
-        policies = await asyncio.to_thread(PolicyStore, settings.file.policies)
+        files, scan = settings.file.policies, settings.file.scan
+        policies = await asyncio.to_thread(
+            PolicyStore, rule_files(files, scan), functools.partial(load_rules, files, scan)
+        )
         engine = create_db_engine(settings.database_url)
         try:
             await asyncio.to_thread(migrate, engine)
             keys = KeyStore(engine)
             await asyncio.to_thread(keys.load)
-            secret = settings.secret
-            if secret is None:
-                secret = await asyncio.to_thread(load_or_create_secret, engine)
+            secret = await asyncio.to_thread(resolve_secret, settings, engine)
         except BaseException:
             engine.dispose()
             raise
+        anchor = settings.file.audit.anchor
         audit = AuditWriter(
             engine,
             chain_key(secret),
             batch_size=settings.file.audit.batch_size,
             flush_interval=settings.file.audit.flush_interval,
+            anchoring=Anchoring(
+                chain_key(secret), file=anchor.file, syslog=anchor.syslog, interval=anchor.interval
+            ),
         )
         audit.start()
         client = make_client(settings.upstream, transport)
@@ -99,7 +107,8 @@ class Runtime:
 
         def record(event: PolicyEvent) -> None:
             problem = "policy_invalid" if event.kind == "policy.rejected" else None
-            audit.submit(event_row(event.kind, policy_version=event.version, error=problem))
+            detail = "\n".join(event.problems) or None
+            audit.submit(event_row(event.kind, policy_version=event.version, error=problem, detail=detail))
 
         policies.report_to(record)
         if settings.file.policy_watch_interval > 0:

@@ -1,18 +1,28 @@
-"""The server secret that keys value digests (``hash``) and pseudonyms.
+"""The server secret: it keys value digests (``hash``), pseudonyms, the audit chains and web sessions.
 
-Taken from ``$GATEWAY_SECRET`` when set (read by settings); otherwise one random secret is created
-in the database on first start and shared by every gateway process using that database, so that
-every process derives the same digest and the same pseudonym for the same value.
+It comes from ``$GATEWAY_SECRET`` or the file ``$GATEWAY_SECRET_FILE`` names (read by settings), kept
+away from the audit database: whoever can write that database and also read the secret there could
+re-chain a forged record so that it verifies.  Only in development mode (``server.dev_mode``) does
+the gateway start without one, creating a random secret in the database and sharing it with every
+process on that database.  ``gateway secret export`` moves such a secret out unchanged, so that
+pseudonyms, keyed hashes and the chains written with it keep working.
 """
 
 from __future__ import annotations
 
+import hmac
+import logging
+import os
 import secrets
+from pathlib import Path
 
-from sqlalchemy import Column, Engine, LargeBinary, String, Table, insert, select
+from sqlalchemy import Column, Engine, LargeBinary, String, Table, delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.database import metadata
+from gateway.settings import ConfigError, Settings, secret_value
+
+log = logging.getLogger(__name__)
 
 gateway_secrets = Table(
     "gateway_secrets",
@@ -22,13 +32,27 @@ gateway_secrets = Table(
 )
 
 _NAME = "value-key"
+EXPORT_HOWTO = (
+    "move it out with `gateway secret export --to FILE` (the gateway stopped), then set "
+    "GATEWAY_SECRET_FILE=FILE for every gateway process"
+)
+
+
+class SecretExportError(Exception):
+    """``gateway secret export`` could not move the secret; nothing was changed."""
+
+
+def stored_secret(engine: Engine) -> bytes | None:
+    """The secret an earlier development-mode gateway kept in the database, if any."""
+    with engine.begin() as conn:
+        row = conn.execute(select(gateway_secrets.c.value).where(gateway_secrets.c.name == _NAME)).first()
+    return None if row is None else bytes(row[0])
 
 
 def load_or_create_secret(engine: Engine) -> bytes:
-    with engine.begin() as conn:
-        row = conn.execute(select(gateway_secrets.c.value).where(gateway_secrets.c.name == _NAME)).first()
-        if row is not None:
-            return bytes(row[0])
+    stored = stored_secret(engine)
+    if stored is not None:
+        return stored
     try:
         with engine.begin() as conn:
             conn.execute(insert(gateway_secrets).values(name=_NAME, value=secrets.token_bytes(32)))
@@ -38,3 +62,65 @@ def load_or_create_secret(engine: Engine) -> bytes:
         return bytes(
             conn.execute(select(gateway_secrets.c.value).where(gateway_secrets.c.name == _NAME)).scalar_one()
         )
+
+
+def resolve_secret(settings: Settings, engine: Engine) -> bytes:
+    """The secret this process uses, or a ConfigError saying why it may not start.
+
+    A configured secret that differs from one still in the database is refused: records chained and
+    pseudonyms made with the stored one would stop verifying and restoring without a word."""
+    stored = stored_secret(engine)
+    if settings.secret is not None:
+        if stored is not None and not hmac.compare_digest(stored, settings.secret):
+            raise ConfigError(
+                "the database holds a different secret, made by an earlier gateway in development "
+                f"mode; its audit chains and pseudonyms need it: {EXPORT_HOWTO} (instead of a new one)"
+            )
+        if stored is not None:
+            log.warning("the secret is also still kept in the audit database; %s", EXPORT_HOWTO)
+        return settings.secret
+    if not settings.server.dev_mode:
+        where = (
+            f"the database holds one: {EXPORT_HOWTO}"
+            if stored is not None
+            else (
+                "write one (`hex:` and 64 random hex digits) to a file only the gateway can read "
+                "and set GATEWAY_SECRET_FILE to it"
+            )
+        )
+        raise ConfigError(
+            "no secret: set GATEWAY_SECRET or GATEWAY_SECRET_FILE (or, for development only, "
+            f"server.dev_mode: true or `gateway serve --dev`); {where}"
+        )
+    log.warning(
+        "DEVELOPMENT MODE: the secret that keys the audit chains and pseudonyms is kept in the audit "
+        "database, so whoever can write that database can forge records that verify; never run a "
+        "shared gateway like this (set GATEWAY_SECRET_FILE)"
+    )
+    return stored if stored is not None else load_or_create_secret(engine)
+
+
+def export_secret(engine: Engine, to: Path) -> None:
+    """Write the database's secret to ``to`` (created, owner-only) as ``hex:...``, read it back, and
+    only then delete it from the database."""
+    stored = stored_secret(engine)
+    if stored is None:
+        raise SecretExportError("the database holds no secret (never in development mode, or moved out)")
+    try:
+        fd = os.open(to, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise SecretExportError(f"{to} exists; choose a new file (nothing was changed)") from None
+    except OSError as exc:
+        raise SecretExportError(f"cannot create {to}: {exc.strerror}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as out:
+            out.write(f"hex:{stored.hex()}\n")
+            out.flush()
+            os.fsync(out.fileno())
+        if secret_value(to.read_text(encoding="ascii")) != stored:
+            raise SecretExportError(f"{to} did not read back as written")
+    except BaseException:
+        to.unlink(missing_ok=True)
+        raise
+    with engine.begin() as conn:
+        conn.execute(delete(gateway_secrets).where(gateway_secrets.c.name == _NAME))

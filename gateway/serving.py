@@ -290,6 +290,9 @@ def server_config(
         lifespan="on",
         # Our own request log line replaces uvicorn's, which would print query strings.
         access_log=False,
+        # uvicorn would believe X-Forwarded-For from 127.0.0.1 (any local process); the gateway reads
+        # it itself, from server.trusted_proxies only (gateway.ingress.client_address).
+        proxy_headers=False,
         log_level=log_level,
         # The app ends what is still running at drain_seconds; uvicorn's own cut comes after that.
         timeout_graceful_shutdown=math.ceil(settings.drain_seconds) + 3,

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
 
 from gateway.yaml_lines import line_of
 
@@ -36,7 +36,11 @@ class ServerSettings(_Strict):
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
     max_body_bytes: int = Field(default=10 * MiB, gt=0)
-    # Forwarded-for headers are only trusted when a load balancer we control sets them.
+    # The client address (audit records, failed-authentication throttling) is the socket peer, unless
+    # the peer is one of these proxies (addresses or networks): then it is the rightmost address in
+    # X-Forwarded-For that is not one of them.  Anything a client writes to the left is ignored.
+    trusted_proxies: tuple[IPvAnyNetwork, ...] = ()
+    # Replaced by trusted_proxies (it trusted the header from any peer); true is a config error.
     trust_forwarded_for: bool = False
     # Client deadlines and header limits, enforced by the gateway's own HTTP protocol
     # (gateway.serving): uvicorn has no header deadline or header size limit of its own, and no front
@@ -58,6 +62,10 @@ class ServerSettings(_Strict):
     malloc_arenas: int = Field(default=2, ge=0)
     # Roles whose keys may send model requests; auditors read the trail and admins manage keys.
     model_traffic_roles: tuple[Literal["user", "auditor", "admin"], ...] = ("user",)
+    # Development only: start without $GATEWAY_SECRET / $GATEWAY_SECRET_FILE, keeping a random secret
+    # in the database next to the audit trail it keys (anyone who can write that database can then
+    # forge records that verify).  Also `gateway serve --dev`.  Logged loudly at start.
+    dev_mode: bool = False
 
 
 class LimitsSettings(_Strict):
@@ -147,6 +155,16 @@ class DestinationSettings(_Strict):
         return value.upper()
 
 
+class AnchorSettings(_Strict):
+    """Where each process copies its audit chain's head, outside the database (gateway.audit.anchor):
+    a file opened for appending only (make it append-only, ``chattr +a``, or another host's mount)
+    and/or syslog (facility auth, ident llm-gateway-audit).  ``gateway audit verify`` reads the file."""
+
+    file: str | None = None
+    syslog: bool = False
+    interval: float = Field(default=60.0, gt=0)  # seconds between anchors while records are written
+
+
 class AuditSettings(_Strict):
     # Records are written by a background thread in batches, so the request path never waits on disk
     # (except for the record of where a request goes, committed before it is sent).
@@ -155,6 +173,7 @@ class AuditSettings(_Strict):
     # Records older than this many days are pruned (every 6 hours), leaving a verifiable tombstone;
     # null keeps everything (``gateway audit prune --older-than DAYS`` does it by hand).
     retention_days: float | None = Field(default=None, gt=0)
+    anchor: AnchorSettings = AnchorSettings()
 
 
 class ScanSettings(_Strict):
@@ -285,7 +304,8 @@ class Settings:
     source: str
     # Provider keys by destination name.  Kept out of repr so they never reach a log or traceback.
     credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
-    # Keys value digests and pseudonyms ($GATEWAY_SECRET); None: a random one kept in the database.
+    # Keys value digests, pseudonyms and the audit chains ($GATEWAY_SECRET or $GATEWAY_SECRET_FILE).
+    # None: only allowed in development mode, which keeps a random one in the database.
     secret: bytes | None = field(default=None, repr=False)
     # The bearer token /metrics requires (the value of metrics.token_env); None: none set.
     metrics_token: str | None = field(default=None, repr=False)
@@ -294,6 +314,11 @@ class Settings:
     @property
     def server(self) -> ServerSettings:
         return self.file.server
+
+    def in_dev_mode(self) -> Settings:
+        """These settings with ``server.dev_mode`` on (``gateway serve --dev``)."""
+        server = self.server.model_copy(update={"dev_mode": True})
+        return replace(self, file=self.file.model_copy(update={"server": server}))
 
     @property
     def destinations(self) -> Mapping[str, DestinationSettings]:
@@ -365,6 +390,11 @@ def settings_from_mapping(
         key = ".".join(str(part) for part in loc) or "<top level>"
         raise ConfigError(f"{where}: {key}: {first['msg']}") from None
     _check_database_url(parsed.database_url, source)
+    if parsed.server.trust_forwarded_for:
+        raise ConfigError(
+            f"{source}: server.trust_forwarded_for: replaced by server.trusted_proxies, the addresses "
+            "or networks of your own proxies (X-Forwarded-For is believed only when one of them sends it)"
+        )
     credentials: dict[str, str] = {}
     for name, dest in parsed.destinations.items():
         if dest.type != "local" and dest.base_url is None:
@@ -395,20 +425,62 @@ def settings_from_mapping(
                 f"{source}: metrics.token_env: the value of {parsed.metrics.token_env} "
                 "contains whitespace or control characters"
             )
-    secret = env.get("GATEWAY_SECRET", "").strip()
-    if secret and len(secret) < 16:
-        raise ConfigError(
-            f"{source}: GATEWAY_SECRET: use at least 16 characters (32 random bytes, hex, is best)"
-        )
+    secret = _secret(env, source)
     cache = parsed.cache_dir or str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-gateway")
     return Settings(
         file=parsed,
         source=source,
         credentials=credentials,
-        secret=secret.encode() or None,
+        secret=secret,
         cache_dir=Path(cache),
         metrics_token=metrics_token,
     )
+
+
+SECRET_MIN_BYTES = 16
+
+
+def secret_value(text: str) -> bytes:
+    """A secret's bytes from its text: ``hex:`` then hex digits is raw bytes (what ``gateway secret
+    export`` writes, so that an in-database secret moves out unchanged); anything else is the text's
+    UTF-8 bytes, as ``$GATEWAY_SECRET`` always was."""
+    text = text.strip()
+    if text.startswith("hex:"):
+        try:
+            return bytes.fromhex(text[4:])
+        except ValueError:
+            raise ValueError("after 'hex:' only hex digits may follow") from None
+    return text.encode()
+
+
+def _secret(env: Mapping[str, str], source: str) -> bytes | None:
+    inline = env.get("GATEWAY_SECRET", "").strip()
+    path = env.get("GATEWAY_SECRET_FILE", "").strip()
+    if inline and path:
+        raise ConfigError(f"{source}: set GATEWAY_SECRET or GATEWAY_SECRET_FILE, not both")
+    name = "GATEWAY_SECRET"
+    text = inline
+    if path:
+        name = f"GATEWAY_SECRET_FILE ({path})"
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise ConfigError(f"{source}: {name}: cannot read the secret file: {why}") from None
+        if not text.strip():
+            raise ConfigError(f"{source}: {name}: the secret file is empty")
+    if not text:
+        return None
+    try:
+        value = secret_value(text)
+    except ValueError as exc:
+        # Never the value itself: this message reaches logs.
+        raise ConfigError(f"{source}: {name}: {exc}") from None
+    if len(value) < SECRET_MIN_BYTES:
+        raise ConfigError(
+            f"{source}: {name}: use at least {SECRET_MIN_BYTES} characters (32 random bytes, hex, is best)"
+        )
+    return value
 
 
 def _check_database_url(url: str, source: str) -> None:

@@ -133,6 +133,7 @@ class FakeAudit:
     def __init__(self) -> None:
         self.failed = 0
         self.available = True
+        self.anchor_failures = 0
 
 
 def _dest(name: str) -> Destination:
@@ -180,6 +181,7 @@ def test_empty_metrics_are_valid_and_name_every_family(
         "gateway_local_up": "gauge",
         "gateway_audit_failed_total": "counter",
         "gateway_audit_store_up": "gauge",
+        "gateway_audit_anchor_failures_total": "counter",
         "gateway_client_cuts_total": "counter",
     }
     assert scrape.series("gateway_requests_total") == {}
@@ -361,10 +363,12 @@ def test_local_up_and_audit_failures_are_read_at_scrape_time(
     locals_["local"].ready = False
     audit.failed = 3
     audit.available = False
+    audit.anchor_failures = 2
     scrape = parse_exposition(metrics.render().decode())
     assert scrape.value("gateway_local_up", destination="local") == 0
     assert scrape.value("gateway_audit_failed_total") == 3
     assert scrape.value("gateway_audit_store_up") == 0
+    assert scrape.value("gateway_audit_anchor_failures_total") == 2
 
 
 def test_metrics_are_per_instance() -> None:

@@ -37,7 +37,7 @@ def test_migrations_build_the_declared_schema(database_url: str) -> None:
     assert _differences(engine) == []
     migrate(engine)  # again: nothing to do, nothing breaks
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
     engine.dispose()
 
 

@@ -37,7 +37,7 @@ GENESIS = "0" * 64
 CHAINED: tuple[str, ...] = tuple(c.name for c in audit_records.columns if c.name not in ("id", "hash"))
 # Columns added after records were first chained: left out of a record's content while NULL, so that
 # the records written before them still verify (and a value, once written, is covered).
-LATER: frozenset[str] = frozenset({"dropped_events"})
+LATER: frozenset[str] = frozenset({"dropped_events", "detail"})
 
 
 def chain_key(secret: bytes) -> bytes:
@@ -175,16 +175,16 @@ def verify_chain(
         seq, last, previous = found, str(row.get("hash")), row
         checked += 1
     if head is None:
-        if checked or tombstone is None:
-            where = previous or {}
-            return checked, Problem(
-                where.get("id"),
-                writer,
-                seq,
-                where.get("request_id"),
-                "its chain has no head record: inserted, or the head was deleted",
-            )
-        return checked, None
+        # Pruning never deletes a head, so a tombstone without one (even with every record gone)
+        # means the head was deleted: the tombstone says records existed.
+        where = previous or {}
+        return checked, Problem(
+            where.get("id"),
+            writer,
+            seq,
+            where.get("request_id"),
+            "its chain has no head record: inserted, or the head was deleted",
+        )
     if head.seq > seq:
         return checked, Problem(
             previous.get("id") if previous else None,

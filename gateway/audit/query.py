@@ -217,7 +217,7 @@ def count_query(f: AuditFilter) -> Select[int]:
 def events_query(limit: int = 50) -> Select[Any]:
     """Gateway events (policy reloads and rejected edits), newest first."""
     return (
-        select(_t.request_id, _t.time, _t.endpoint, _t.policy_version, _t.error)
+        select(_t.request_id, _t.time, _t.endpoint, _t.policy_version, _t.error, _t.detail)
         .where(_t.phase == "event")
         .order_by(_t.time.desc(), _t.id.desc())
         .limit(limit)

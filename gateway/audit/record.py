@@ -107,8 +107,16 @@ def _policy_columns(decision: Decision | None) -> dict[str, Any]:
     }
 
 
-def event_row(event: str, *, policy_version: str | None, error: str | None = None) -> dict[str, Any]:
-    """A gateway event (not a request) in the same trail: a policy reload, or a rejected policy edit."""
+EVENT_DETAIL_CHARS = 4000
+
+
+def event_row(
+    event: str, *, policy_version: str | None, error: str | None = None, detail: str | None = None
+) -> dict[str, Any]:
+    """A gateway event (not a request) in the same trail: a policy reload, or a rejected policy edit
+    (``detail``: its problems, one per line)."""
+    if detail is not None:
+        detail = "".join(ch if ch.isprintable() or ch == "\n" else "?" for ch in detail[:EVENT_DETAIL_CHARS])
     return {
         "phase": "event",
         "request_id": f"evt_{uuid.uuid4().hex}",
@@ -124,4 +132,5 @@ def event_row(event: str, *, policy_version: str | None, error: str | None = Non
         "truncated": False,
         "policy_version": policy_version,
         "error": _bounded("error", error),
+        "detail": detail,
     }

@@ -41,6 +41,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gateway.audit.anchor import Anchoring
 from gateway.audit.chain import Chain, head_mac, new_writer_id
 from gateway.audit.record import event_row
 from gateway.audit.tables import audit_chain_heads, audit_records
@@ -73,8 +74,10 @@ class AuditWriter:
         flush_interval: float = 0.05,
         writer_id: str | None = None,
         probe_interval: float = 2.0,
+        anchoring: Anchoring | None = None,
     ) -> None:
         self._engine = engine
+        self.anchoring = anchoring
         self._chain = Chain(chain_key, writer_id or new_writer_id())
         self._batch_size = batch_size
         self._flush_interval = flush_interval
@@ -100,6 +103,10 @@ class AuditWriter:
     @property
     def failed(self) -> int:
         return self._failed
+
+    @property
+    def anchor_failures(self) -> int:
+        return self.anchoring.failures if self.anchoring is not None else 0
 
     @property
     def available(self) -> bool:
@@ -143,6 +150,8 @@ class AuditWriter:
         self._queue.put(_STOP)
         self._thread.join(timeout)
         self._thread = None
+        if self.anchoring is not None:
+            self.anchoring.write_pending()  # the last head, whatever the interval
 
     def _run(self) -> None:
         stopping = False
@@ -245,6 +254,8 @@ class AuditWriter:
                     time.sleep(0.05 * (attempt + 1))
                 continue
             self._chain.advance(seq, last)
+            if self.anchoring is not None:
+                self.anchoring.moved(self._chain.writer, seq, last)
             return None
         return error
 

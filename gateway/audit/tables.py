@@ -51,6 +51,9 @@ audit_records = Table(
     Column("answer_values", Integer),
     # Answer-stream events whose data could not be read, so were dropped instead of relayed.
     Column("dropped_events", Integer),
+    # Events only: what happened, in words (the problems of a refused policy change, file:line:
+    # message); never request content.
+    Column("detail", Text),
     # "direct": the destination the model maps to; "local": the policy sent it to the local destination.
     Column("route", String(10)),
     # Keyed hashes (HMAC with the server secret) of the request body and of the answer bytes the client

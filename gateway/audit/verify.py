@@ -6,13 +6,25 @@ bounded memory.  The rules of the chain are in :mod:`gateway.audit.chain`.
 
 from __future__ import annotations
 
+import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Engine, MappingResult, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.audit.chain import GENESIS, Head, Problem, Tombstone, link, tombstone_mac, verify_chain
+from gateway.audit.anchor import Anchor
+from gateway.audit.chain import (
+    GENESIS,
+    Head,
+    Problem,
+    Tombstone,
+    head_mac,
+    link,
+    tombstone_mac,
+    verify_chain,
+)
 from gateway.audit.tables import audit_chain_heads, audit_records, audit_tombstones
 
 _BATCH = 1000
@@ -24,6 +36,7 @@ class Report:
     chains: int = 0
     problem: Problem | None = None
     heads: list[Head] = field(default_factory=list)
+    anchors: int = 0  # outside anchors checked
 
     @property
     def intact(self) -> bool:
@@ -63,7 +76,9 @@ def _writers(conn: Connection, known: set[str]) -> list[str]:
     return ordered + sorted(known - set(ordered))
 
 
-def verify_trail(engine: Engine, key: bytes) -> Report:
+def verify_trail(engine: Engine, key: bytes, anchors: Sequence[Anchor] = ()) -> Report:
+    """Check every chain; then, against ``anchors`` (heads kept outside the database), that no chain
+    they name is shorter than they say, gone, or rewritten."""
     report = Report()
     with engine.connect() as conn:
         heads, tombstones = _heads(conn), _tombstones(conn)
@@ -87,7 +102,57 @@ def verify_trail(engine: Engine, key: bytes) -> Report:
             if problem is not None:
                 report.problem = problem
                 return report
+        report.problem = _check_anchors(conn, key, anchors, heads, tombstones)
+        report.anchors = len(anchors)
     return report
+
+
+def _check_anchors(
+    conn: Connection,
+    key: bytes,
+    anchors: Sequence[Anchor],
+    heads: dict[str, Head],
+    tombstones: dict[str, Tombstone],
+) -> Problem | None:
+    """The first anchor the (already verified) trail contradicts."""
+    for anchor in sorted(anchors, key=lambda a: (a.writer, -a.seq)):
+        problem = _contradicts(conn, key, anchor, heads.get(anchor.writer), tombstones.get(anchor.writer))
+        if problem is not None:
+            return problem
+    return None
+
+
+def _contradicts(
+    conn: Connection, key: bytes, anchor: Anchor, head: Head | None, tombstone: Tombstone | None
+) -> Problem | None:
+    writer, seq = anchor.writer, anchor.seq
+    if anchor.mac is not None and not hmac.compare_digest(
+        anchor.mac, head_mac(key, writer, seq, anchor.hash)
+    ):
+        return _at(anchor, "the anchor was not written with this secret")
+    if head is None and tombstone is None:
+        return _at(anchor, "the anchored chain is gone from the trail: records, head and all")
+    last = max(head.seq if head else 0, tombstone.up_to_seq if tombstone else 0)
+    if seq > last:
+        return _at(anchor, f"the trail is shorter than anchored: the chain ends at seq {last}")
+    if tombstone is not None and seq <= tombstone.up_to_seq:
+        if seq == tombstone.up_to_seq and anchor.hash != tombstone.anchor:
+            return _at(anchor, "the retention tombstone does not carry the anchored hash")
+        return None  # pruned; the tombstone's own MAC vouches for it
+    row = conn.execute(
+        select(audit_records.c.id, audit_records.c.request_id, audit_records.c.hash).where(
+            audit_records.c.writer == writer, audit_records.c.seq == seq
+        )
+    ).first()
+    if row is None:
+        return _at(anchor, "the anchored record is missing")
+    if row.hash != anchor.hash:
+        return _at(anchor, "the record is not the one anchored: rewritten", row.id, row.request_id)
+    return None
+
+
+def _at(anchor: Anchor, what: str, record_id: int | None = None, request: str | None = None) -> Problem:
+    return Problem(record_id, anchor.writer, anchor.seq, request, f"{what} (anchor at {anchor.where})")
 
 
 def prune(engine: Engine, key: bytes, cutoff: datetime) -> tuple[int, Problem | None]:

@@ -1,7 +1,8 @@
 """Policy files, parsed and compiled once into immutable matchers.
 
 A :class:`Policy` is every configured file's rules in file order, with one version: a SHA-256 over
-the files' names and bytes, so an audit record names exactly the text that decided it.
+the files' names and bytes (and those of the term lists and fingerprints read with it), so an audit
+record names exactly the text that decided it.
 """
 
 from __future__ import annotations
@@ -100,11 +101,12 @@ class CompiledRule:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    version: str  # "sha256:<16 hex>" of every file's name and bytes, in order
+    version: str  # "sha256:<16 hex>" of every file's name and bytes, in order, ``covers`` included
     names: tuple[str, ...]
     rules: tuple[CompiledRule, ...]
     files: tuple[PolicyFile, ...]
     sources: tuple[str, ...]
+    covers: tuple[str, ...] = ()  # other files in the version: term lists, fingerprints
 
     @property
     def request_rules(self) -> tuple[CompiledRule, ...]:

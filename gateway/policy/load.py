@@ -26,7 +26,10 @@ class PolicyError(Exception):
         self.problems = tuple(problems)
 
 
-def load_policy(paths: Sequence[str | Path]) -> Policy:
+def load_policy(paths: Sequence[str | Path], covers: Sequence[tuple[str, bytes]] = ()) -> Policy:
+    """The policy of ``paths``.  ``covers``: other files that decide with it (the organisation's term
+    lists and fingerprints, as ``(path, bytes)``), folded into its version so that a change to any of
+    them is a new version on every audit record."""
     problems: list[str] = []
     digest = hashlib.sha256()
     files: list[PolicyFile] = []
@@ -55,6 +58,9 @@ def load_policy(paths: Sequence[str | Path]) -> Policy:
                 continue
             first_seen[rule.id] = location
             rules.append(compile_rule(rule, parsed.mode, location))
+    for path, data in covers:
+        name = b"covers:" + Path(path).name.encode()
+        digest.update(len(name).to_bytes(4, "big") + name + len(data).to_bytes(8, "big") + data)
     if problems:
         raise PolicyError(problems)
     return Policy(
@@ -63,6 +69,7 @@ def load_policy(paths: Sequence[str | Path]) -> Policy:
         rules=tuple(rules),
         files=tuple(files),
         sources=tuple(str(p) for p in paths),
+        covers=tuple(path for path, _ in covers),
     )
 
 

@@ -1,9 +1,11 @@
 """The active policy, and safe change: reload on file change or SIGHUP, keep the last good version.
 
-A request reads :attr:`PolicyStore.current` once and keeps that object for its whole life (a stream
-included), so every request is decided by exactly one version even while a reload happens.  A
-reload that fails validation changes nothing: the error is logged and reported as an event (the
-runtime writes it to the audit trail), and the previous version stays active.
+What the store holds is whatever ``load`` returns with a ``version``: the runtime's is the policy
+together with the term lists and fingerprints it decides with (gateway.rules), all watched and
+replaced as one.  A request reads :attr:`PolicyStore.current` once and keeps that object for its
+whole life (a stream included), so every request is decided by exactly one version even while a
+reload happens.  A reload that fails validation changes nothing: the error is logged and reported
+as an event (the runtime writes it to the audit trail), and the previous version stays active.
 """
 
 from __future__ import annotations
@@ -14,9 +16,9 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, Protocol, TypeVar
 
-from gateway.policy.compile import Policy
-from gateway.policy.load import PolicyError, load_policy
+from gateway.policy.load import PolicyError
 
 log = logging.getLogger("gateway.policy")
 
@@ -29,19 +31,30 @@ class PolicyEvent:
     problems: tuple[str, ...] = ()
 
 
-class PolicyStore:
+class Versioned(Protocol):
+    @property
+    def version(self) -> str: ...
+
+
+T = TypeVar("T", bound=Versioned)
+
+
+class PolicyStore(Generic[T]):
     def __init__(
         self,
         paths: Sequence[str | Path],
+        load: Callable[[], T],
         *,
         on_event: Callable[[PolicyEvent], None] | None = None,
     ) -> None:
-        """Load the policy now; a bad file raises :class:`PolicyError` (the gateway does not start)."""
+        """Load now with ``load``; a bad file raises :class:`PolicyError` (the gateway does not start).
+        ``paths``: every file ``load`` reads, watched for changes."""
         self._paths = tuple(paths)
+        self._load = load
         self._on_event = on_event
         self._lock = threading.Lock()
         self._stamp = self._stamps()
-        self._current = load_policy(self._paths)
+        self._current = load()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
 
@@ -49,7 +62,7 @@ class PolicyStore:
         self._on_event = on_event
 
     @property
-    def current(self) -> Policy:
+    def current(self) -> T:
         return self._current
 
     def reload(self) -> PolicyEvent | None:
@@ -58,7 +71,7 @@ class PolicyStore:
             self._stamp = self._stamps()
             previous = self._current
             try:
-                policy = load_policy(self._paths)
+                policy = self._load()
             except PolicyError as exc:
                 event = PolicyEvent("policy.rejected", previous.version, previous.version, exc.problems)
                 log.error(

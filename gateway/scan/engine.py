@@ -22,6 +22,7 @@ by a digest of the text, so no prompt text outlives the request in memory.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import itertools
 import logging
@@ -31,12 +32,15 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from gateway.scan.decode import MAX_DECODED_BYTES, MAX_DECODED_RUNS, Budget, candidates, decoded
 from gateway.scan.findings import Finding, Hit, ViewText
 from gateway.scan.normalize import View, views
 from gateway.scan.segments import Extracted, Segment, extract
+
+if TYPE_CHECKING:
+    from gateway.scan.lists import OrgLists
 
 log = logging.getLogger("gateway.scan")
 
@@ -151,13 +155,26 @@ class ScanEngine:
         self._cache: OrderedDict[bytes, tuple[Located, ...]] = OrderedDict()
         self._cache_size = cache_size
         self._lock = threading.Lock()
+        self._lists_salt = b""
+
+    def with_lists(self, lists: OrgLists) -> ScanEngine:
+        """This engine with the organisation's lists (gateway.scan.lists) read as well: it shares the
+        model, detectors and cache, its cache entries keyed apart by the lists' digest."""
+        if not lists.detectors:
+            return self
+        engine = copy.copy(self)
+        engine._detectors = self._detectors + lists.detectors
+        engine._lists_salt = lists.salt
+        return engine
 
     # -- one text ----------------------------------------------------------------------------
     def scan_text(self, text: str) -> list[Located]:
         return list(self._cached(text, self._detectors, b"s"))
 
     def _cached(self, text: str, detectors: tuple[Detector, ...], salt: bytes) -> tuple[Located, ...]:
-        key = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16, key=salt).digest()
+        key = hashlib.blake2b(
+            text.encode("utf-8", "surrogatepass"), digest_size=16, key=salt + self._lists_salt
+        ).digest()
         with self._lock:
             found = self._cache.get(key)
             if found is not None:

@@ -30,6 +30,7 @@ from typing import Any
 from gateway.errors import BadRequest, PayloadTooLarge, RateLimited, ScanBusy
 from gateway.scan.engine import ScanEngine, ScanResult, TextLimit
 from gateway.scan.findings import Finding
+from gateway.scan.lists import NO_LISTS, OrgLists
 from gateway.scan.segments import Extracted, ExtractionLimit
 
 log = logging.getLogger("gateway.scan")
@@ -102,11 +103,18 @@ class Scanner:
         return any(deadline < late for deadline in self._running.values())
 
     async def scan(
-        self, endpoint: str, body: dict[str, Any], context: str = "", *, size: int = 0, owner: str = ""
+        self,
+        endpoint: str,
+        body: dict[str, Any],
+        context: str = "",
+        *,
+        size: int = 0,
+        owner: str = "",
+        lists: OrgLists = NO_LISTS,
     ) -> ScanResult:
-        """Scan ``body``.  ``size``: its size in bytes, which decides the heavy lane before the text is
-        extracted (text is never longer than the JSON that holds it).  ``owner``: the gateway key, for
-        its share of the queue."""
+        """Scan ``body``, the organisation's ``lists`` (the request's rule set) included.  ``size``: its
+        size in bytes, which decides the heavy lane before the text is extracted (text is never longer
+        than the JSON that holds it).  ``owner``: the gateway key, for its share of the queue."""
         must_wait = self._free.locked() or self._heavy_needed(size, owner)
         if must_wait and self._waiting_by[owner] >= self._share and self.saturated():
             self.shed["scan_key_share"] += 1
@@ -118,7 +126,8 @@ class Scanner:
         if must_wait and self._waiting >= self._max_queued:
             raise self._busy(1)
         deadline = time.monotonic() + self._timeout
-        work = functools.partial(self._engine.scan, endpoint, body, deadline=deadline, context=context)
+        engine = self._engine.with_lists(lists)
+        work = functools.partial(engine.scan, endpoint, body, deadline=deadline, context=context)
         heavy = self._is_heavy(size, owner)
         lanes: list[asyncio.Semaphore] = []
         self._waiting += 1

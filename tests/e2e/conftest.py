@@ -32,6 +32,8 @@ PROVIDER_ENV = {
     "FAKE_OPENAI_KEY": OPENAI_KEY,
     "FAKE_ANTHROPIC_KEY": ANTHROPIC_KEY,
     "FAKE_LOCAL_KEY": LOCAL_KEY,
+    # Outside development mode the gateway does not start without a secret of its own.
+    "GATEWAY_SECRET": "hex:" + "5e" * 32,
 }
 
 
@@ -188,7 +190,7 @@ def start_gateway(
     app = create_app(settings)
     # The protocol `gateway serve` runs: client deadlines and header limits included.
     protocol = GuardedProtocol.configured(settings.server, app.client_cut)
-    server = ThreadedServer(app, lifespan="on", http=protocol)
+    server = ThreadedServer(app, lifespan="on", http=protocol, proxy_headers=False)
     url = server.start()
     return Gateway(url, key, app, engine, fakes, server)
 

@@ -34,12 +34,23 @@ def _create_key(env: dict[str, str]) -> str:
     return created.stdout.strip().splitlines()[-1]
 
 
-def _serve(config: Path) -> tuple[dict[str, str], str, subprocess.Popen[str]]:
+def _environ(config: Path) -> dict[str, str]:
+    """The child's environment: the config, the provider key, and a secret file next to the config."""
+    secret = config.with_name("gateway.secret")
+    secret.write_text("hex:" + "7a" * 32 + "\n")
+    secret.chmod(0o600)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_SECRET")}
+    return {**env, "FAKE_KEY": OPENAI_KEY, "GATEWAY_CONFIG": str(config), "GATEWAY_SECRET_FILE": str(secret)}
+
+
+def _serve(config: Path, *flags: str) -> tuple[dict[str, str], str, subprocess.Popen[str]]:
     """A key, then ``gateway serve`` as a child process with its output captured."""
-    env = {**os.environ, "FAKE_KEY": OPENAI_KEY, "GATEWAY_CONFIG": str(config)}
+    env = _environ(config)
+    if "--dev" in flags:
+        del env["GATEWAY_SECRET_FILE"]
     key = _create_key(env)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway", "serve"],
+        [sys.executable, "-m", "gateway", "serve", *flags],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -63,16 +74,7 @@ def _wait_healthy(proc: subprocess.Popen[str], base: str) -> None:
 
 def test_serve_process(fakes: Fakes, tmp_path: Path) -> None:
     port = _free_port()
-    config = tmp_path / "gateway.yaml"
-    config.write_text(
-        f"""\
-server: {{port: {port}}}
-database_url: sqlite:///{tmp_path / "gw.db"}
-destinations:
-  openai: {{type: openai, base_url: "{fakes.openai_url}/v1", api_key_env: FAKE_KEY, jurisdiction: US,
-            models: ["gpt-*"]}}
-"""
-    )
+    config = openai_only_config(fakes, tmp_path, port)
     _, key, proc = _serve(config)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -148,3 +150,37 @@ destinations:
     )
     assert failed.returncode == 2, failed.stderr
     assert f"{policy}:4: rules.0.action:" in failed.stderr
+
+
+def openai_only_config(fakes: Fakes, tmp_path: Path, port: int, extra: str = "") -> Path:
+    """gateway.yaml in ``tmp_path``: one OpenAI destination (the fake), SQLite, ``extra`` lines."""
+    config = tmp_path / "gateway.yaml"
+    config.write_text(
+        f"""\
+server: {{port: {port}}}
+database_url: sqlite:///{tmp_path / "gw.db"}
+destinations:
+  openai: {{type: openai, base_url: "{fakes.openai_url}/v1", api_key_env: FAKE_KEY, jurisdiction: US,
+            models: ["gpt-*"]}}
+{extra}"""
+    )
+    return config
+
+
+def test_no_secret_no_start_unless_development_mode_says_so_loudly(fakes: Fakes, tmp_path: Path) -> None:
+    port = _free_port()
+    config = openai_only_config(fakes, tmp_path, port, "scan: {enabled: false}\n")
+    env = _environ(config)
+    del env["GATEWAY_SECRET_FILE"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert refused.returncode == 2, refused.stderr
+    assert "no secret" in refused.stderr and "GATEWAY_SECRET_FILE" in refused.stderr
+    _, _, proc = _serve(config, "--dev")
+    try:
+        _wait_healthy(proc, f"http://127.0.0.1:{port}")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert "WARNING gateway.secret: DEVELOPMENT MODE" in output

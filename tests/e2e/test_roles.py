@@ -71,3 +71,46 @@ def _guessing(gw: Gateway) -> None:
     assert failed and all(r["key_id"] == key_id and r["user"] is None for r in failed)
     # The secret tried is nowhere in the trail; a made-up id is not recorded either.
     assert all("x" * 43 not in str(r) for r in gw.audit_rows())
+
+
+def test_the_client_address_is_the_peer_unless_a_trusted_proxy_forwards_it(
+    fakes: Fakes, tmp_path: Any
+) -> None:
+    spoofed = {"x-forwarded-for": "198.51.100.66"}
+    gw = start_gateway(
+        fakes,
+        f"sqlite:///{tmp_path / 'g.db'}",
+        server={"trusted_proxies": ["127.0.0.0/8"]},
+        limits={"auth_failures_per_second": 0.05},
+    )
+    try:
+        reply = gw.http().post(
+            "/v1/chat/completions",
+            json=CHAT,
+            headers={"authorization": f"Bearer {gw.key}", "x-forwarded-for": "1.2.3.4, 203.0.113.9"},
+        )
+        assert gw.audit(reply.headers["x-request-id"])["client_addr"] == "203.0.113.9"
+        # Failed authentications are throttled per forwarded client, not per proxy: another client
+        # behind the same proxy still gets in.
+        wrong = {"authorization": "Bearer gwk_0000000000000000_" + "y" * 43, **spoofed}
+        statuses = [
+            gw.http().post("/v1/chat/completions", json=CHAT, headers=wrong).status_code for _ in range(25)
+        ]
+        assert 429 in statuses
+        other = {"authorization": f"Bearer {gw.key}", "x-forwarded-for": "198.51.100.67"}
+        assert gw.http().post("/v1/chat/completions", json=CHAT, headers=other).status_code == 200
+    finally:
+        gw.close_clients()
+        gw.server.stop()
+        gw.engine.dispose()
+    # Without trusted proxies the header is the client's own word: ignored.
+    plain = start_gateway(fakes, f"sqlite:///{tmp_path / 'p.db'}")
+    try:
+        reply = plain.http().post(
+            "/v1/chat/completions", json=CHAT, headers={"authorization": f"Bearer {plain.key}", **spoofed}
+        )
+        assert plain.audit(reply.headers["x-request-id"])["client_addr"] == "127.0.0.1"
+    finally:
+        plain.close_clients()
+        plain.server.stop()
+        plain.engine.dispose()

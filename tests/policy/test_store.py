@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -9,12 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from gateway.policy.compile import Policy
 from gateway.policy.load import PolicyError, load_policy
 from gateway.policy.store import PolicyEvent, PolicyStore
 
 GOOD = "policy: p\nrules:\n  - id: a\n    when: {kinds: [pii]}\n    action: redact\n"
 EDITED = "policy: p\nrules:\n  - id: a\n    when: {kinds: [pii]}\n    action: pseudonymize\n"
 BROKEN = "policy: p\nrules:\n  - id: a\n    when: {kinds: [pii]}\n    action: obliterate\n"
+
+
+def _store(paths: list[Path], on_event: Callable[[PolicyEvent], None] | None = None) -> PolicyStore[Policy]:
+    """A store of policy files alone (the runtime's also holds the term lists: tests/test_rules.py)."""
+    return PolicyStore(paths, functools.partial(load_policy, paths), on_event=on_event)
 
 
 @pytest.fixture
@@ -30,8 +37,8 @@ def events() -> list[PolicyEvent]:
 
 
 @pytest.fixture
-def store(policy_file: Path, events: list[PolicyEvent]) -> Iterator[PolicyStore]:
-    s = PolicyStore([policy_file], on_event=events.append)
+def store(policy_file: Path, events: list[PolicyEvent]) -> Iterator[PolicyStore[Policy]]:
+    s = _store([policy_file], on_event=events.append)
     yield s
     s.close()
 
@@ -45,7 +52,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
     return condition()
 
 
-def test_loads_at_construction(store: PolicyStore, policy_file: Path) -> None:
+def test_loads_at_construction(store: PolicyStore[Policy], policy_file: Path) -> None:
     assert store.current.version == load_policy([policy_file]).version
     assert [r.action for r in store.current.rules] == ["redact"]
 
@@ -55,17 +62,17 @@ def test_bad_file_at_start_raises(tmp_path: Path, text: str) -> None:
     path = tmp_path / "policy.yaml"
     path.write_text(text)
     with pytest.raises(PolicyError) as info:
-        PolicyStore([path])
+        _store([path])
     assert info.value.problems[0].startswith(f"{path}:")
 
 
 def test_missing_file_at_start_raises(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="cannot read policy file"):
-        PolicyStore([tmp_path / "absent.yaml"])
+        _store([tmp_path / "absent.yaml"])
 
 
 def test_reload_without_change_returns_none(
-    store: PolicyStore, policy_file: Path, events: list[PolicyEvent]
+    store: PolicyStore[Policy], policy_file: Path, events: list[PolicyEvent]
 ) -> None:
     before = store.current
     assert store.reload() is None
@@ -76,7 +83,7 @@ def test_reload_without_change_returns_none(
 
 
 def test_valid_edit_swaps_the_policy(
-    store: PolicyStore, policy_file: Path, events: list[PolicyEvent]
+    store: PolicyStore[Policy], policy_file: Path, events: list[PolicyEvent]
 ) -> None:
     before = store.current
     policy_file.write_text(EDITED)
@@ -90,7 +97,7 @@ def test_valid_edit_swaps_the_policy(
 
 
 def test_invalid_edit_keeps_the_old_policy(
-    store: PolicyStore, policy_file: Path, events: list[PolicyEvent]
+    store: PolicyStore[Policy], policy_file: Path, events: list[PolicyEvent]
 ) -> None:
     before = store.current
     policy_file.write_text(BROKEN)
@@ -111,7 +118,7 @@ def test_invalid_edit_keeps_the_old_policy(
     assert store.current is not before
 
 
-def test_deleted_file_is_rejected(store: PolicyStore, policy_file: Path) -> None:
+def test_deleted_file_is_rejected(store: PolicyStore[Policy], policy_file: Path) -> None:
     before = store.current
     policy_file.unlink()
     event = store.reload()
@@ -122,7 +129,7 @@ def test_deleted_file_is_rejected(store: PolicyStore, policy_file: Path) -> None
 
 
 def test_report_to_replaces_the_listener(
-    store: PolicyStore, policy_file: Path, events: list[PolicyEvent]
+    store: PolicyStore[Policy], policy_file: Path, events: list[PolicyEvent]
 ) -> None:
     other: list[PolicyEvent] = []
     store.report_to(other.append)
@@ -133,14 +140,16 @@ def test_report_to_replaces_the_listener(
 
 
 def test_reload_without_listener(policy_file: Path) -> None:
-    store = PolicyStore([policy_file])
+    store = _store([policy_file])
     policy_file.write_text(EDITED)
     event = store.reload()
     assert event is not None
     assert event.kind == "policy.reloaded"
 
 
-def test_watch_picks_up_an_edit(store: PolicyStore, policy_file: Path, events: list[PolicyEvent]) -> None:
+def test_watch_picks_up_an_edit(
+    store: PolicyStore[Policy], policy_file: Path, events: list[PolicyEvent]
+) -> None:
     before = store.current
     store.watch(interval=0.05)
     policy_file.write_text(EDITED + "# edited\n")
@@ -152,7 +161,7 @@ def test_watch_picks_up_an_edit(store: PolicyStore, policy_file: Path, events: l
 
 
 def test_watch_rejects_a_bad_edit_and_keeps_going(
-    store: PolicyStore, policy_file: Path, events: list[PolicyEvent]
+    store: PolicyStore[Policy], policy_file: Path, events: list[PolicyEvent]
 ) -> None:
     before = store.current
     store.watch(interval=0.05)
@@ -164,14 +173,16 @@ def test_watch_rejects_a_bad_edit_and_keeps_going(
     assert [e.kind for e in events][-1] == "policy.reloaded"
 
 
-def test_watch_twice_starts_one_thread(store: PolicyStore) -> None:
+def test_watch_twice_starts_one_thread(store: PolicyStore[Policy]) -> None:
     store.watch(interval=0.05)
     first = store._watcher
     store.watch(interval=0.05)
     assert store._watcher is first
 
 
-def test_close_stops_the_watcher(store: PolicyStore, policy_file: Path, events: list[PolicyEvent]) -> None:
+def test_close_stops_the_watcher(
+    store: PolicyStore[Policy], policy_file: Path, events: list[PolicyEvent]
+) -> None:
     store.watch(interval=0.05)
     thread = store._watcher
     assert isinstance(thread, threading.Thread)

@@ -6,15 +6,16 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
-from gateway.scan.build import build_engine, load_terms
+from gateway.scan.build import build_engine
+from gateway.scan.lists import ListsError, parse_terms
 from gateway.scan.recognizers.fingerprints import FingerprintDetector
-from gateway.settings import ConfigError, ScanSettings
+from gateway.settings import ScanSettings
 
 
 def test_terms_from_yaml(tmp_path: Path) -> None:
     path = tmp_path / "terms.yaml"
     path.write_text("lists:\n  codenames: [Project Nightingale]\npatterns:\n  employee_id: 'EMP-\\d{6}'\n")
-    hits = load_terms(str(path)).detect("ping PROJECT_NIGHTINGALE about EMP-123456")
+    hits = parse_terms(str(path), path.read_bytes()).detect("ping PROJECT_NIGHTINGALE about EMP-123456")
     assert sorted(h.entity for h in hits) == ["PATTERN:employee_id", "TERM:codenames"]
 
 
@@ -30,8 +31,8 @@ def test_terms_from_yaml(tmp_path: Path) -> None:
 def test_bad_terms_file_is_a_config_error(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "terms.yaml"
     path.write_text(text)
-    with pytest.raises(ConfigError, match=message):
-        load_terms(str(path))
+    with pytest.raises(ListsError, match=message):
+        parse_terms(str(path), path.read_bytes())
 
 
 def test_fingerprints_build_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

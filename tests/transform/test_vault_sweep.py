@@ -21,7 +21,7 @@ def test_expired_entries_are_swept(tmp_path: Path) -> None:
             "vault": {"ttl_seconds": 0.3},
         },
         source="<test>",
-        environ={},
+        environ={"GATEWAY_SECRET": "hex:" + "11" * 32},
     )
 
     async def scenario() -> int:

@@ -157,3 +157,19 @@ def test_the_dashboard_defaults_to_recent_days(signed_in: Review) -> None:
 
 def test_the_dashboard_refuses_a_bad_date(signed_in: Review) -> None:
     assert signed_in.client.get("/audit/dashboard?since=soon").status_code == 400
+
+
+def test_the_dashboard_says_why_a_policy_change_was_refused(signed_in: Review) -> None:
+    from gateway.audit.record import event_row
+
+    problems = "policies/team.yaml:7: rules.0.action: Input should be 'allow'\nterms.yaml:4: list 'x' <b>"
+    insert_rows(
+        signed_in.engine,
+        [event_row("policy.rejected", policy_version="v1", error="policy_invalid", detail=problems)],
+    )
+    page = signed_in.client.get("/audit/dashboard")
+    events = re.search(r'<section id="events">(.*?)</section>', page.text, re.S)
+    assert events is not None
+    assert "policy_invalid" in events.group(1)
+    assert "policies/team.yaml:7: rules.0.action:" in unescape(events.group(1))
+    assert "terms.yaml:4: list &#39;x&#39; &lt;b&gt;" in events.group(1)  # escaped, never markup

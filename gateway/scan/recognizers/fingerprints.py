@@ -194,8 +194,19 @@ class FingerprintIndex:
     @classmethod
     def load(cls, path: str | os.PathLike[str], *, key: bytes | None = None) -> FingerprintIndex:
         try:
-            record = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            data = Path(path).read_bytes()
+        except OSError as exc:
+            raise FingerprintError(
+                f"{path}: not a readable fingerprint index ({type(exc).__name__})"
+            ) from exc
+        return cls.from_bytes(str(path), data, key=key)
+
+    @classmethod
+    def from_bytes(cls, path: str, data: bytes, *, key: bytes | None = None) -> FingerprintIndex:
+        """The index in ``data`` (the bytes of the file ``path``, named in errors)."""
+        try:
+            record = json.loads(data.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             raise FingerprintError(
                 f"{path}: not a readable fingerprint index ({type(exc).__name__})"
             ) from exc
