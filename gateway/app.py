@@ -17,6 +17,7 @@ from gateway.asgi import Receive, Scope, Send, header_map, send_bytes, send_json
 from gateway.audit.record import event_row
 from gateway.database import ping
 from gateway.metrics import CONTENT_TYPE as METRICS_TYPE
+from gateway.metrics_merge import WorkerMetrics, merge
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.web import build_audit_app
@@ -137,7 +138,12 @@ class GatewayApp:
             ):
                 await send_json(send, 401, {"status": "unauthorized"}, {"www-authenticate": "Bearer"})
                 return
-        await send_bytes(send, 200, self.runtime.metrics.render(), {}, METRICS_TYPE)
+        body = self.runtime.metrics.render()
+        if self.settings.worker_dir is not None:
+            # One scrape, every worker: the others' latest snapshots merged into totals.
+            peers = await asyncio.to_thread(WorkerMetrics(self.settings.worker_dir).peers)
+            body = merge(body, peers)
+        await send_bytes(send, 200, body, {}, METRICS_TYPE)
 
     async def _ready(self, send: Send) -> None:
         rt = self.runtime

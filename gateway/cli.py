@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default from config: 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default from config: 8080)")
     serve.add_argument(
+        "--workers", type=int, metavar="N", help="worker processes on the port (default from config: 1)"
+    )
+    # A worker of `--workers N`, started by the supervisor: its index, and the workers' shared directory.
+    serve.add_argument("--worker", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--worker-dir", type=Path, help=argparse.SUPPRESS)
+    serve.add_argument(
         "--dev",
         action="store_true",
         help="development mode (server.dev_mode): start without a secret, keeping one in the database",
@@ -190,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _policy(args)
         settings = load_settings(args.config)
         if args.command == "serve":
-            return _serve(settings.in_dev_mode() if args.dev else settings, args.host, args.port)
+            return _serve(settings.in_dev_mode() if args.dev else settings, args)
         if args.command == "secret":
             return _secret_export(settings, args.to)
         if args.command == "keys":
@@ -205,32 +211,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 1
 
 
-def _serve(settings: Settings, host: str | None, port: int | None) -> int:
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from gateway.app import create_app
     from gateway.heap import limit_arenas
     from gateway.serving import GatewayServer, server_config
+    from gateway.workers import Supervisor, listen_socket
 
+    host: str = args.host or settings.server.host
+    port: int = settings.server.port if args.port is None else args.port
+    workers: int = settings.server.workers if args.workers is None else args.workers
+    if workers > 1 and port == 0:
+        raise ConfigError("--workers: several workers need a fixed port, not 0")
     # Uvicorn reports a failed start-up as exit 3 with a traceback-like line; a bad policy is a
     # config mistake, so it gets the config exit status and one `file:line: message` per problem.
     if _load_rules(settings.file.policies, settings) is None:
         return EXIT_CONFIG
     level = settings.file.log_level.upper()
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    _check_secret(settings)  # no secret is a config error (exit 2), not a failed start-up
+    who = f"[worker {args.worker}]" if args.worker is not None else ""
+    logging.basicConfig(level=level, format=f"%(asctime)s %(levelname)s %(name)s{who}: %(message)s")
+    if args.worker is None:
+        _check_secret(settings)  # no secret is a config error (exit 2), not a failed start-up
+    if args.worker is None and workers > 1:
+        # The supervisor: no engine, no threads; each worker is a whole `gateway serve` of its own.
+        passed = ["--host", host, "--port", str(port)]
+        passed += ["--config", args.config] if args.config else []
+        passed += ["--dev"] if settings.server.dev_mode else []
+        return Supervisor(workers, passed).run()
     # httpx logs every upstream URL at INFO; our own request line already says where each request went.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     limit_arenas(settings.server.malloc_arenas)  # before the scan threads and the model exist
+    sockets = None
+    if args.worker is not None:
+        settings = replace(settings, worker_dir=args.worker_dir)
+        sockets = [listen_socket(host, port)]
     app = create_app(settings)
-    config = server_config(
-        app,
-        settings.server,
-        host or settings.server.host,
-        settings.server.port if port is None else port,
-        settings.file.log_level,
-        app.client_cut,
-    )
+    config = server_config(app, settings.server, host, port, settings.file.log_level, app.client_cut)
     server = GatewayServer(config, app.request_drain)
-    server.run()
+    server.run(sockets=sockets)
     return 0 if server.started else 1
 
 

@@ -26,6 +26,7 @@ from gateway.local.backend import LocalBackend
 from gateway.local.build import close_locals, start_locals
 from gateway.local.sticky import StickyStore, build_sticky
 from gateway.metrics import Metrics
+from gateway.metrics_merge import WorkerMetrics, snapshots
 from gateway.models_catalog import ModelCatalog
 from gateway.policy.store import PolicyEvent, PolicyStore
 from gateway.rules import Rules, load_rules, rule_files
@@ -126,6 +127,7 @@ class Runtime:
             engine.dispose()
             raise
         admission = Admission(settings.file.limits)
+        metrics = Metrics((d.name for d in destinations), locals_, audit, admission, scanner)
         return cls(
             settings,
             destinations,
@@ -139,11 +141,11 @@ class Runtime:
             secret,
             vault,
             Surrogates(),
-            _chores(settings, vault, engine, chain_key(secret)),
+            _chores(settings, vault, engine, chain_key(secret), metrics),
             locals_,
             sticky,
             content_key(secret),
-            metrics=Metrics((d.name for d in destinations), locals_, audit, admission, scanner),
+            metrics=metrics,
             admission=admission,
             drain=Drain(admission, settings.server.drain_seconds),
         )
@@ -170,8 +172,13 @@ audit_log = logging.getLogger("gateway.audit")
 RETENTION_INTERVAL = 6 * 3600.0
 
 
-def _chores(settings: Settings, vault: Vault, engine: Engine, key: bytes) -> tuple[asyncio.Task[None], ...]:
+def _chores(
+    settings: Settings, vault: Vault, engine: Engine, key: bytes, metrics: Metrics
+) -> tuple[asyncio.Task[None], ...]:
     tasks = [asyncio.create_task(_sweep(vault, settings.file.vault.ttl_seconds))]
+    if settings.worker_dir is not None:
+        worker = WorkerMetrics(settings.worker_dir)
+        tasks.append(asyncio.create_task(snapshots(worker, metrics.render)))
     days = settings.file.audit.retention_days
     if days is not None:
         tasks.append(asyncio.create_task(_retain(engine, key, days)))

@@ -62,6 +62,9 @@ class ServerSettings(_Strict):
     malloc_arenas: int = Field(default=2, ge=0)
     # Roles whose keys may send model requests; auditors read the trail and admins manage keys.
     model_traffic_roles: tuple[Literal["user", "auditor", "admin"], ...] = ("user",)
+    # Worker processes sharing the port (`gateway serve --workers N` overrides): scanning is CPU-bound
+    # Python, so one process uses about one core.  See gateway.workers and docs/production.md.
+    workers: int = Field(default=1, ge=1, le=64)
     # Development only: start without $GATEWAY_SECRET / $GATEWAY_SECRET_FILE, keeping a random secret
     # in the database next to the audit trail it keys (anyone who can write that database can then
     # forge records that verify).  Also `gateway serve --dev`.  Logged loudly at start.
@@ -310,6 +313,9 @@ class Settings:
     # The bearer token /metrics requires (the value of metrics.token_env); None: none set.
     metrics_token: str | None = field(default=None, repr=False)
     cache_dir: Path = Path(".cache")
+    # Set in each worker of `gateway serve --workers N`: the directory the workers share metrics
+    # snapshots in (gateway.metrics_merge).  None: a single process.
+    worker_dir: Path | None = None
 
     @property
     def server(self) -> ServerSettings:
@@ -390,6 +396,7 @@ def settings_from_mapping(
         key = ".".join(str(part) for part in loc) or "<top level>"
         raise ConfigError(f"{where}: {key}: {first['msg']}") from None
     _check_database_url(parsed.database_url, source)
+    _check_workers(parsed, source)
     if parsed.server.trust_forwarded_for:
         raise ConfigError(
             f"{source}: server.trust_forwarded_for: replaced by server.trusted_proxies, the addresses "
@@ -438,6 +445,21 @@ def settings_from_mapping(
 
 
 SECRET_MIN_BYTES = 16
+
+
+def _check_workers(parsed: FileSettings, source: str) -> None:
+    if parsed.server.workers == 1:
+        return
+    if parsed.server.port == 0:
+        raise ConfigError(f"{source}: server.workers: several workers need a fixed port, not 0")
+    for name, dest in parsed.destinations.items():
+        if dest.engine is not None and dest.base_url is None:
+            # Each worker would load the model (gigabytes of memory, minutes of start-up) and its
+            # own engine threads would fight the others' for the same cores.
+            raise ConfigError(
+                f"{source}: destinations.{name}.engine: the embedded engine runs in one process only; "
+                "with server.workers above 1 run llama-server (or vLLM) on its own and set base_url"
+            )
 
 
 def secret_value(text: str) -> bytes:
