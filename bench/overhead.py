@@ -131,6 +131,14 @@ def main() -> None:
         help="a checkout of another commit: its gateway runs beside this one, interleaved in the rounds",
     )
     parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="instead of --baseline: one gateway per N (server.workers), interleaved in the rounds; "
+        "CPU and RSS are summed over each gateway's processes",
+    )
+    parser.add_argument(
         "--pii",
         action="store_true",
         help="pseudonymize-and-restore streaming scenarios instead of the default ones (implies --scan)",
@@ -143,8 +151,14 @@ def main() -> None:
     upstream = subprocess.Popen([sys.executable, "-m", "bench.fake_upstream", str(up_port)])
     # One key sends every request: its rate limit would measure the limit, not the gateway.
     unlimited = "limits: {per_key_rate: null, per_key_active: 1024}\n"
-    gateways = [BenchGateway.start("new", None, tmp / "new", up_port, args, unlimited)]
-    if args.baseline:
+    if args.workers:
+        gateways = [
+            BenchGateway.start(f"w{n}", None, tmp / f"w{n}", up_port, args, unlimited, workers=n)
+            for n in args.workers
+        ]
+    else:
+        gateways = [BenchGateway.start("new", None, tmp / "new", up_port, args, unlimited)]
+    if args.baseline and not args.workers:
         old = Path(args.baseline).resolve()
         # A baseline from before admission control (issue 17) has no ``limits`` section to switch off.
         knows_limits = "class LimitsSettings" in (old / "gateway" / "settings.py").read_text(encoding="utf-8")
@@ -157,7 +171,7 @@ def main() -> None:
             wait_up(f"http://127.0.0.1:{gw.port}/healthz", gw.proc)
         figures = asyncio.run(_scenarios(args, up_port, gateways))
         for gw in gateways:
-            figures[f"{gw.label}_peak_rss_mib"] = round(peak_rss_mib(gw.proc.pid), 1)
+            figures[f"{gw.label}_peak_rss_mib"] = round(sum(peak_rss_mib(pid) for pid in gw.pids()), 1)
     finally:
         for gw in gateways:
             gw.stop()
@@ -182,16 +196,28 @@ class BenchGateway:
 
     @classmethod
     def start(
-        cls, label: str, tree: Path | None, tmp: Path, up_port: int, args: argparse.Namespace, extra: str = ""
+        cls,
+        label: str,
+        tree: Path | None,
+        tmp: Path,
+        up_port: int,
+        args: argparse.Namespace,
+        extra: str = "",
+        workers: int = 1,
     ) -> BenchGateway:
         """``extra``: more config lines (this checkout's keys; a baseline tree may not know them)."""
         tmp.mkdir(parents=True)
         port = free_port()
         db_url = f"sqlite:///{tmp / 'bench.db'}" if args.database == "sqlite" else POSTGRES_URL
         config = tmp / "gateway.yaml"
+        # Only when several: a baseline tree may not know server.workers.
+        server = (
+            f"server: {{port: {port}, workers: {workers}}}\n"
+            if workers > 1
+            else f"server: {{port: {port}}}\n"
+        )
         config.write_text(
-            f"server: {{port: {port}}}\n"
-            f"database_url: {db_url}\n"
+            server + f"database_url: {db_url}\n"
             f"scan: {{enabled: {'true' if args.scan else 'false'}}}\n"
             # Each checkout's own default policy: an older one may not know a newer data class.
             f"policies: ['{(tree or Path(__file__).resolve().parents[1]) / 'policies' / 'default.yaml'}']\n"
@@ -215,10 +241,23 @@ class BenchGateway:
         )
         return cls(label, port, key, proc, log)
 
+    def pids(self) -> list[int]:
+        """The process and its children (the workers of ``--workers``), from /proc."""
+        found, pending = [], [self.proc.pid]
+        while pending:
+            pid = pending.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                pending.extend(int(child) for child in task.read_text().split())
+        return found
+
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time of the process and its workers so far (Linux /proc)."""
+        total = 0
+        for pid in self.pids():
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGTERM)

@@ -229,3 +229,21 @@ class Drain:
         if self.admission.active:
             log.warning("drain window over: ending %d requests still in flight", self.admission.active)
         self.cut.set()
+
+
+def shared_by(limits: LimitsSettings, workers: int) -> LimitsSettings:
+    """Each worker's share of the per-key and failed-authentication limits, so that together the
+    workers of one ``gateway serve --workers N`` never allow more than the configured limits (the
+    kernel spreads a client's connections over the workers; one connection alone gets one share).
+    The process-wide limits (``max_active``, bodies in flight) are each worker's own."""
+    if workers <= 1:
+        return limits
+    return limits.model_copy(
+        update={
+            "per_key_active": max(1, limits.per_key_active // workers),
+            "per_key_rate": None if limits.per_key_rate is None else limits.per_key_rate / workers,
+            "per_key_burst": max(1, limits.per_key_burst // workers),
+            "auth_failures_per_second": limits.auth_failures_per_second / workers,
+            "auth_failures_burst": max(1, limits.auth_failures_burst // workers),
+        }
+    )

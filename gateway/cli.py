@@ -235,7 +235,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         _check_secret(settings)  # no secret is a config error (exit 2), not a failed start-up
     if args.worker is None and workers > 1:
         # The supervisor: no engine, no threads; each worker is a whole `gateway serve` of its own.
-        passed = ["--host", host, "--port", str(port)]
+        passed = ["--host", host, "--port", str(port), "--workers", str(workers)]
         passed += ["--config", args.config] if args.config else []
         passed += ["--dev"] if settings.server.dev_mode else []
         return Supervisor(workers, passed).run()
@@ -244,7 +244,7 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     limit_arenas(settings.server.malloc_arenas)  # before the scan threads and the model exist
     sockets = None
     if args.worker is not None:
-        settings = replace(settings, worker_dir=args.worker_dir)
+        settings = replace(settings, worker_dir=args.worker_dir, worker_count=workers)
         sockets = [listen_socket(host, port)]
     app = create_app(settings)
     config = server_config(app, settings.server, host, port, settings.file.log_level, app.client_cut)
@@ -302,7 +302,8 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
                 print(f"{row['key_id']}  {row['user']}  team={team}  role={row['role']}  {state}")
             return 0
         if revoke_key(engine, args.key_id):
-            print(f"revoked key {args.key_id}; running gateways stop accepting it within 30 seconds")
+            within = settings.server.key_cache_seconds
+            print(f"revoked key {args.key_id}; running gateways stop accepting it within {within:g} seconds")
             return 0
         print(f"gateway: no active key with id {args.key_id}", file=sys.stderr)
         return 1

@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.admission import Admission, Drain
+from gateway.admission import Admission, Drain, shared_by
 from gateway.audit.anchor import Anchoring
 from gateway.audit.chain import chain_key
 from gateway.audit.record import content_key, event_row
@@ -73,7 +73,7 @@ class Runtime:
         engine = create_db_engine(settings.database_url)
         try:
             await asyncio.to_thread(migrate, engine)
-            keys = KeyStore(engine)
+            keys = KeyStore(engine, ttl=settings.server.key_cache_seconds)
             await asyncio.to_thread(keys.load)
             secret = await asyncio.to_thread(resolve_secret, settings, engine)
         except BaseException:
@@ -126,7 +126,7 @@ class Runtime:
             audit.close()
             engine.dispose()
             raise
-        admission = Admission(settings.file.limits)
+        admission = Admission(shared_by(settings.file.limits, settings.worker_count))
         metrics = Metrics((d.name for d in destinations), locals_, audit, admission, scanner)
         return cls(
             settings,

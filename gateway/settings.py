@@ -62,6 +62,9 @@ class ServerSettings(_Strict):
     malloc_arenas: int = Field(default=2, ge=0)
     # Roles whose keys may send model requests; auditors read the trail and admins manage keys.
     model_traffic_roles: tuple[Literal["user", "auditor", "admin"], ...] = ("user",)
+    # Gateway keys are cached this long (seconds): a revoked key is refused by every process and
+    # replica within it.  An unknown key id reloads the cache at once (at most once a second).
+    key_cache_seconds: float = Field(default=30.0, gt=0, le=3600)
     # Worker processes sharing the port (`gateway serve --workers N` overrides): scanning is CPU-bound
     # Python, so one process uses about one core.  See gateway.workers and docs/production.md.
     workers: int = Field(default=1, ge=1, le=64)
@@ -316,6 +319,7 @@ class Settings:
     # Set in each worker of `gateway serve --workers N`: the directory the workers share metrics
     # snapshots in (gateway.metrics_merge).  None: a single process.
     worker_dir: Path | None = None
+    worker_count: int = 1  # how many workers share the per-key and authentication limits
 
     @property
     def server(self) -> ServerSettings:

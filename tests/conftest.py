@@ -32,6 +32,13 @@ def postgres_url() -> Iterator[str]:
     A missing server is a failure with instructions, not a skip: these tests are how we know
     the production database works.
     """
+    with postgres_schema() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def postgres_schema() -> Iterator[str]:
+    """The URL of a fresh schema on the real PostgreSQL server, dropped afterwards."""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     try:

@@ -162,3 +162,28 @@ def test_failures_against_one_key_id_are_throttled_whatever_the_address() -> Non
     assert throttled is not None and throttled.code == "auth_throttled" and "key" in throttled.message
     assert adm.auth_failed("10.0.1.9", "ffeeddccbbaa9988") is None  # another key id has its own bucket
     assert adm.auth_failed("10.0.1.10") is None  # no key id tried: the address alone counts
+
+
+def test_workers_share_the_per_key_and_authentication_limits() -> None:
+    from gateway.admission import shared_by
+
+    limits = LimitsSettings(per_key_active=32, per_key_rate=20.0, per_key_burst=200, auth_failures_burst=20)
+    assert shared_by(limits, 1) is limits
+    half = shared_by(limits, 2)
+    assert (half.per_key_active, half.per_key_rate, half.per_key_burst) == (16, 10.0, 100)
+    assert (half.auth_failures_per_second, half.auth_failures_burst) == (2.5, 10)
+    assert half.max_active == limits.max_active
+    assert half.max_body_bytes_in_flight == limits.max_body_bytes_in_flight
+    # Never below one, and no rate limit stays none.
+    ones = LimitsSettings(per_key_active=1, per_key_rate=None, per_key_burst=1, auth_failures_burst=1)
+    tiny = shared_by(ones, 4)
+    assert (tiny.per_key_active, tiny.per_key_rate, tiny.per_key_burst, tiny.auth_failures_burst) == (
+        1,
+        None,
+        1,
+        1,
+    )
+    # Together, two workers' buckets let through no more guesses than the configured burst.
+    admissions = [Admission(half, clock=lambda: 0.0) for _ in range(2)]
+    tries = [a.auth_failed(f"198.51.100.{i % 5}", "k" * 16) for i in range(40) for a in admissions]
+    assert sum(t is None for t in tries) == limits.auth_failures_burst

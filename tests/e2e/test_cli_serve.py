@@ -59,8 +59,8 @@ def _serve(config: Path, *flags: str) -> tuple[dict[str, str], str, subprocess.P
     return env, key, proc
 
 
-def _wait_healthy(proc: subprocess.Popen[str], base: str) -> None:
-    deadline = time.monotonic() + 30
+def _wait_healthy(proc: subprocess.Popen[str], base: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
     while True:
         try:
             if httpx.get(f"{base}/healthz").status_code == 200:
