@@ -1,5 +1,5 @@
 """Command line: ``gateway serve``, ``gateway scan``, ``gateway policy check|test``, ``gateway keys ...``,
-``gateway audit export|verify|prune``, ``gateway secret export``.
+``gateway audit export|verify|prune``, ``gateway secret export``, ``gateway init``.
 
 Every command takes ``--config PATH`` (default ``$GATEWAY_CONFIG`` or
 ``./gateway.yaml``, else built-in defaults).  A bad config exits with status 2.
@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="development mode (server.dev_mode): start without a secret, keeping one in the database",
     )
+
+    init = commands.add_parser(
+        "init", help="write a commented gateway.yaml and an owner-only secret file (never overwriting)"
+    )
+    init.add_argument("--dir", type=Path, default=Path("."), help="where to write them (default: here)")
 
     secret = commands.add_parser("secret", help="the server secret")
     secret_commands = secret.add_subparsers(dest="secret_command", required=True)
@@ -191,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "fingerprints":
         return _fingerprints(args)
+    if args.command == "init":
+        return _init(args.dir)
     try:
         if args.command == "policy":
             return _policy(args)
@@ -226,21 +233,30 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         raise ConfigError("--workers: several workers need a fixed port, not 0")
     # Uvicorn reports a failed start-up as exit 3 with a traceback-like line; a bad policy is a
     # config mistake, so it gets the config exit status and one `file:line: message` per problem.
-    if _load_rules(settings.file.policies, settings) is None:
+    rules = _load_rules(settings.file.policies, settings)
+    if rules is None:
         return EXIT_CONFIG
     level = settings.file.log_level.upper()
     who = f"[worker {args.worker}]" if args.worker is not None else ""
     logging.basicConfig(level=level, format=f"%(asctime)s %(levelname)s %(name)s{who}: %(message)s")
+    # httpx logs every upstream URL at INFO; our own request line already says where each request went.
+    # Alembic's INFO lines (plugins, each migration) are noise next to the start-up summary.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     if args.worker is None:
+        from gateway.summary import startup_summary, warnings
+
         _check_secret(settings)  # no secret is a config error (exit 2), not a failed start-up
+        for line in startup_summary(settings, rules, host=host, port=port, workers=workers):
+            print(f"gateway: {line}", file=sys.stderr)
+        for line in warnings(settings):
+            print(f"gateway: WARNING: {line}", file=sys.stderr)
     if args.worker is None and workers > 1:
         # The supervisor: no engine, no threads; each worker is a whole `gateway serve` of its own.
         passed = ["--host", host, "--port", str(port), "--workers", str(workers)]
         passed += ["--config", args.config] if args.config else []
         passed += ["--dev"] if settings.server.dev_mode else []
         return Supervisor(workers, passed).run()
-    # httpx logs every upstream URL at INFO; our own request line already says where each request went.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     limit_arenas(settings.server.malloc_arenas)  # before the scan threads and the model exist
     sockets = None
     if args.worker is not None:
@@ -251,6 +267,20 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     server = GatewayServer(config, app.request_drain)
     server.run(sockets=sockets)
     return 0 if server.started else 1
+
+
+def _init(directory: Path) -> int:
+    from gateway.scaffold import ScaffoldError, write_starter
+
+    try:
+        config, secret = write_starter(directory)
+    except ScaffoldError as exc:
+        print(f"gateway: init: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {config} and {secret} (owner-only). Next:")
+    print(f"  GATEWAY_SECRET_FILE={secret} gateway serve --config {config}")
+    print(f"  gateway keys create --config {config} --user YOU      # a key for your client")
+    return 0
 
 
 def _check_secret(settings: Settings) -> None:
@@ -475,7 +505,7 @@ def _load_rules(paths: Sequence[str], settings: Settings | None) -> Rules | None
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         if settings is not None and any("cannot read policy file" in p for p in exc.problems):
-            # The usual cause: the built-in `policies: [policies/default.yaml]` outside the repository.
+            # The usual cause: a relative path in `policies:` read from another directory.
             print(
                 f"gateway: policy files are read relative to the working directory ({Path.cwd()}); "
                 f"run from the gateway's directory or set `policies:` in the config ({settings.source})",

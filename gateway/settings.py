@@ -17,6 +17,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, IPvAnyNetwork, ValidationError, field_validator
 
+from gateway.policy.packaged import DEFAULT_POLICY
 from gateway.yaml_lines import line_of
 
 DEFAULT_CONFIG_FILE = "gateway.yaml"
@@ -261,7 +262,8 @@ class MetricsSettings(_Strict):
 class FileSettings(_Strict):
     server: ServerSettings = ServerSettings()
     database_url: str = "sqlite:///gateway.db"
-    policies: tuple[str, ...] = ("policies/default.yaml",)
+    # The built-in default: the policy shipped inside the package (gateway/policy/default.yaml).
+    policies: tuple[str, ...] = (DEFAULT_POLICY,)
     # Seconds between checks of the policy files for edits (0: reload only on SIGHUP).
     policy_watch_interval: float = Field(default=1.0, ge=0)
     destinations: dict[str, DestinationSettings] = Field(
@@ -287,6 +289,12 @@ class FileSettings(_Strict):
                 api_key_env="DEEPSEEK_API_KEY",
                 jurisdiction="CN",
                 models=("deepseek-*",),
+            ),
+            # So that a first run answers what the policy keeps local, and `local-*` models: the
+            # embedded engine with the generated tiny model (random weights: its answers are noise,
+            # and `gateway serve` says so).  A config with destinations of its own replaces all four.
+            "local": DestinationSettings(
+                type="local", jurisdiction="LOCAL", models=("local-*",), engine=EngineSettings()
             ),
         }
     )
@@ -315,6 +323,7 @@ class Settings:
     secret: bytes | None = field(default=None, repr=False)
     # The bearer token /metrics requires (the value of metrics.token_env); None: none set.
     metrics_token: str | None = field(default=None, repr=False)
+    secret_source: str | None = None  # where the secret came from, for the start-up summary
     cache_dir: Path = Path(".cache")
     # Set in each worker of `gateway serve --workers N`: the directory the workers share metrics
     # snapshots in (gateway.metrics_merge).  None: a single process.
@@ -437,12 +446,20 @@ def settings_from_mapping(
                 "contains whitespace or control characters"
             )
     secret = _secret(env, source)
+    secret_source = None
+    if secret is not None:
+        secret_source = (
+            "GATEWAY_SECRET"
+            if env.get("GATEWAY_SECRET", "").strip()
+            else (f"GATEWAY_SECRET_FILE ({env.get('GATEWAY_SECRET_FILE', '').strip()})")
+        )
     cache = parsed.cache_dir or str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-gateway")
     return Settings(
         file=parsed,
         source=source,
         credentials=credentials,
         secret=secret,
+        secret_source=secret_source,
         cache_dir=Path(cache),
         metrics_token=metrics_token,
     )

@@ -23,7 +23,8 @@ def test_defaults_without_any_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert settings.source == "<built-in defaults>"
     assert settings.server.port == 8080 and settings.server.host == "127.0.0.1"
     assert settings.server.max_body_bytes == 10 * 1024 * 1024
-    assert set(settings.destinations) == {"openai", "anthropic", "deepseek"}
+    assert set(settings.destinations) == {"openai", "anthropic", "deepseek", "local"}
+    assert settings.destinations["local"].engine is not None  # the embedded engine, generated model
     assert settings.destinations["deepseek"].jurisdiction == "CN"
     assert settings.credentials == {}
 
