@@ -18,8 +18,10 @@ source_dir=$(cd "$(dirname "$0")/.." && pwd)
 python3 -m venv "$prefix"
 "$prefix/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet \
     --require-hashes -r "$source_dir/deploy/requirements.lock"
-# The gateway itself, from this checkout; its dependencies are all above already.
-"$prefix/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet --no-deps "$source_dir"
+# The gateway itself, from this checkout; its dependencies are all above already.  No build isolation:
+# the build uses the setuptools installed above (hash-checked), instead of fetching one unchecked.
+"$prefix/bin/pip" install --no-cache-dir --disable-pip-version-check --quiet --no-deps \
+    --no-build-isolation "$source_dir"
 
 # Start-up checks, from outside the source tree (so that what is checked is what was installed): the
 # model's files against their recorded hashes, the packaged default policy, the installed command.

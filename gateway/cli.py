@@ -379,6 +379,11 @@ def _audit_verify(engine: Engine, key: bytes, anchor_files: Sequence[Path]) -> i
         except ValueError as exc:
             print(f"gateway: {exc}", file=sys.stderr)
             return EXIT_CONFIG
+    if anchor_files and not anchors:
+        # An empty, truncated or wrong file would otherwise make the check pass vacuously.
+        names = ", ".join(map(str, anchor_files))
+        print(f"gateway: no anchors in {names}: nothing to check the trail against", file=sys.stderr)
+        return EXIT_CONFIG
     report = verify_trail(engine, key, anchors)
     if report.problem is not None:
         print(f"audit trail NOT intact: {report.problem}")
@@ -387,6 +392,11 @@ def _audit_verify(engine: Engine, key: bytes, anchor_files: Sequence[Path]) -> i
     print(f"audit trail intact: {report.records} records in {report.chains} chains")
     if anchor_files:
         print(f"  and consistent with {report.anchors} anchors in {', '.join(map(str, anchor_files))}")
+        if report.unanchored:
+            # Not proof of anything: a chain written since its process's last anchor has none yet.
+            print(
+                f"  WARNING: {len(report.unanchored)} chains have no anchor: {', '.join(report.unanchored)}"
+            )
     for head in report.heads:
         # Worth keeping elsewhere: a later verify can be compared with them.
         print(f"  chain {head.writer}: head seq {head.seq} hash {head.last_hash}")

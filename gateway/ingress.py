@@ -275,10 +275,20 @@ def client_address(peer: str | None, forwarded: Sequence[bytes], proxies: Sequen
     for hop in reversed(hops):
         if not hop:
             continue
-        address = hop[:100]
+        if not _is_address(hop):
+            break  # garbage a client wrote: the last proxy that handed it on is who we know
+        address = hop
         if not _trusted(hop, proxies):
             break
     return address
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _trusted(address: str | None, proxies: Sequence[Network]) -> bool:

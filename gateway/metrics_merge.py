@@ -3,7 +3,9 @@
 With ``server.workers`` above 1, every worker writes its own exposition to the workers' shared
 directory about once a second (``WorkerMetrics``), and the worker that answers a scrape merges its
 live exposition with the others' latest.  Counters and histograms (buckets, sums, counts) are summed,
-so a scrape gives totals over all workers, a worker that ended included (its counts happened).
+so a scrape gives totals over all workers.  When a worker dies the supervisor removes its snapshot
+as it starts another, so its counts leave the totals (Prometheus sees a counter reset, as for any
+restart).
 Gauges are read from the workers alive only: ``*_up`` gauges take the minimum (the pool is up when
 every worker is), ``gateway_draining`` the maximum, other gauges (requests in flight, scans running)
 the sum.

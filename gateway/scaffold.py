@@ -72,14 +72,17 @@ def write_starter(directory: Path) -> tuple[Path, Path]:
     for path in (config, secret):
         if path.exists():
             raise ScaffoldError(f"{path} exists; nothing was written (move it away or use --dir)")
+    created = False
     try:
         fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        created = True
         with os.fdopen(fd, "w", encoding="ascii") as out:
             out.write(f"hex:{secrets.token_hex(32)}\n")
         text = CONFIG.format(secret=secret, config=config, database=directory.resolve() / "gateway.db")
         with open(config, "x", encoding="utf-8") as out:
             out.write(text)
     except OSError as exc:
-        secret.unlink(missing_ok=True)
+        if created:  # never a file somebody else made meanwhile
+            secret.unlink(missing_ok=True)
         raise ScaffoldError(f"cannot write in {directory}: {exc.strerror}") from None
     return config, secret

@@ -67,16 +67,25 @@ def load_or_create_secret(engine: Engine) -> bytes:
 def resolve_secret(settings: Settings, engine: Engine) -> bytes:
     """The secret this process uses, or a ConfigError saying why it may not start.
 
-    A configured secret that differs from one still in the database is refused: records chained and
-    pseudonyms made with the stored one would stop verifying and restoring without a word."""
+    The configured secret always wins over one in the database: whoever can write the database could
+    have planted that one.  Only when the trail's chain heads were written with the stored secret and
+    none with the configured one (a development install given a new secret instead of exporting its
+    own) is the start refused, since the trail and pseudonyms would stop verifying without a word."""
     stored = stored_secret(engine)
     if settings.secret is not None:
         if stored is not None and not hmac.compare_digest(stored, settings.secret):
-            raise ConfigError(
-                "the database holds a different secret, made by an earlier gateway in development "
-                f"mode; its audit chains and pseudonyms need it: {EXPORT_HOWTO} (instead of a new one)"
+            if _heads_keyed_by(engine, stored) and not _heads_keyed_by(engine, settings.secret):
+                raise ConfigError(
+                    "this install's audit trail was written with the secret a development-mode gateway "
+                    f"kept in the database, not with the configured one: {EXPORT_HOWTO} (instead of a "
+                    "new secret)"
+                )
+            log.error(
+                "the audit database holds a secret other than the configured one, and the trail was not "
+                "written with it; it is ignored (planted by someone who can write the database, or left "
+                "by a development install): delete it from the gateway_secrets table"
             )
-        if stored is not None:
+        elif stored is not None:
             log.warning("the secret is also still kept in the audit database; %s", EXPORT_HOWTO)
         return settings.secret
     if not settings.server.dev_mode:
@@ -98,6 +107,20 @@ def resolve_secret(settings: Settings, engine: Engine) -> bytes:
         "shared gateway like this (set GATEWAY_SECRET_FILE)"
     )
     return stored if stored is not None else load_or_create_secret(engine)
+
+
+def _heads_keyed_by(engine: Engine, secret: bytes) -> bool:
+    """Whether any audit chain head in the database carries a MAC made with ``secret``."""
+    from gateway.audit.chain import chain_key, head_mac
+    from gateway.audit.tables import audit_chain_heads
+
+    key = chain_key(secret)
+    with engine.connect() as conn:
+        heads = conn.execute(select(audit_chain_heads)).mappings().all()
+    return any(
+        hmac.compare_digest(str(h["mac"]), head_mac(key, h["writer"], h["last_seq"], h["last_hash"]))
+        for h in heads
+    )
 
 
 def export_secret(engine: Engine, to: Path) -> None:

@@ -8,6 +8,7 @@ file is a :class:`ConfigError` naming the file, the line and the key.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -27,6 +28,9 @@ MiB = 1024 * KiB
 
 class ConfigError(Exception):
     """A configuration file or value that cannot be used; the CLI exits with status 2."""
+
+
+log = logging.getLogger("gateway.settings")
 
 
 class _Strict(BaseModel):
@@ -507,9 +511,14 @@ def _secret(env: Mapping[str, str], source: str) -> bytes | None:
         name = f"GATEWAY_SECRET_FILE ({path})"
         try:
             text = Path(path).read_text(encoding="utf-8")
+            mode = os.stat(path).st_mode
         except (OSError, UnicodeDecodeError) as exc:
             why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise ConfigError(f"{source}: {name}: cannot read the secret file: {why}") from None
+        if mode & 0o077:
+            log.warning(
+                "%s: the secret file is readable by others (mode %o): chmod 600 it", name, mode & 0o777
+            )
         if not text.strip():
             raise ConfigError(f"{source}: {name}: the secret file is empty")
     if not text:

@@ -5,6 +5,8 @@ Names, paths, versions and whether each provider key is set; never a key, the se
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from sqlalchemy.engine import make_url
 
 from gateway.rules import Rules
@@ -24,7 +26,7 @@ def startup_summary(settings: Settings, rules: Rules, *, host: str, port: int, w
     for name, dest in settings.destinations.items():
         if dest.type == "local":
             if dest.base_url is not None:
-                where = f"local server at {dest.base_url}"
+                where = f"local server at {_without_userinfo(dest.base_url)}"
             elif dest.engine is not None and dest.engine.model_path:
                 where = f"embedded engine, model {dest.engine.model_path}"
             else:
@@ -32,7 +34,7 @@ def startup_summary(settings: Settings, rules: Rules, *, host: str, port: int, w
             lines.append(f"destination {name}: {dest.jurisdiction}, {where}")
             continue
         key = "key set" if name in settings.credentials else f"key NOT set (${dest.api_key_env})"
-        lines.append(f"destination {name}: {dest.jurisdiction}, {dest.base_url}, {key}")
+        lines.append(f"destination {name}: {dest.jurisdiction}, {_without_userinfo(dest.base_url)}, {key}")
     if settings.secret_source is not None:
         lines.append(f"secret: from {settings.secret_source}")
     else:
@@ -56,3 +58,13 @@ def warnings(settings: Settings) -> list[str]:
                 f"noise. Set destinations.{name}.engine.model_path (a GGUF file) or base_url for real ones."
             )
     return out
+
+
+def _without_userinfo(url: str | None) -> str:
+    """A URL as it may be shown: a ``user:password@`` in it is not."""
+    parts = urlsplit(url or "")
+    if parts.username is None and parts.password is None:
+        return url or ""
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit(parts._replace(netloc=f"***@{netloc}"))

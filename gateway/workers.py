@@ -51,14 +51,17 @@ class Supervisor:
         self._children: dict[int, subprocess.Popen[bytes]] = {}
         self._stopping = False
         self._status = 0
+        self._deaths: dict[int, int] = {}
+        self._pending: dict[int, float] = {}  # worker index -> when to start it again
 
     def run(self) -> int:
+        # Handlers first: a signal during start-up must reach the workers, not end the supervisor alone.
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._forward)
         with tempfile.TemporaryDirectory(prefix="gateway-workers-") as shared:
             for index in range(self._count):
                 self._start(index, Path(shared))
-            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-                signal.signal(sig, self._forward)
-            while self._children:
+            while self._children or self._pending:
                 self._reap(Path(shared))
                 time.sleep(0.2)
         return self._status
@@ -66,8 +69,11 @@ class Supervisor:
     def _start(self, index: int, shared: Path) -> None:
         command = [sys.executable, "-m", "gateway", "serve", *self._args]
         command += ["--worker", str(index), "--worker-dir", str(shared)]
-        self._children[index] = subprocess.Popen(command)  # noqa: S603 (our own interpreter and module)
-        log.info("worker %d started (pid %d)", index, self._children[index].pid)
+        child = subprocess.Popen(command)  # noqa: S603 (our own interpreter and module)
+        self._children[index] = child
+        log.info("worker %d started (pid %d)", index, child.pid)
+        if self._stopping:  # a shutdown signal arrived while it was being started
+            os.kill(child.pid, signal.SIGTERM)
 
     def _reap(self, shared: Path) -> None:
         for index, child in list(self._children.items()):
@@ -85,8 +91,20 @@ class Supervisor:
                 self._status = code if code > 0 else 1
                 self._stop_all(signal.SIGTERM)
                 continue
-            log.error("worker %d (pid %d) ended (exit %s); starting another", index, child.pid, code)
-            self._start(index, shared)
+            # A worker that keeps dying (a request that crashes it, memory) is restarted ever more slowly.
+            self._deaths[index] = self._deaths.get(index, 0) + 1
+            wait = min(30.0, 0.5 * 2 ** (self._deaths[index] - 1))
+            log.error(
+                "worker %d (pid %d) ended (exit %s); starting another in %.1f s", index, child.pid, code, wait
+            )
+            (shared / f"{child.pid}.prom").unlink(missing_ok=True)  # its counts leave with it
+            self._pending[index] = time.monotonic() + wait
+        for index, due in list(self._pending.items()):
+            if self._stopping:
+                self._pending.clear()
+            elif time.monotonic() >= due:
+                del self._pending[index]
+                self._start(index, shared)
 
     def _forward(self, sig: int, frame: FrameType | None) -> None:
         if sig in (signal.SIGTERM, signal.SIGINT):

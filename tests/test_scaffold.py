@@ -67,3 +67,13 @@ def test_the_summary_names_what_was_loaded_and_never_a_secret(tmp_path: Path) ->
         environ={},
     )
     assert warnings(mine) == []
+
+
+def test_the_summary_never_shows_credentials_in_a_url() -> None:
+    from gateway.summary import _without_userinfo
+
+    assert (
+        _without_userinfo("https://user:tok3n@llm.example.com:8443/v1")
+        == "https://***@llm.example.com:8443/v1"
+    )
+    assert _without_userinfo("https://api.openai.com/v1") == "https://api.openai.com/v1"

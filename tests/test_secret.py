@@ -97,9 +97,23 @@ def test_development_mode_keeps_a_secret_in_the_database_and_says_so_loudly(
     assert resolve_secret(_settings({}).in_dev_mode(), engine) == first  # `serve --dev`, same secret
 
 
-def test_a_configured_secret_that_differs_from_a_stored_one_is_refused(engine: Engine) -> None:
+def _chain(engine: Engine, secret: bytes) -> None:
+    """Audit records written with ``secret``, as a gateway keyed by it would write them."""
+    from gateway.audit.chain import chain_key
+    from gateway.audit.store import AuditWriter
+    from tests.audit.test_verify import _row
+
+    writer = AuditWriter(engine, chain_key(secret), flush_interval=0.01)
+    writer.start()
+    writer.submit(_row(1))
+    assert writer.flush()
+    writer.close()
+
+
+def test_a_development_install_given_a_new_secret_instead_of_its_own_is_refused(engine: Engine) -> None:
     stored = load_or_create_secret(engine)
-    with pytest.raises(ConfigError, match="different secret") as info:
+    _chain(engine, stored)  # the trail was written in development mode, with the stored secret
+    with pytest.raises(ConfigError, match="written with the secret a development-mode gateway") as info:
         resolve_secret(_settings({"GATEWAY_SECRET": PLAIN}), engine)
     assert "gateway secret export" in str(info.value)
     assert stored.hex() not in str(info.value)
@@ -152,13 +166,26 @@ def test_the_cli_exports_and_then_the_install_runs_on_the_file(
     assert stored.hex() not in capsys.readouterr().out
 
 
-def test_a_secret_planted_in_the_database_cannot_take_over(engine: Engine) -> None:
-    """Whoever can write the database can insert a secret of their own there; with the real one kept
-    outside, the gateway refuses to start rather than use either silently."""
+def test_a_secret_planted_in_the_database_is_ignored_loudly_and_blocks_nothing(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Whoever can write the database can insert a secret of their own there.  The configured one
+    wins (the trail was written with it), the plant is logged, and nothing tells the operator to
+    adopt it."""
+    _chain(engine, PLAIN.encode())
     with engine.begin() as conn:
         conn.execute(insert(gateway_secrets).values(name="value-key", value=b"attacker-chosen-secret!!"))
-    with pytest.raises(ConfigError, match="different secret"):
-        resolve_secret(_settings({"GATEWAY_SECRET": PLAIN}), engine)
+    with caplog.at_level(logging.ERROR, logger="gateway.secret"):
+        assert resolve_secret(_settings({"GATEWAY_SECRET": PLAIN}), engine) == PLAIN.encode()
+    assert "holds a secret other than the configured one" in caplog.text
+    assert "export" not in caplog.text
+    # A fresh install (no trail yet) is not blocked either.
+    fresh = create_db_engine(str(engine.url).replace("g.db", "fresh.db"))
+    migrate(fresh)
+    with fresh.begin() as conn:
+        conn.execute(insert(gateway_secrets).values(name="value-key", value=b"attacker-chosen-secret!!"))
+    assert resolve_secret(_settings({"GATEWAY_SECRET": PLAIN}), fresh) == PLAIN.encode()
+    fresh.dispose()
 
 
 def test_a_record_forged_and_rechained_without_the_outside_secret_does_not_verify(engine: Engine) -> None:
@@ -195,3 +222,19 @@ def test_a_record_forged_and_rechained_without_the_outside_secret_does_not_verif
     forger.close()
     problem = verify_trail(engine, real).problem
     assert problem is not None and "altered" in problem.what  # the head's MAC gives it away first
+
+
+def test_a_secret_file_others_may_read_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "secret"
+    path.write_text(PLAIN)
+    path.chmod(0o644)
+    with caplog.at_level(logging.WARNING, logger="gateway.settings"):
+        _settings({"GATEWAY_SECRET_FILE": str(path)})
+    assert "readable by others (mode 644)" in caplog.text and PLAIN not in caplog.text
+    caplog.clear()
+    path.chmod(0o600)
+    with caplog.at_level(logging.WARNING, logger="gateway.settings"):
+        _settings({"GATEWAY_SECRET_FILE": str(path)})
+    assert caplog.text == ""

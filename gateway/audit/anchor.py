@@ -8,9 +8,10 @@ another machine's mount) and/or syslog (shipped off the host).  ``gateway audit 
 reads such lines back and fails on a trail shorter than they say, a chain they name that is gone, or
 a record whose hash is not the one anchored.
 
-An anchor line is one JSON object; anything in front of its ``{`` (a syslog prefix) is ignored, and
-so are lines that are not anchors.  The lines ``gateway audit verify`` prints for each head are read
-too, so heads an auditor copied from an earlier run can be checked against as well.
+An anchor line is one JSON object, alone on its line or after a syslog prefix that names the
+gateway's ident (``llm-gateway-audit``): another program's log line cannot pass for one.  Lines that
+are not anchors are skipped.  The lines ``gateway audit verify`` prints for each head are read too
+(whole lines only), so heads an auditor copied from an earlier run can be checked against as well.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from gateway.audit.chain import head_mac
 log = logging.getLogger(__name__)
 
 KIND = "gateway-audit-head"
+IDENT = "llm-gateway-audit"
 _PRINTED = re.compile(r"chain (w[0-9a-f]+): head seq (\d+) hash ([0-9a-f]{64})")
 
 
@@ -62,7 +64,7 @@ def read_anchors(lines: Iterable[str], source: str) -> list[Anchor]:
     for number, line in enumerate(lines, 1):
         where = f"{source}:{number}"
         brace = line.find("{")
-        if brace >= 0:
+        if brace >= 0 and (not line[:brace].strip() or IDENT in line[:brace]):
             try:
                 record = json.loads(line[brace:])
             except ValueError:
@@ -81,7 +83,7 @@ def read_anchors(lines: Iterable[str], source: str) -> list[Anchor]:
                 except (KeyError, TypeError, ValueError):
                     raise ValueError(f"{where}: a malformed anchor line") from None
                 continue
-        printed = _PRINTED.search(line)
+        printed = _PRINTED.fullmatch(line.strip())
         if printed is not None:
             found.append(Anchor(printed[1], int(printed[2]), printed[3], None, where))
     return found
@@ -146,7 +148,7 @@ class Anchoring:
         import syslog
 
         try:
-            syslog.openlog("llm-gateway-audit", syslog.LOG_PID, syslog.LOG_AUTH)
+            syslog.openlog(IDENT, syslog.LOG_PID, syslog.LOG_AUTH)
             syslog.syslog(syslog.LOG_NOTICE, line)
         except OSError as exc:
             self.failures += 1

@@ -37,6 +37,9 @@ class Report:
     problem: Problem | None = None
     heads: list[Head] = field(default_factory=list)
     anchors: int = 0  # outside anchors checked
+    # Chains in the database no anchor names: written since the last anchor, or by a process whose
+    # anchors were not among those given (each replica's anchors must be collected).
+    unanchored: list[str] = field(default_factory=list)
 
     @property
     def intact(self) -> bool:
@@ -104,6 +107,9 @@ def verify_trail(engine: Engine, key: bytes, anchors: Sequence[Anchor] = ()) -> 
                 return report
         report.problem = _check_anchors(conn, key, anchors, heads, tombstones)
         report.anchors = len(anchors)
+        if anchors:
+            named = {anchor.writer for anchor in anchors}
+            report.unanchored = sorted(set(heads) - named)
     return report
 
 

@@ -62,7 +62,9 @@ def test_heads_are_anchored_as_they_move_and_the_trail_verifies_against_them(
     assert all(set(line) == {"anchor", "time", "writer", "seq", "hash", "mac"} for line in lines)
     assert "req_" not in anchors.read_text()  # heads only: nothing of a record's content
     report = verify_trail(engine, KEY, _anchors(anchors))
-    assert report.intact and report.anchors == len(lines)
+    assert report.intact and report.anchors == len(lines) and report.unanchored == []
+    other = _write(engine, [_row(50)], tmp_path / "elsewhere.log")  # anchored somewhere not given
+    assert verify_trail(engine, KEY, _anchors(anchors)).unanchored == [other]
 
 
 def test_a_whole_chain_deleted_with_its_head_is_caught_only_by_anchors(
@@ -182,3 +184,29 @@ def test_an_unwritable_anchor_file_is_counted_and_logged_never_raised(
     assert "audit anchor not written" in caplog.text
     assert verify_trail(engine, KEY).records == 2
     engine.dispose()
+
+
+def test_another_programs_log_line_is_not_an_anchor() -> None:
+    from gateway.audit.anchor import anchor_line
+
+    text = anchor_line(KEY, "w0123456789abcdef", 3, "ab" * 32)
+    lines = [
+        f"Dec  7 12:00:01 host sshd[7]: Invalid user {text}",
+        "Dec  7 12:00:02 host sshd[7]: Invalid user chain w1: head seq 999 hash " + "c" * 64,
+        f"Dec  7 12:00:03 host llm-gateway-audit[42]: {text}",
+    ]
+    assert [a.where for a in read_anchors(lines, "syslog")] == ["syslog:3"]
+
+
+def test_verify_with_an_anchor_file_that_holds_no_anchors_fails(
+    engine: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gateway.cli import main
+
+    empty = tmp_path / "anchors.log"
+    empty.write_text('{"anchor":"gateway-audit-he')  # torn
+    config = tmp_path / "gateway.yaml"
+    config.write_text(f"database_url: '{engine.url.render_as_string(hide_password=False)}'\n")
+    monkeypatch.setenv("GATEWAY_SECRET", "server-secret-for-the-chain-tests")
+    assert main(["audit", "verify", "--config", str(config), "--anchors", str(empty)]) == 2
+    assert "no anchors in" in capsys.readouterr().err
