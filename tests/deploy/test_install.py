@@ -9,12 +9,13 @@ import re
 import shutil
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.e2e.test_cli_serve import _wait_healthy
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,17 +62,8 @@ def _ask_local_model(base: str, gateway: Path, cwd: Path, env: dict[str, str]) -
     )
 
 
-def _wait_ready(proc: subprocess.Popen[str], base: str, seconds: float = 180) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-        assert time.monotonic() < deadline, "the gateway did not become ready"
-        time.sleep(0.5)
+def _wait_ready(proc: subprocess.Popen[str], base: str) -> None:
+    _wait_healthy(proc, base, timeout=180, path="/readyz")
 
 
 def test_the_install_script_installs_a_gateway_that_starts_and_answers(clone: Path, tmp_path: Path) -> None:

@@ -59,13 +59,16 @@ def _serve(config: Path, *flags: str) -> tuple[dict[str, str], str, subprocess.P
     return env, key, proc
 
 
-def _wait_healthy(proc: subprocess.Popen[str], base: str, timeout: float = 30) -> None:
+def _wait_healthy(
+    proc: subprocess.Popen[str], base: str, timeout: float = 30, path: str = "/healthz"
+) -> None:
+    """Until ``path`` answers 200; the process's output if it ends first."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            if httpx.get(f"{base}/healthz").status_code == 200:
+            if httpx.get(f"{base}{path}", timeout=2).status_code == 200:
                 return
-        except httpx.ConnectError:
+        except httpx.HTTPError:
             pass
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
         assert time.monotonic() < deadline, "gateway did not come up"

@@ -29,7 +29,7 @@ from gateway.audit.tables import audit_records
 from gateway.database import create_db_engine
 from tests.conftest import postgres_schema
 from tests.e2e.conftest import DEFAULT_POLICY, PROVIDER_ENV, Fakes, gateway_config
-from tests.e2e.test_cli_serve import _free_port, _wait_healthy
+from tests.e2e.test_cli_serve import _create_key, _free_port, _wait_healthy
 
 pytestmark = pytest.mark.postgres
 
@@ -97,15 +97,7 @@ def replicas(
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         for proc, base in zip(procs, urls, strict=True):
             _wait_healthy(proc, base, timeout=120)
-        created = subprocess.run(
-            [sys.executable, "-m", "gateway", "keys", "create", "--user", "rita"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=120,
-        )
-        key = created.stdout.strip().splitlines()[-1]
+        key = _create_key(env)
         fakes.reset()  # the local model's start-up probes
         yield Replicas(urls, procs, env, key, engine, terms)
     finally:
