@@ -261,7 +261,14 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
     sockets = None
     if args.worker is not None:
         settings = replace(settings, worker_dir=args.worker_dir, worker_count=workers)
-        sockets = [listen_socket(host, port)]
+        try:
+            sockets = [listen_socket(host, port)]
+        except OSError as exc:
+            print(
+                f"gateway: worker {args.worker}: cannot listen on {host}:{port}: {exc.strerror}",
+                file=sys.stderr,
+            )
+            return 1
     app = create_app(settings)
     config = server_config(app, settings.server, host, port, settings.file.log_level, app.client_cut)
     server = GatewayServer(config, app.request_drain)

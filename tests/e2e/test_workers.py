@@ -131,3 +131,24 @@ def test_several_workers_refuse_an_embedded_engine_and_port_0(tmp_path: Path) ->
         )
     with pytest.raises(ConfigError, match="fixed port"):
         settings_from_mapping({"server": {"workers": 2, "port": 0}}, source="g", environ={})
+
+
+def test_workers_that_cannot_start_stop_the_supervisor_with_their_status(
+    fakes: Fakes, tmp_path: Path
+) -> None:
+    """A port another program holds: each worker fails before it started, and instead of restarting
+    them for ever the supervisor stops and exits non-zero."""
+    import socket
+
+    port = _free_port()
+    config = openai_only_config(fakes, tmp_path, port, "scan: {enabled: false}\n")
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", port))  # no SO_REUSEPORT: nobody else may bind it
+    holder.listen(1)
+    try:
+        _, _, proc = _serve(config, "--workers", "2")
+        output, _ = proc.communicate(timeout=120)
+    finally:
+        holder.close()
+    assert proc.returncode not in (0, None)
+    assert "failed to start" in output and "cannot listen on 127.0.0.1" in output
