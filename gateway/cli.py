@@ -8,10 +8,11 @@ Every command takes ``--config PATH`` (default ``$GATEWAY_CONFIG`` or
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, get_args
 
@@ -290,42 +291,43 @@ def _init(directory: Path) -> int:
     return 0
 
 
-def _check_secret(settings: Settings) -> None:
+@contextlib.contextmanager
+def _database(settings: Settings) -> Iterator[Engine]:
+    """The configured database, migrated, for one command."""
     from gateway.database import create_db_engine, migrate
-    from gateway.secret import resolve_secret
 
     engine = create_db_engine(settings.database_url)
     try:
         migrate(engine)
-        resolve_secret(settings, engine)
+        yield engine
     finally:
         engine.dispose()
+
+
+def _check_secret(settings: Settings) -> None:
+    from gateway.secret import resolve_secret
+
+    with _database(settings) as engine:
+        resolve_secret(settings, engine)
 
 
 def _secret_export(settings: Settings, to: Path) -> int:
-    from gateway.database import create_db_engine, migrate
     from gateway.secret import SecretExportError, export_secret
 
-    engine = create_db_engine(settings.database_url)
     try:
-        migrate(engine)
-        export_secret(engine, to)
+        with _database(settings) as engine:
+            export_secret(engine, to)
     except (SecretExportError, OSError) as exc:
         print(f"gateway: secret export: {exc}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
     print(f"moved the secret out of the database into {to} (owner-only); set GATEWAY_SECRET_FILE={to}")
     return 0
 
 
 def _keys(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.auth import create_key, list_keys, revoke_key
-    from gateway.database import create_db_engine, migrate
 
-    engine = create_db_engine(settings.database_url)
-    try:
-        migrate(engine)
+    with _database(settings) as engine:
         if args.keys_command == "create":
             new = create_key(engine, user=args.user, team=args.team, role=args.role)
             who = f"user {args.user!r} (role {args.role})"
@@ -344,18 +346,13 @@ def _keys(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         print(f"gateway: no active key with id {args.key_id}", file=sys.stderr)
         return 1
-    finally:
-        engine.dispose()
 
 
 def _audit(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.audit.chain import chain_key
-    from gateway.database import create_db_engine, migrate
     from gateway.secret import resolve_secret
 
-    engine = create_db_engine(settings.database_url)
-    try:
-        migrate(engine)
+    with _database(settings) as engine:
         if args.audit_command == "export":
             return _audit_export(engine, args)
         key = chain_key(resolve_secret(settings, engine))
@@ -366,8 +363,6 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
         if args.audit_command == "prune":
             return _audit_prune(engine, key, args.older_than)
         return 1
-    finally:
-        engine.dispose()
 
 
 def _audit_verify(engine: Engine, key: bytes, anchor_files: Sequence[Path]) -> int:

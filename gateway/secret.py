@@ -58,10 +58,9 @@ def load_or_create_secret(engine: Engine) -> bytes:
             conn.execute(insert(gateway_secrets).values(name=_NAME, value=secrets.token_bytes(32)))
     except IntegrityError:
         pass  # another process created it first; use theirs
-    with engine.begin() as conn:
-        return bytes(
-            conn.execute(select(gateway_secrets.c.value).where(gateway_secrets.c.name == _NAME)).scalar_one()
-        )
+    created = stored_secret(engine)
+    assert created is not None  # inserted above, or by the process that won the race
+    return created
 
 
 def resolve_secret(settings: Settings, engine: Engine) -> bytes:

@@ -449,14 +449,7 @@ def settings_from_mapping(
                 f"{source}: metrics.token_env: the value of {parsed.metrics.token_env} "
                 "contains whitespace or control characters"
             )
-    secret = _secret(env, source)
-    secret_source = None
-    if secret is not None:
-        secret_source = (
-            "GATEWAY_SECRET"
-            if env.get("GATEWAY_SECRET", "").strip()
-            else (f"GATEWAY_SECRET_FILE ({env.get('GATEWAY_SECRET_FILE', '').strip()})")
-        )
+    secret, secret_source = _secret(env, source)
     cache = parsed.cache_dir or str(Path(env.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "llm-gateway")
     return Settings(
         file=parsed,
@@ -500,7 +493,8 @@ def secret_value(text: str) -> bytes:
     return text.encode()
 
 
-def _secret(env: Mapping[str, str], source: str) -> bytes | None:
+def _secret(env: Mapping[str, str], source: str) -> tuple[bytes | None, str | None]:
+    """The secret and where it came from (for the start-up summary), or (None, None)."""
     inline = env.get("GATEWAY_SECRET", "").strip()
     path = env.get("GATEWAY_SECRET_FILE", "").strip()
     if inline and path:
@@ -522,7 +516,7 @@ def _secret(env: Mapping[str, str], source: str) -> bytes | None:
         if not text.strip():
             raise ConfigError(f"{source}: {name}: the secret file is empty")
     if not text:
-        return None
+        return None, None
     try:
         value = secret_value(text)
     except ValueError as exc:
@@ -532,7 +526,7 @@ def _secret(env: Mapping[str, str], source: str) -> bytes | None:
         raise ConfigError(
             f"{source}: {name}: use at least {SECRET_MIN_BYTES} characters (32 random bytes, hex, is best)"
         )
-    return value
+    return value, name
 
 
 def _check_database_url(url: str, source: str) -> None:
