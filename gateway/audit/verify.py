@@ -120,16 +120,41 @@ def _check_anchors(
     heads: dict[str, Head],
     tombstones: dict[str, Tombstone],
 ) -> Problem | None:
-    """The first anchor the (already verified) trail contradicts."""
-    for anchor in sorted(anchors, key=lambda a: (a.writer, -a.seq)):
-        problem = _contradicts(conn, key, anchor, heads.get(anchor.writer), tombstones.get(anchor.writer))
-        if problem is not None:
-            return problem
+    """The first anchor the (already verified) trail contradicts.  The anchored records are read a
+    chain at a time, in batches: a year of anchors is hundreds of thousands of lines."""
+    by_writer: dict[str, list[Anchor]] = {}
+    for anchor in anchors:
+        by_writer.setdefault(anchor.writer, []).append(anchor)
+    for writer in sorted(by_writer):
+        listed = sorted(by_writer[writer], key=lambda a: -a.seq)
+        rows = _anchored_rows(conn, writer, sorted({a.seq for a in listed}))
+        for anchor in listed:
+            problem = _contradicts(key, anchor, heads.get(writer), tombstones.get(writer), rows)
+            if problem is not None:
+                return problem
     return None
 
 
+# seq -> (record id, request id, hash)
+_Anchored = dict[int, tuple[int, str | None, str]]
+
+
+def _anchored_rows(conn: Connection, writer: str, seqs: Sequence[int]) -> _Anchored:
+    rows: _Anchored = {}
+    for start in range(0, len(seqs), _BATCH):
+        stmt = select(
+            audit_records.c.seq, audit_records.c.id, audit_records.c.request_id, audit_records.c.hash
+        ).where(audit_records.c.writer == writer, audit_records.c.seq.in_(seqs[start : start + _BATCH]))
+        rows.update((int(r.seq), (int(r.id), r.request_id, str(r.hash))) for r in conn.execute(stmt))
+    return rows
+
+
 def _contradicts(
-    conn: Connection, key: bytes, anchor: Anchor, head: Head | None, tombstone: Tombstone | None
+    key: bytes,
+    anchor: Anchor,
+    head: Head | None,
+    tombstone: Tombstone | None,
+    rows: _Anchored,
 ) -> Problem | None:
     writer, seq = anchor.writer, anchor.seq
     if anchor.mac is not None and not hmac.compare_digest(
@@ -145,15 +170,12 @@ def _contradicts(
         if seq == tombstone.up_to_seq and anchor.hash != tombstone.anchor:
             return _at(anchor, "the retention tombstone does not carry the anchored hash")
         return None  # pruned; the tombstone's own MAC vouches for it
-    row = conn.execute(
-        select(audit_records.c.id, audit_records.c.request_id, audit_records.c.hash).where(
-            audit_records.c.writer == writer, audit_records.c.seq == seq
-        )
-    ).first()
-    if row is None:
+    found = rows.get(seq)
+    if found is None:
         return _at(anchor, "the anchored record is missing")
-    if row.hash != anchor.hash:
-        return _at(anchor, "the record is not the one anchored: rewritten", row.id, row.request_id)
+    record_id, request_id, record_hash = found
+    if record_hash != anchor.hash:
+        return _at(anchor, "the record is not the one anchored: rewritten", record_id, request_id)
     return None
 
 
