@@ -46,6 +46,24 @@ def _workers(proc: subprocess.Popen[str]) -> list[int]:
     return [int(pid) for pid in found.stdout.split()]
 
 
+def _started_workers(proc: subprocess.Popen[str], timeout: float = 60) -> list[int]:
+    """Both workers, once each has started (written its first metrics snapshot): a worker killed
+    before that counts as one that failed to start, and stops them all, by design."""
+    deadline = time.monotonic() + timeout
+    while True:
+        pids = _workers(proc)
+        started = []
+        for pid in pids:
+            argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            shared = Path(argv[argv.index(b"--worker-dir") + 1].decode())
+            if (shared / f"{pid}.prom").exists():
+                started.append(pid)
+        if len(started) == 2:
+            return started
+        assert time.monotonic() < deadline, "the workers did not start"
+        time.sleep(0.1)
+
+
 def _chat(base: str, key: str, n: int) -> int:
     # A new connection each time: the kernel spreads connections, not requests, over the workers.
     with httpx.Client(base_url=base, timeout=30) as http:
@@ -99,7 +117,7 @@ def test_two_workers_share_the_port_and_one_scrape_counts_them_all(two_workers: 
 
 def test_a_worker_that_dies_is_replaced_and_sigterm_ends_them_all(two_workers: Pool, fakes: Fakes) -> None:
     base, key, _, _, proc = two_workers
-    first = _workers(proc)
+    first = _started_workers(proc)
     os.kill(first[0], signal.SIGKILL)
     deadline = time.monotonic() + 60
     while True:
